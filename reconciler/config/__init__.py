@@ -1,0 +1,1 @@
+"""Configuration: the YAML language (``schema``) and the loader that reads it (``loader``)."""

@@ -1,0 +1,178 @@
+"""The configuration language as pydantic models: what a config *means*, not how it is read.
+
+``reconciler.config.loader`` reads YAML (one file or a directory of ``*.yaml``), keeps line
+numbers, substitutes ``${env:NAME}`` secrets and validates into :class:`Config`. Every model
+forbids unknown keys so that a typo is an error, never silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from reconciler.model import DropAction, ListMode, SuppressionReason, VendorType
+
+#: The vendors' public API roots, used when a provider gives no ``base_url``.
+DEFAULT_BASE_URLS: dict[VendorType, str] = {
+    VendorType.ONGAGE: "https://api.ongage.net",
+    VendorType.LISTMONK: "http://localhost:9000",
+    VendorType.YESMAIL: "https://api.yesmail.com",
+    VendorType.OMNIGAGE: "https://api.omnigage.io",
+}
+
+#: ``base_url: sandbox`` runs the built-in vendor emulator in-process for the command's duration.
+SANDBOX_URL = "sandbox"
+
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Credentials(_Model):
+    """Vendor credentials. Values are normally ``${env:NAME}`` references; they are held as
+    ``SecretStr`` so they never appear in a repr, a log, a plan or the state."""
+
+    username: SecretStr | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    account_code: SecretStr | None = None
+
+
+class StagingConfig(_Model):
+    """Where batch files are published for vendors that pull a file by URL (Ongage, Yesmail)."""
+
+    backend: Literal["http", "directory", "s3"] = "http"
+    # http: a short-lived server apply starts for exactly this run's files.
+    host: str = "127.0.0.1"
+    port: int = 0
+    public_url: str | None = None
+    # directory: files written under ``path`` and published by the user's web server at base_url.
+    path: str | None = None
+    base_url: str | None = None
+    # s3: upload, then a pre-signed GET URL.
+    bucket: str | None = None
+    prefix: str = "reconciler/"
+    region: str | None = None
+    endpoint_url: str | None = None
+    url_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+
+class ProviderConfig(_Model):
+    type: VendorType
+    base_url: str | None = None
+    credentials: Credentials = Credentials()
+    # Vendor-specific knobs (batch_size, max_concurrent_imports, error_threshold, ...); each
+    # provider validates its own options.
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    staging: StagingConfig | None = None
+
+    def resolved_base_url(self) -> str:
+        return self.base_url or DEFAULT_BASE_URLS[self.type]
+
+
+Delimiter = Literal["auto", ",", ";", "|", "\t", "tab"]
+
+
+class CsvSource(_Model):
+    """Rows from CSV files: a path or glob (relative to the config file that names it)."""
+
+    csv: str
+    delimiter: Delimiter = "auto"
+    encoding: str = "utf-8"
+    # field name -> column name in the file; ``email`` is required (defaults to a column named
+    # "email", case-insensitively).
+    columns: dict[str, str] = Field(default_factory=dict)
+    header: bool = True
+
+
+class InlineMember(_Model):
+    email: str
+    fields: dict[str, str | None] = Field(default_factory=dict)
+
+
+class InlineMembers(_Model):
+    inline: list[InlineMember]
+
+
+MemberSource = CsvSource | InlineMembers
+
+
+class InlineSuppression(_Model):
+    email: str
+    reason: SuppressionReason
+
+
+class InlineSuppressions(_Model):
+    inline: list[InlineSuppression]
+
+
+class CsvSuppressions(CsvSource):
+    # When the file has no reason column, every row gets this reason.
+    reason: SuppressionReason | None = None
+
+
+SuppressionSource = CsvSuppressions | InlineSuppressions
+
+
+class InlineOptIn(_Model):
+    email: str
+    # What proves the contact asked to be re-subscribed (ticket, form submission ID, ...).
+    consent: str = Field(min_length=1)
+    lists: list[Name] | None = None  # None: every list that declares the address
+
+
+class InlineOptIns(_Model):
+    inline: list[InlineOptIn]
+
+
+class CsvOptIns(CsvSource):
+    pass
+
+
+OptInSource = CsvOptIns | InlineOptIns
+
+
+class ExportConfig(_Model):
+    """Read a list's current vendor state from export files instead of the live API."""
+
+    format: Literal["ongage", "listmonk-csv", "listmonk-json"]
+    # One file whose rows carry a status column (or are all active), ...
+    path: str | None = None
+    # ... or one status-filtered export per status (Ongage exports are filtered by status).
+    by_status: dict[Literal["active", "unsubscribed", "bounced", "complaint"], str] | None = None
+    delimiter: Delimiter = "auto"
+    # listmonk lists are identified by numeric ID inside a subscriber export.
+    list_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> ExportConfig:
+        if (self.path is None) == (self.by_status is None):
+            raise ValueError("give exactly one of 'path' or 'by_status'")
+        return self
+
+
+class ListConfig(_Model):
+    provider: Name
+    list_id: str
+    mode: ListMode = ListMode.AUTHORITATIVE
+    drop_action: DropAction = DropAction.REMOVE
+    managed_fields: list[str] = Field(default_factory=list)
+    # Plan despite invalid rows, reporting each skipped row; validate still fails on them.
+    skip_invalid: bool = False
+    members: list[MemberSource] = Field(default_factory=list)
+    suppressions: list[SuppressionSource] = Field(default_factory=list)
+    export: ExportConfig | None = None
+    # Vendor-specific per-list knobs (e.g. Ongage import_type: suppression).
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class Config(_Model):
+    version: Literal[1] = 1
+    providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
+    lists: dict[Name, ListConfig] = Field(default_factory=dict)
+    suppressions: list[SuppressionSource] = Field(default_factory=list)
+    resubscribe: list[OptInSource] = Field(default_factory=list)
+    state: dict[str, str | int | bool] = Field(default_factory=dict)

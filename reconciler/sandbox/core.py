@@ -1,0 +1,347 @@
+"""What every emulated vendor shares: the store, the request log, faults and the WSGI app.
+
+Routes owned by the sandbox itself live under ``/_sandbox``:
+
+- ``GET  /_sandbox/state``     every vendor's lists and contacts (sorted, stable JSON)
+- ``GET  /_sandbox/requests``  the log of requests received, secrets masked
+- ``POST /_sandbox/faults``    inject faults: ``{"path": "/ongage/", "method": "POST",
+  "count": 2, "kind": "status", "status": 429, "retry_after": 1}``; kinds: ``status``,
+  ``hang`` (``seconds``), ``fail_job`` (``vendor``: the next N jobs fail midway)
+- ``DELETE /_sandbox/faults``  clear faults
+- ``POST /_sandbox/settings``  ``{"polls_per_step": N}``: how many polls a job needs per state
+- ``POST /_sandbox/seed``      load seed data (same shape as ``--seed`` files)
+- ``POST /_sandbox/reset``     forget everything
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "api-key",
+        "x_password",
+        "x-password",
+        "x-account-key",
+        "api-user",
+        "x_username",
+        "x-username",
+        "x_account_code",
+        "x-account-code",
+    }
+)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(data, sort_keys=False),
+        status=status,
+        headers=dict(headers or {}),
+        mimetype="application/json",
+    )
+
+
+class Database:
+    """One SQLite database (file in the data dir, or in memory) shared by every vendor.
+
+    SQLite serialises writers anyway; one connection behind a lock keeps the emulator simple
+    and its state consistent across restarts."""
+
+    def __init__(self, path: Path | None) -> None:
+        target = str(path) if path else ":memory:"
+        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(
+        self, sql: str, params: tuple[Any, ...] | Mapping[str, Any] = ()
+    ) -> list[sqlite3.Row]:
+        with self.lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: tuple[Any, ...] | Mapping[str, Any] = ()) -> None:
+        with self.lock:
+            self._conn.execute(sql, params)
+
+    def executescript(self, sql: str) -> None:
+        with self.lock:
+            self._conn.executescript(sql)
+
+    def close(self) -> None:
+        with self.lock:
+            self._conn.close()
+
+
+@dataclass
+class Fault:
+    path: str  # prefix of the request path
+    kind: str  # status | hang | fail_job
+    count: int = 1
+    method: str | None = None
+    status: int = 503
+    retry_after: float | None = None
+    seconds: float = 30.0
+    vendor: str | None = None
+
+
+@dataclass
+class Settings:
+    polls_per_step: int = 1
+    # Hard ceiling on fault "hang" so a forgotten fault cannot wedge a test run forever.
+    max_hang_seconds: float = 120.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take_request_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind == "fail_job" or not path.startswith(fault.path):
+                    continue
+                if fault.method and fault.method.upper() != method.upper():
+                    continue
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def take_job_failure(self, vendor: str) -> bool:
+        """True when the next job created at ``vendor`` must fail midway."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind == "fail_job" and fault.vendor == vendor:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self._faults.remove(fault)
+                    return True
+        return False
+
+
+class Vendor:
+    """Base of an emulated vendor. Subclasses set ``name`` (also the URL prefix) and ``rules``
+    (werkzeug Rules whose endpoint is a method name), create their tables in ``init_schema``
+    and implement ``dump`` and ``seed``.
+
+    ``dump`` returns ``{"lists": {list_id: [{"email", "status", "fields"}, ...]}, ...}`` with
+    ``status`` in reconciler's vocabulary (active, unsubscribed, bounced, complaint) plus any
+    vendor-native detail under other keys; contacts sorted by email.
+    """
+
+    name: str = ""
+    rules: tuple[Rule, ...] = ()
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.db = sandbox.db
+        self.init_schema()
+
+    @property
+    def settings(self) -> Settings:
+        return self.sandbox.settings
+
+    def init_schema(self) -> None:
+        raise NotImplementedError
+
+    def dump(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def seed(self, data: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def authenticate(self, request: Request) -> Response | None:
+        """Return an error response when the request's credentials are missing."""
+        return None
+
+    def job_step(self, polls: int) -> int:
+        """How many lifecycle steps a job has advanced after ``polls`` status reads."""
+        return polls // max(1, self.settings.polls_per_step)
+
+    def fetch(self, url: str) -> bytes:
+        return self.sandbox.fetch(url)
+
+
+class Sandbox:
+    """The WSGI application serving every vendor under its prefix."""
+
+    def __init__(self, data_dir: Path | None = None, *, settings: Settings | None = None) -> None:
+        self.data_dir = data_dir
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(data_dir / "sandbox.sqlite3" if data_dir else None)
+        self.db.executescript(
+            """CREATE TABLE IF NOT EXISTS requests (
+                   seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL, vendor TEXT,
+                   method TEXT, path TEXT, query TEXT, status INTEGER, headers TEXT, body TEXT);"""
+        )
+        self.settings = settings or Settings()
+        self.faults = Faults()
+        self.base_url = ""  # set by the server once the port is known
+        from reconciler.sandbox.vendors import VENDOR_CLASSES
+
+        self.vendors: dict[str, Vendor] = {cls.name: cls(self) for cls in VENDOR_CLASSES}
+        self._maps = {name: Map(list(v.rules)) for name, v in self.vendors.items()}
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/_sandbox/"):
+            return self._admin(request)
+        fault = self.faults.take_request_fault(request.method, path)
+        vendor_name = path.strip("/").split("/", 1)[0]
+        if fault is not None:
+            response = self._fault_response(fault)
+            self._log(vendor_name, request, response.status_code)
+            return response
+        vendor = self.vendors.get(vendor_name)
+        if vendor is None:
+            return json_response({"error": f"no vendor at {path}"}, 404)
+        sub_path = path[len(vendor_name) + 1 :] or "/"
+        try:
+            adapter = self._maps[vendor_name].bind("sandbox", path_info=sub_path)
+            endpoint, values = adapter.match(sub_path, method=request.method)
+            response = vendor.authenticate(request) or getattr(vendor, str(endpoint))(
+                request, **values
+            )
+        except NotFound:
+            response = json_response(
+                {"error": f"{vendor_name}: no route {request.method} {sub_path}"}, 404
+            )
+        except HTTPException as exc:
+            response = json_response({"error": exc.description}, exc.code or 500)
+        self._log(vendor_name, request, response.status_code)
+        return response
+
+    def _fault_response(self, fault: Fault) -> Response:
+        if fault.kind == "hang":
+            time.sleep(min(fault.seconds, self.settings.max_hang_seconds))
+            return json_response({"error": "injected hang"}, 504)
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        return json_response({"error": f"injected {fault.status}"}, fault.status, headers)
+
+    def _log(self, vendor: str, request: Request, status: int) -> None:
+        headers = {
+            k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in request.headers.items()
+        }
+        body = ""
+        if request.mimetype in ("application/json", "application/vnd.api+json"):
+            body = request.get_data(as_text=True)[:4000]
+        self.db.execute(
+            "INSERT INTO requests(time, vendor, method, path, query, status, headers, body)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (
+                time.time(),
+                vendor,
+                request.method,
+                request.path,
+                request.query_string.decode("latin-1"),
+                status,
+                json.dumps(headers),
+                body,
+            ),
+        )
+
+    def fetch(self, url: str) -> bytes:
+        """Fetch a file the way a vendor does: over HTTP from wherever the URL points."""
+        import httpx
+
+        with httpx.Client(timeout=60.0, follow_redirects=True) as client:
+            response = client.get(url)
+            response.raise_for_status()
+            return response.content
+
+    # -- inspection and control ---------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"vendors": {name: v.dump() for name, v in sorted(self.vendors.items())}}
+
+    def request_log(self) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM requests ORDER BY seq")
+        return [
+            {
+                "seq": r["seq"],
+                "time": r["time"],
+                "vendor": r["vendor"],
+                "method": r["method"],
+                "path": r["path"],
+                "query": r["query"],
+                "status": r["status"],
+                "headers": json.loads(r["headers"]),
+                "body": r["body"],
+            }
+            for r in rows
+        ]
+
+    def seed(self, data: Mapping[str, Any]) -> None:
+        for name, vendor_data in data.items():
+            if name not in self.vendors:
+                raise ValueError(f"seed names unknown vendor {name!r}")
+            self.vendors[name].seed(vendor_data)
+
+    def _admin(self, request: Request) -> Response:
+        action = request.path[len("/_sandbox/") :].strip("/")
+        method = request.method
+        if action == "state" and method == "GET":
+            return json_response(self.state())
+        if action == "requests" and method == "GET":
+            return json_response({"requests": self.request_log()})
+        if action == "faults" and method == "POST":
+            self.faults.add(Fault(**request.get_json()))
+            return json_response({"ok": True})
+        if action == "faults" and method == "DELETE":
+            self.faults.clear()
+            return json_response({"ok": True})
+        if action == "settings" and method == "POST":
+            for key, value in request.get_json().items():
+                setattr(self.settings, key, value)
+            return json_response({"ok": True})
+        if action == "seed" and method == "POST":
+            self.seed(request.get_json())
+            return json_response({"ok": True})
+        return json_response({"error": f"unknown sandbox action {method} {action}"}, 404)
