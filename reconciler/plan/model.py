@@ -1,0 +1,111 @@
+"""Plan data objects: plain, immutable, with no I/O.
+
+The engine (``reconciler.engine``) computes them; renderers (``reconciler.render``) show them;
+apply is driven only by their ``changes``, never by how they were displayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reconciler.model import KIND_ORDER, ChangeKind, DropAction, ListMode
+
+FORMAT_VERSION = 1
+
+FieldValues = Mapping[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ListChange:
+    """One row of a plan: what happens to one address on one list, and why.
+
+    ``fields`` holds the desired values of managed fields (for add, resubscribe and update);
+    ``previous`` the vendor's current values of the fields an update changes.
+    ``reason`` says what caused the change: the source ``file:line`` that declared it, the
+    suppression entry, or the vendor status (e.g. ``vendor status: unsubscribed``).
+    """
+
+    kind: ChangeKind
+    email: str
+    reason: str
+    fields: FieldValues = field(default_factory=dict)
+    previous: FieldValues = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentStateRef:
+    """Where a list's current vendor state came from, and its fingerprint."""
+
+    kind: str  # "export" (files) or "vendor" (read live through the provider)
+    location: str  # file path(s) or endpoint, never with credentials
+    rows: int
+    sha256: str
+    read_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilityGap:
+    """An action the plan needs but the vendor's documented API cannot perform."""
+
+    action: ChangeKind
+    count: int
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListPlan:
+    name: str
+    provider: str
+    vendor: str
+    vendor_list_id: str
+    mode: ListMode
+    drop_action: DropAction
+    changes: tuple[ListChange, ...]
+    current: CurrentStateRef | None = None
+    desired_members: int = 0
+    active_members: int = 0  # active at the vendor before the change
+    skipped_invalid: tuple[str, ...] = ()  # "file:line: message" for rows skipped by skip_invalid
+    gaps: tuple[CapabilityGap, ...] = ()
+    pending: Mapping[ChangeKind, int] = field(default_factory=dict)  # covered by in-flight jobs
+
+    @property
+    def counts(self) -> dict[ChangeKind, int]:
+        counts = dict.fromkeys(KIND_ORDER, 0)
+        for change in self.changes:
+            counts[change.kind] += 1
+        return counts
+
+    def of_kind(self, kind: ChangeKind) -> Iterator[ListChange]:
+        return (c for c in self.changes if c.kind is kind)
+
+    @property
+    def has_actions(self) -> bool:
+        return any(c.kind is not ChangeKind.HELD for c in self.changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    lists: tuple[ListPlan, ...]
+    created_at: datetime
+    config_checksum: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def counts(self) -> dict[ChangeKind, int]:
+        totals = dict.fromkeys(KIND_ORDER, 0)
+        for list_plan in self.lists:
+            for kind, n in list_plan.counts.items():
+                totals[kind] += n
+        return totals
+
+    @property
+    def has_actions(self) -> bool:
+        return any(lp.has_actions for lp in self.lists)
+
+    def list(self, name: str) -> ListPlan:
+        for list_plan in self.lists:
+            if list_plan.name == name:
+                return list_plan
+        raise KeyError(name)
