@@ -10,7 +10,8 @@ Routes owned by the sandbox itself live under ``/_sandbox``:
 - ``DELETE /_sandbox/faults``  clear faults
 - ``POST /_sandbox/settings``  ``{"polls_per_step": N}``: how many polls a job needs per state
 - ``POST /_sandbox/seed``      load seed data (same shape as ``--seed`` files)
-- ``POST /_sandbox/reset``     forget everything
+- ``POST /_sandbox/reset``     forget everything (contacts, jobs, request log, faults)
+- ``PUT|GET /_sandbox/files/NAME``  a tiny file host, so tests can hand vendors a ``file_url``
 """
 
 from __future__ import annotations
@@ -212,7 +213,8 @@ class Sandbox:
         self.db.executescript(
             """CREATE TABLE IF NOT EXISTS requests (
                    seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL, vendor TEXT,
-                   method TEXT, path TEXT, query TEXT, status INTEGER, headers TEXT, body TEXT);"""
+                   method TEXT, path TEXT, query TEXT, status INTEGER, headers TEXT, body TEXT);
+               CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, data BLOB);"""
         )
         self.settings = settings or Settings()
         self.faults = Faults()
@@ -324,6 +326,28 @@ class Sandbox:
                 raise ValueError(f"seed names unknown vendor {name!r}")
             self.vendors[name].seed(vendor_data)
 
+    def reset(self) -> None:
+        """Forget everything: every vendor's tables, the request log, files and faults."""
+        self.faults.clear()
+        with self.db.transaction() as conn:
+            tables = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            for table in tables:
+                if not table.startswith("sqlite_"):
+                    conn.execute(f'DELETE FROM "{table}"')
+
+    def _files(self, request: Request, name: str) -> Response:
+        if request.method == "PUT":
+            self.db.execute(
+                "INSERT OR REPLACE INTO files(name, data) VALUES (?, ?)", (name, request.get_data())
+            )
+            return json_response({"url": f"{self.base_url}/_sandbox/files/{name}"}, 201)
+        rows = self.db.query("SELECT data FROM files WHERE name = ?", (name,))
+        if not rows:
+            return json_response({"error": f"no file {name}"}, 404)
+        return Response(bytes(rows[0]["data"]), mimetype="application/octet-stream")
+
     def _admin(self, request: Request) -> Response:
         action = request.path[len("/_sandbox/") :].strip("/")
         method = request.method
@@ -340,6 +364,11 @@ class Sandbox:
         if action == "settings" and method == "POST":
             for key, value in request.get_json().items():
                 setattr(self.settings, key, value)
+            return json_response({"ok": True})
+        if action.startswith("files/"):
+            return self._files(request, action[len("files/") :])
+        if action == "reset" and method == "POST":
+            self.reset()
             return json_response({"ok": True})
         if action == "seed" and method == "POST":
             self.seed(request.get_json())
