@@ -1,0 +1,1 @@
+"""The plan engine: desired state and current state in, an immutable Plan out."""

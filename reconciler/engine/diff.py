@@ -1,0 +1,293 @@
+"""Compute one list's changes: DuckDB narrows millions of addresses down to the few that may
+change (the *hot* set), then :func:`reconciler.engine.rules.decide` decides each of those.
+
+Pass 1 works on 64-bit keys only (a hash of the normalised address plus a second, independent
+hash against collisions, and hashes of managed field values), which keeps 10M-row lists inside
+the memory budget. Pass 2 re-reads only the hot rows with their real values.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.address import SQL_NORMALISE, SQL_VALID, invalid_reason
+from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql
+from reconciler.engine.rules import (
+    REASON_RANK,
+    AtVendor,
+    Declared,
+    ListRules,
+    OptIn,
+    Suppressed,
+    decide,
+)
+from reconciler.errors import Problem, SourceError
+from reconciler.exports.snapshot import CurrentSnapshot
+from reconciler.model import KIND_ORDER, ContactStatus, SuppressionReason
+from reconciler.plan.model import ListChange, ListPlan
+from reconciler.sources.desired import DesiredSources, ListSources
+
+_STATUS_RANK = {
+    ContactStatus.ACTIVE: 0,
+    ContactStatus.UNSUBSCRIBED: 1,
+    ContactStatus.BOUNCED: 2,
+    ContactStatus.COMPLAINT: 3,
+}
+_KIND_POS = {kind: i for i, kind in enumerate(KIND_ORDER)}
+MAX_REPORTED = 1000  # problems listed per kind before "... and N more"
+
+
+@dataclass
+class OptInIndex:
+    """Resubscribe opt-ins by normalised address."""
+
+    entries: dict[str, list[tuple[OptIn, tuple[str, ...] | None]]] = field(default_factory=dict)
+
+    def for_list(self, email: str, list_name: str) -> OptIn | None:
+        for opt_in, lists in self.entries.get(email, []):
+            if lists is None or list_name in lists:
+                return opt_in
+        return None
+
+
+def members_sql(entry: ListSources) -> str:
+    """Every member row of a list: ``src, ord, email (raw), e (normalised), f0..fN``."""
+    aliases = entry.field_aliases
+    parts = []
+    for source in entry.members:
+        cols = "".join(f", {a}" for a in aliases)
+        parts.append(f"SELECT src, ord, email{cols} FROM {source.sql()}")
+    if not parts:
+        cols = "".join(f", NULL::VARCHAR AS {a}" for a in aliases)
+        return (
+            "(SELECT NULL::INTEGER AS src, NULL::UBIGINT AS ord, NULL::VARCHAR AS email, "
+            f"NULL::VARCHAR AS e{cols} WHERE false)"
+        )
+    union = " UNION ALL ".join(parts)
+    # A row with no value at all is a blank line, not a member (DuckDB yields one for a blank
+    # line in a one-column file); a row with fields but no address is reported as invalid.
+    blank = " AND ".join(f"nullif(trim({c}), '') IS NULL" for c in ("email", *aliases))
+    return f"(SELECT *, {SQL_NORMALISE('email')} AS e FROM ({union}) WHERE NOT ({blank}))"
+
+
+def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
+    return rows
+
+
+def diff_list(
+    con: Any,
+    desired: DesiredSources,
+    entry: ListSources,
+    current: CurrentSnapshot,
+    opt_ins: OptInIndex,
+    *,
+    provider: str,
+    vendor: str,
+) -> ListPlan:
+    """The plan of one list. ``suppressions`` (table ``sup``) must already be loaded."""
+    cfg = entry.config
+    aliases = entry.field_aliases
+    rules = ListRules(cfg.mode, cfg.drop_action, tuple(cfg.managed_fields))
+    members = members_sql(entry)
+    fh = "".join(f", {field_hash_sql(a)} AS fh{i}" for i, a in enumerate(aliases))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE des AS SELECT "
+        f"{hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, {SQL_VALID('e')} AS ok "
+        f"FROM {members}"
+    )
+    current.prepare(con)
+    cur_fh = "".join(f", {field_hash_sql(a)} AS cfh{i}" for i, a in enumerate(aliases))
+    cur_sql = current.sql()
+    cur_e = SQL_NORMALISE("email")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE cur AS SELECT "
+        f"{hash_sql(cur_e)} AS h, {hash2_sql(cur_e)} AS h2, status{cur_fh} FROM {cur_sql}"
+    )
+    _check_statuses(con, cur_sql, current)
+    desired_rows, invalid_rows = _fetch(
+        con, "SELECT count(*), count(*) FILTER (WHERE NOT ok) FROM des"
+    )[0]
+    current_rows, active_rows = _fetch(
+        con, "SELECT count(*), count(*) FILTER (WHERE status = 'active') FROM cur"
+    )[0]
+
+    field_changed = " OR ".join(
+        f"(d.fh{i} IS NOT NULL AND d.fh{i} IS DISTINCT FROM c.cfh{i})" for i in range(len(aliases))
+    )
+    changed = f" OR {field_changed}" if field_changed else ""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE hot AS
+        SELECT coalesce(d.h, c.h) AS h FROM des d FULL OUTER JOIN cur c ON d.h = c.h
+        WHERE d.h IS NULL OR c.h IS NULL OR c.status <> 'active' OR d.h2 <> c.h2{changed}
+        UNION SELECT h FROM des GROUP BY h HAVING count(*) > 1
+        UNION SELECT h FROM sup WHERE scope IN ('', {_lit(entry.name)})
+        UNION SELECT h FROM opt
+    """)
+
+    hot_filter = f"{hash_sql('e')} IN (SELECT h FROM hot)"
+    field_cols = "".join(f", {a}" for a in aliases)
+    declared_rows = _fetch(
+        con,
+        f"SELECT src, ord, email, e{field_cols} FROM {members} "
+        f"WHERE {hot_filter} OR NOT {SQL_VALID('e')}",
+    )
+    vendor_rows = _fetch(
+        con,
+        f"SELECT src_file, ord, e, status, raw_status{field_cols} FROM "
+        f"(SELECT *, {cur_e} AS e FROM {cur_sql}) WHERE {hot_filter}",
+    )
+    sup_rows = _fetch(
+        con,
+        f"SELECT e, reason, src, ord FROM sup WHERE scope IN ('', {_lit(entry.name)}) "
+        "AND h IN (SELECT h FROM hot)",
+    )
+
+    problems: list[Problem] = []
+    declared, invalid = _merge_declared(desired, declared_rows, cfg.managed_fields, problems)
+    vendor_state = _merge_vendor(vendor_rows, cfg.managed_fields)
+    suppressed = _merge_suppressions(desired, sup_rows)
+
+    if invalid and not cfg.skip_invalid:
+        problems[:0] = invalid
+    if problems:
+        raise SourceError(
+            _bounded(problems),
+            summary=f"List {entry.name!r}: {len(problems)} problem(s) in its sources"
+            + ("" if cfg.skip_invalid else " (set skip_invalid: true to plan without bad rows)"),
+        )
+
+    changes: list[ListChange] = []
+    for email in declared.keys() | vendor_state.keys() | suppressed.keys():
+        change = decide(
+            email,
+            rules,
+            declared=declared.get(email),
+            vendor=vendor_state.get(email),
+            suppressed=suppressed.get(email),
+            opt_in=opt_ins.for_list(email, entry.name),
+        )
+        if change is not None:
+            changes.append(change)
+    changes.sort(key=lambda c: (_KIND_POS[c.kind], c.email))
+    duplicates = _extra_rows(declared_rows)  # every duplicate is hot, so this is exact
+    return ListPlan(
+        name=entry.name,
+        provider=provider,
+        vendor=vendor,
+        vendor_list_id=cfg.list_id,
+        mode=cfg.mode,
+        drop_action=cfg.drop_action,
+        changes=tuple(changes),
+        current=current.ref(int(current_rows)),
+        desired_members=int(desired_rows) - int(invalid_rows) - duplicates,
+        active_members=int(active_rows),
+        skipped_invalid=tuple(str(p) for p in invalid) if cfg.skip_invalid else (),
+    )
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _extra_rows(declared_rows: Sequence[tuple[Any, ...]]) -> int:
+    """Rows that repeat an address already declared (duplicates are merged, not counted)."""
+    seen: dict[str, int] = defaultdict(int)
+    for row in declared_rows:
+        if invalid_reason(row[3]) is None:
+            seen[row[3]] += 1
+    return sum(n - 1 for n in seen.values())
+
+
+def _bounded(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= MAX_REPORTED:
+        return problems
+    rest = len(problems) - MAX_REPORTED
+    return [*problems[:MAX_REPORTED], Problem(f"... and {rest:,} more")]
+
+
+def _merge_declared(
+    desired: DesiredSources,
+    rows: Sequence[tuple[Any, ...]],
+    managed: Sequence[str],
+    problems: list[Problem],
+) -> tuple[dict[str, Declared], list[Problem]]:
+    """Merge duplicate declarations; a field given two different values is an error naming
+    both places."""
+    invalid: list[Problem] = []
+    first: dict[str, tuple[tuple[int, int], str, dict[str, tuple[str, str]]]] = {}
+    for row in sorted(rows, key=lambda r: (r[0], r[1])):
+        src, ordinal, raw, email = row[0], row[1], row[2], row[3]
+        file, line = desired.locate(src, ordinal)
+        origin = f"{file}:{line}" if line else file
+        reason = invalid_reason(raw or "")
+        if reason is not None:
+            invalid.append(Problem(reason, file=file, line=line))
+            continue
+        values = {name: row[4 + i] for i, name in enumerate(managed)}
+        if email not in first:
+            first[email] = ((src, ordinal), origin, {})
+        seen = first[email][2]
+        for name, value in values.items():
+            clean = (value or "").strip()
+            if not clean:
+                continue
+            if name in seen and seen[name][0] != clean:
+                previous_value, previous_origin = seen[name]
+                message = (
+                    f"conflicting {name} for {email}: {previous_value!r} at "
+                    f"{previous_origin}, {clean!r} at {origin}"
+                )
+                problems.append(Problem(message, file=file, line=line))
+            seen.setdefault(name, (clean, origin))
+    declared = {
+        email: Declared(origin, {name: value for name, (value, _) in seen.items()})
+        for email, (_, origin, seen) in first.items()
+    }
+    return declared, invalid
+
+
+def _merge_vendor(rows: Sequence[tuple[Any, ...]], managed: Sequence[str]) -> dict[str, AtVendor]:
+    """One contact per address; if the vendor holds an address twice (case variants), the most
+    restrictive status wins so that nobody is mailed by mistake."""
+    state: dict[str, AtVendor] = {}
+    for row in rows:
+        email, status = row[2], ContactStatus(row[3])
+        fields = {name: row[5 + i] for i, name in enumerate(managed)}
+        known = state.get(email)
+        if known is None or _STATUS_RANK[status] > _STATUS_RANK[known.status]:
+            state[email] = AtVendor(status, fields)
+    return state
+
+
+def _merge_suppressions(
+    desired: DesiredSources, rows: Sequence[tuple[Any, ...]]
+) -> dict[str, Suppressed]:
+    out: dict[str, Suppressed] = {}
+    for email, reason_text, src, ordinal in sorted(rows, key=lambda r: (r[2], r[3])):
+        reason = SuppressionReason(reason_text)
+        known = out.get(email)
+        if known is None or REASON_RANK[reason] > REASON_RANK[known.reason]:
+            out[email] = Suppressed(reason, desired.origin(src, ordinal))
+    return out
+
+
+def _check_statuses(con: Any, cur_sql: str, current: CurrentSnapshot) -> None:
+    bad = _fetch(
+        con,
+        f"SELECT src_file, ord, raw_status FROM {cur_sql} WHERE status IS NULL "
+        "ORDER BY src_file, ord LIMIT 20",
+    )
+    if bad:
+        problems = [
+            Problem(f"unknown contact status {raw!r}", file=current.origin(src, ordinal))
+            for src, ordinal, raw in bad
+        ]
+        raise SourceError(
+            problems,
+            summary="The current state holds statuses reconciler "
+            "does not know (expected e.g. active, unjoin-member, bounced, complaint)",
+        )

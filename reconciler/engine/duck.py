@@ -1,0 +1,39 @@
+"""The DuckDB connection the engine works in, tuned to stay inside a memory budget."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import duckdb
+
+#: Peak memory DuckDB may use before spilling to disk; the process stays under ~1 GB RSS with
+#: the default even for 10M-row lists (see tests/benchmarks/bench_plan.py).
+DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "512MB")
+
+
+def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> Any:
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads={threads or max(1, min(os.cpu_count() or 1, 8))}")
+    con.execute(f"SET memory_limit='{memory_limit}'")
+    con.execute(f"SET temp_directory='{tempfile.mkdtemp(prefix='reconciler-duckdb-')}'")
+    # Row order inside the engine never matters (rows are numbered by WITH ORDINALITY at the
+    # source); not preserving it lets DuckDB stream joins with less memory.
+    con.execute("SET preserve_insertion_order=false")
+    return con
+
+
+def hash_sql(expr: str) -> str:
+    """A 64-bit key of a normalised address (joined on; collisions are caught by ``hash2``)."""
+    return f"hash({expr})"
+
+
+def hash2_sql(expr: str) -> str:
+    """An independent second 64-bit key, so two addresses sharing ``hash`` are told apart."""
+    return f"hash({expr} || '\x1f')"
+
+
+def field_hash_sql(expr: str) -> str:
+    """Hash of a field value, NULL when the value is empty (an empty value is "no opinion")."""
+    return f"(CASE WHEN nullif(trim({expr}), '') IS NULL THEN NULL ELSE hash(trim({expr})) END)"

@@ -1,0 +1,202 @@
+"""Make a Plan from a loaded configuration: open the sources, read each list's current state,
+diff every list. The only module that knows the order of those steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import duckdb
+
+from reconciler.address import SQL_NORMALISE, SQL_VALID, invalid_reason
+from reconciler.config.loader import LoadedConfig
+from reconciler.config.schema import ListConfig
+from reconciler.engine.diff import OptInIndex, diff_list
+from reconciler.engine.duck import connect, hash_sql
+from reconciler.engine.rules import OptIn
+from reconciler.errors import PlanError, Problem, SourceError
+from reconciler.exports.files import CsvExportSnapshot, open_export
+from reconciler.exports.snapshot import CurrentSnapshot, now_utc
+from reconciler.model import SuppressionReason
+from reconciler.plan.model import ListPlan, Plan
+from reconciler.sources.csvfile import (
+    CsvFile,
+    collect_row_errors,
+    failing_file,
+    sql_str,
+    translate_duckdb_error,
+)
+from reconciler.sources.desired import (
+    CsvRowSource,
+    DesiredSources,
+    RowSource,
+    collect_sources,
+    reason_sql,
+)
+
+#: Reads a list's current state live (a provider); ``None`` means export files only.
+CurrentReader = Callable[[str, ListConfig], CurrentSnapshot]
+
+
+def check_targets(loaded: LoadedConfig, targets: Sequence[str] | None) -> None:
+    unknown = [t for t in targets or () if t not in loaded.config.lists]
+    if unknown:
+        known = ", ".join(sorted(loaded.config.lists)) or "(none)"
+        raise PlanError(f"unknown list {', '.join(map(repr, unknown))} (defined lists: {known})")
+
+
+def load_desired(con: Any, loaded: LoadedConfig, targets: Sequence[str] | None) -> DesiredSources:
+    """Open every source, load suppressions and opt-ins; raise SourceError listing every
+    problem (bad CSV rows, invalid addresses, unknown reasons)."""
+    desired = collect_sources(loaded, targets)
+    for source in desired.all_sources():
+        source.prepare(con)
+    problems = _load_suppressions(con, desired)
+    problems += _load_opt_ins(con, desired)
+    if problems:
+        raise SourceError(problems, summary="The suppression and opt-in sources hold bad rows")
+    return desired
+
+
+def opt_in_index(con: Any, desired: DesiredSources) -> OptInIndex:
+    index = OptInIndex()
+    for e, consent, src, ordinal in con.execute(
+        "SELECT e, consent, src, ord FROM opt_rows ORDER BY src, ord"
+    ).fetchall():
+        lists = desired.opt_in_lists.get(src, {}).get(ordinal)
+        index.entries.setdefault(e, []).append(
+            (OptIn(consent or "", desired.origin(src, ordinal)), lists)
+        )
+    return index
+
+
+def _scoped(desired: DesiredSources) -> list[tuple[str, RowSource]]:
+    pairs: list[tuple[str, RowSource]] = [("", s) for s in desired.suppressions]
+    for name, entry in desired.lists.items():
+        pairs.extend((name, s) for s in entry.suppressions)
+    return pairs
+
+
+def _load_suppressions(con: Any, desired: DesiredSources) -> list[Problem]:
+    parts = [
+        f"SELECT {sql_str(scope)} AS scope, src, ord, email, {reason_sql(source)} AS reason "
+        f"FROM {source.sql()}"
+        for scope, source in _scoped(desired)
+    ]
+    body = " UNION ALL ".join(parts) or (
+        "SELECT ''::VARCHAR AS scope, 0 AS src, 0::UBIGINT AS ord, ''::VARCHAR AS email, "
+        "''::VARCHAR AS reason WHERE false"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE sup AS SELECT *, "
+        f"{hash_sql('e')} AS h FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM ({body}))"
+    )
+    reasons = ", ".join(sql_str(r.value) for r in SuppressionReason)
+    bad = con.execute(
+        f"SELECT src, ord, email, reason FROM sup WHERE NOT coalesce({SQL_VALID('e')}, false) "
+        f"OR reason IS NULL OR reason NOT IN ({reasons}) ORDER BY src, ord LIMIT 1000"
+    ).fetchall()
+    problems = []
+    for src, ordinal, email, reason in bad:
+        file, line = desired.locate(src, ordinal)
+        why = invalid_reason(email or "")
+        if why is None:
+            expected = ", ".join(r.value for r in SuppressionReason)
+            why = f"unknown suppression reason {reason!r} (expected one of: {expected})"
+        problems.append(Problem(why, file=file, line=line))
+    return problems
+
+
+def _load_opt_ins(con: Any, desired: DesiredSources) -> list[Problem]:
+    parts = [f"SELECT src, ord, email, consent FROM {s.sql()}" for s in desired.opt_ins]
+    body = " UNION ALL ".join(parts) or (
+        "SELECT 0 AS src, 0::UBIGINT AS ord, ''::VARCHAR AS email, ''::VARCHAR AS consent "
+        "WHERE false"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE opt_rows AS "
+        f"SELECT *, {SQL_NORMALISE('email')} AS e FROM ({body})"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE opt AS SELECT DISTINCT {hash_sql('e')} AS h FROM opt_rows"
+    )
+    problems = []
+    for src, ordinal, email, consent in con.execute(
+        "SELECT src, ord, email, consent FROM opt_rows ORDER BY src, ord"
+    ).fetchall():
+        file, line = desired.locate(src, ordinal)
+        why = invalid_reason(email or "")
+        if why is not None:
+            problems.append(Problem(why, file=file, line=line))
+        elif not (consent or "").strip():
+            problems.append(Problem("an opt-in needs a consent reference", file=file, line=line))
+    return problems
+
+
+def translate_read_error(
+    con: Any, desired: DesiredSources | None, exc: Exception, extra: Sequence[CsvFile] = ()
+) -> SourceError:
+    """A DuckDB read error as a SourceError listing every bad row of the failing file."""
+    path = failing_file(exc)
+    files = [
+        s.file for s in (desired.all_sources() if desired else []) if isinstance(s, CsvRowSource)
+    ]
+    for csv_file in [*files, *extra]:
+        if path is not None and str(csv_file.path) == path:
+            try:
+                problems = collect_row_errors(con, csv_file)
+            except duckdb.Error:
+                problems = []
+            if problems:
+                return SourceError(problems, summary=f"{csv_file.display} has bad rows")
+            return translate_duckdb_error(exc, csv_file.display)
+    return translate_duckdb_error(exc, path or "<input>")
+
+
+def build_plan(
+    loaded: LoadedConfig,
+    *,
+    targets: Sequence[str] | None = None,
+    read_current: CurrentReader | None = None,
+) -> Plan:
+    check_targets(loaded, targets)
+    con = connect()
+    desired: DesiredSources | None = None
+    current: CurrentSnapshot | None = None
+    plans: list[ListPlan] = []
+    try:
+        desired = load_desired(con, loaded, targets)
+        opt_ins = opt_in_index(con, desired)
+        for name, entry in desired.lists.items():
+            cfg = entry.config
+            provider = loaded.config.providers.get(cfg.provider)
+            vendor = provider.type.value if provider else "unknown"
+            current = _current(loaded, name, cfg, read_current)
+            plans.append(
+                diff_list(
+                    con, desired, entry, current, opt_ins, provider=cfg.provider, vendor=vendor
+                )
+            )
+    except duckdb.Error as exc:
+        extra = [f for f, _ in current.files] if isinstance(current, CsvExportSnapshot) else []
+        raise translate_read_error(con, desired, exc, extra) from None
+    finally:
+        con.close()
+    return Plan(lists=tuple(plans), created_at=now_utc(), config_checksum=loaded.checksum)
+
+
+def _current(
+    loaded: LoadedConfig, name: str, cfg: ListConfig, read_current: CurrentReader | None
+) -> CurrentSnapshot:
+    if cfg.export is not None:
+
+        def resolve(relative: str) -> Any:
+            return loaded.resolve_path(("lists", name, "export"), relative)
+
+        return open_export(cfg.export, resolve, cfg.managed_fields)
+    if read_current is None:
+        raise PlanError(
+            f"list {name!r} has no 'export:' files and live vendor reads are not available "
+            "in this command"
+        )
+    return read_current(name, cfg)

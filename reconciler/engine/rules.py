@@ -1,0 +1,134 @@
+"""The rules of the diff, for one address on one list, as one pure function.
+
+``specs/plan-semantics.md`` states these rules in prose; each has a unit test. The DuckDB pass
+in ``diff.py`` only narrows millions of addresses down to the few that may change; every
+decision is taken here, so the rules live in exactly one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from reconciler.model import ChangeKind, ContactStatus, DropAction, ListMode, SuppressionReason
+from reconciler.plan.model import ListChange
+
+#: When one address is suppressed for several reasons, the strongest decides the action.
+REASON_RANK: dict[SuppressionReason, int] = {
+    SuppressionReason.UNSUBSCRIBE: 1,
+    SuppressionReason.BOUNCE: 2,
+    SuppressionReason.COMPLAINT: 3,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A declared member, merged over every row that declares it."""
+
+    origin: str  # file:line of the first declaration
+    fields: Mapping[str, str | None] = field(default_factory=dict)  # None/"" = no opinion
+
+
+@dataclass(frozen=True, slots=True)
+class AtVendor:
+    status: ContactStatus
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    reason: SuppressionReason
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptIn:
+    consent: str
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRules:
+    mode: ListMode
+    drop_action: DropAction
+    managed_fields: Sequence[str] = ()
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    stripped = value.strip()
+    return stripped or None
+
+
+def changed_fields(
+    desired: Mapping[str, str | None], current: Mapping[str, str | None], managed: Sequence[str]
+) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """Managed fields whose desired value is set and differs from the vendor's.
+
+    An empty desired value means "no opinion": it never blanks out the vendor's value."""
+    new: dict[str, str | None] = {}
+    old: dict[str, str | None] = {}
+    for name in managed:
+        want = _clean(desired.get(name))
+        if want is None:
+            continue
+        have = _clean(current.get(name))
+        if want != have:
+            new[name] = want
+            old[name] = have
+    return new, old
+
+
+def _desired_fields(declared: Declared, managed: Sequence[str]) -> dict[str, str | None]:
+    return {
+        name: value for name in managed if (value := _clean(declared.fields.get(name))) is not None
+    }
+
+
+def decide(
+    email: str,
+    rules: ListRules,
+    *,
+    declared: Declared | None,
+    vendor: AtVendor | None,
+    suppressed: Suppressed | None,
+    opt_in: OptIn | None,
+) -> ListChange | None:
+    """What happens to ``email`` on a list, or None when nothing does."""
+    active = vendor is not None and vendor.status is ContactStatus.ACTIVE
+
+    # Suppression wins over membership everywhere: a suppressed address is never added,
+    # kept or re-subscribed, whatever the member sources or opt-ins say.
+    if suppressed is not None:
+        cause = f"suppressed: {suppressed.reason.value} ({suppressed.origin})"
+        if active:
+            return ListChange(ChangeKind(suppressed.reason.action.value), email, cause)
+        if declared is not None:
+            return ListChange(ChangeKind.HELD, email, f"{cause}; declared at {declared.origin}")
+        return None
+
+    if declared is not None:
+        if vendor is None:
+            fields = _desired_fields(declared, rules.managed_fields)
+            return ListChange(ChangeKind.ADD, email, declared.origin, fields)
+        if not active:
+            # Unsubscribed, bounced or complained at the vendor: only an explicit, recorded
+            # opt-in brings the contact back.
+            if opt_in is not None:
+                fields = _desired_fields(declared, rules.managed_fields)
+                reason = f"opt-in: {opt_in.consent} ({opt_in.origin})"
+                return ListChange(
+                    ChangeKind.RESUBSCRIBE, email, reason, fields, dict(vendor.fields)
+                )
+            reason = f"vendor status: {vendor.status.value}; declared at {declared.origin}"
+            return ListChange(ChangeKind.HELD, email, reason)
+        new, old = changed_fields(declared.fields, vendor.fields, rules.managed_fields)
+        if new:
+            return ListChange(ChangeKind.UPDATE, email, declared.origin, new, old)
+        return None
+
+    if active and rules.mode is ListMode.AUTHORITATIVE:
+        kind = ChangeKind(rules.drop_action.value)
+        return ListChange(kind, email, f"not declared (authoritative list, drop action: {kind})")
+    return None

@@ -1,0 +1,206 @@
+"""Current state from vendor export files: Ongage CSV exports, listmonk CSV and JSON exports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.config.schema import ExportConfig
+from reconciler.errors import Problem, SourceError
+from reconciler.exports.snapshot import FileFingerprint, now_utc, status_sql
+from reconciler.plan.model import CurrentStateRef
+from reconciler.sources.csvfile import CsvFile, open_csv, sql_ident, sql_str
+from reconciler.sources.desired import display_path
+
+
+@dataclass
+class CsvExportSnapshot:
+    """One or more CSV export files; the status comes from a column or from which
+    status-filtered export a file is."""
+
+    files: list[tuple[CsvFile, str | None]]  # (file, fixed status or None: status column)
+    field_columns: list[dict[str, str]]  # per file: alias -> SQL expression over the file
+    fingerprint: FileFingerprint
+    status_columns: list[str | None] = field(default_factory=list)
+
+    def prepare(self, con: Any) -> None:
+        return None
+
+    def sql(self) -> str:
+        parts = []
+        for index, (csv_file, fixed) in enumerate(self.files):
+            # Every header column is read under a positional alias c0..cN.
+            columns: dict[str, str | None] = {f"c{i}": h for i, h in enumerate(csv_file.header)}
+            email = _col(csv_file, "email")
+            status = self.status_columns[index]
+            if fixed is not None:
+                raw = sql_str(fixed)
+            elif status is not None:
+                raw = _col(csv_file, status)
+            else:
+                raw = sql_str("active")  # an export without a status column lists active members
+            fields = self.field_columns[index]
+            field_sql = "".join(f", {expr} AS {sql_ident(alias)}" for alias, expr in fields.items())
+            parts.append(
+                f"SELECT ord, {index} AS src_file, {email} AS email, {raw} AS raw_status, "
+                f"{status_sql(raw)} AS status{field_sql} FROM {csv_file.relation(columns)}"
+            )
+        return "(" + " UNION ALL ".join(parts) + ")"
+
+    def origin(self, src_file: int, ordinal: int) -> str:
+        csv_file = self.files[src_file][0]
+        return f"{csv_file.display}:{csv_file.line_of(ordinal)}"
+
+    def ref(self, rows: int) -> CurrentStateRef:
+        location = ", ".join(f.display for f, _ in self.files)
+        return CurrentStateRef("export", location, rows, self.fingerprint.hexdigest(), now_utc())
+
+
+@dataclass
+class JsonExportSnapshot:
+    """listmonk's JSON subscriber listing (``GET /api/subscribers``), loaded into a table."""
+
+    path: Path
+    list_id: str | None
+    managed_fields: Sequence[str]
+    fingerprint: FileFingerprint
+    table: str = "listmonk_json_export"
+
+    def prepare(self, con: Any) -> None:
+        display = display_path(self.path)
+        try:
+            data = json.loads(self.path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SourceError(Problem(f"not a readable JSON export: {exc}", file=display)) from None
+        results = data.get("data", {}).get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            raise SourceError(
+                Problem('expected listmonk\'s {"data": {"results": [...]}}', file=display)
+            )
+        aliases = [f"f{i}" for i in range(len(self.managed_fields))]
+        cols = ", ".join(f"{a} VARCHAR" for a in aliases)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self.table} (ord UBIGINT, email VARCHAR, "
+            f"raw_status VARCHAR{', ' + cols if cols else ''})"
+        )
+        rows = [
+            [
+                i + 1,
+                sub.get("email"),
+                _listmonk_status(sub, self.list_id),
+                *(_listmonk_field(sub, name) for name in self.managed_fields),
+            ]
+            for i, sub in enumerate(results)
+            if isinstance(sub, dict) and _on_list(sub, self.list_id)
+        ]
+        if rows:
+            marks = ", ".join("?" for _ in rows[0])
+            con.executemany(f"INSERT INTO {self.table} VALUES ({marks})", rows)
+
+    def sql(self) -> str:
+        aliases = [f"f{i}" for i in range(len(self.managed_fields))]
+        extra = "".join(f", {a}" for a in aliases)
+        return (
+            f"(SELECT ord, 0 AS src_file, email, raw_status, {status_sql('raw_status')} AS status"
+            f"{extra} FROM {self.table})"
+        )
+
+    def origin(self, src_file: int, ordinal: int) -> str:
+        return f"{display_path(self.path)} (subscriber #{ordinal})"
+
+    def ref(self, rows: int) -> CurrentStateRef:
+        return CurrentStateRef(
+            "export", display_path(self.path), rows, self.fingerprint.hexdigest(), now_utc()
+        )
+
+
+def _on_list(sub: dict[str, Any], list_id: str | None) -> bool:
+    if list_id is None:
+        return True
+    return any(str(lst.get("id")) == list_id for lst in sub.get("lists") or [])
+
+
+def _listmonk_status(sub: dict[str, Any], list_id: str | None) -> str:
+    if sub.get("status") == "blocklisted":
+        return "blocklisted"
+    for lst in sub.get("lists") or []:
+        if list_id is None or str(lst.get("id")) == list_id:
+            return str(lst.get("subscription_status") or "unconfirmed")
+    return str(sub.get("status") or "enabled")
+
+
+def _listmonk_field(sub: dict[str, Any], name: str) -> str | None:
+    if name == "name":
+        value = sub.get("name")
+    else:
+        attribs = sub.get("attribs") or {}
+        value = attribs.get(name) if isinstance(attribs, dict) else None
+    return None if value is None else str(value)
+
+
+def open_export(
+    export: ExportConfig, resolve: Any, managed_fields: Sequence[str]
+) -> CsvExportSnapshot | JsonExportSnapshot:
+    """Open the export files a list's ``export:`` names (headers only)."""
+    if export.format == "listmonk-json":
+        assert export.path is not None
+        path = resolve(export.path)
+        return JsonExportSnapshot(
+            path, export.list_id, managed_fields, FileFingerprint([path]).start()
+        )
+    pairs: list[tuple[Path, str | None]] = (
+        [(resolve(export.path), None)]
+        if export.path is not None
+        else [(resolve(p), status) for status, p in (export.by_status or {}).items()]
+    )
+    problems: list[Problem] = []
+    files: list[tuple[CsvFile, str | None]] = []
+    field_columns: list[dict[str, str]] = []
+    status_columns: list[str | None] = []
+    for path, fixed in pairs:
+        try:
+            csv_file = open_csv(path, display=display_path(path), delimiter=export.delimiter)
+        except SourceError as exc:
+            problems.extend(exc.problems)
+            continue
+        if csv_file.column("email") is None:
+            problems.append(
+                Problem(
+                    f"no 'email' column (columns: {', '.join(csv_file.header)})",
+                    file=csv_file.display,
+                    line=1,
+                )
+            )
+            continue
+        files.append((csv_file, fixed))
+        status_columns.append(csv_file.column("status"))
+        field_columns.append(_field_exprs(export.format, csv_file, managed_fields))
+    if problems:
+        raise SourceError(problems, summary="The export files cannot be read")
+    fingerprint = FileFingerprint([f.path for f, _ in files]).start()
+    return CsvExportSnapshot(files, field_columns, fingerprint, status_columns)
+
+
+def _col(csv_file: CsvFile, name: str) -> str:
+    """The positional alias (c0..cN) of header column ``name`` (matched case-insensitively)."""
+    header = csv_file.column(name)
+    assert header is not None
+    return f"c{csv_file.header.index(header)}"
+
+
+def _field_exprs(fmt: str, csv_file: CsvFile, managed: Sequence[str]) -> dict[str, str]:
+    """SQL per managed field over the file's columns (aliases f0..fN)."""
+    exprs: dict[str, str] = {}
+    has_attributes = csv_file.column("attributes") is not None
+    for index, name in enumerate(managed):
+        if csv_file.column(name) is not None:
+            exprs[f"f{index}"] = _col(csv_file, name)
+        elif fmt == "listmonk-csv" and has_attributes:
+            attrs = _col(csv_file, "attributes")
+            exprs[f"f{index}"] = f"json_extract_string({attrs}, {sql_str('$.' + name)})"
+        else:
+            exprs[f"f{index}"] = "NULL::VARCHAR"
+    return exprs

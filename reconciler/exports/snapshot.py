@@ -1,0 +1,93 @@
+"""A list's current state at the vendor as the engine consumes it.
+
+Whatever it comes from (an export file in the repository, or a provider reading the vendor
+live), current state reaches the engine as a :class:`CurrentSnapshot`: SQL yielding
+``email, status, f0..fN`` rows in reconciler's vocabulary, plus a fingerprint. This is the seam
+that lets a provider plug in without touching the diff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler.plan.model import CurrentStateRef
+
+#: Vendor words for a contact's status, mapped onto reconciler's vocabulary.
+STATUS_WORDS: dict[str, str] = {
+    "active": "active",
+    "subscribed": "active",
+    "confirmed": "active",
+    "unconfirmed": "active",
+    "enabled": "active",
+    "unjoin-member": "unsubscribed",
+    "unjoin": "unsubscribed",
+    "unsubscribed": "unsubscribed",
+    "unsubscribe": "unsubscribed",
+    "blocklisted": "unsubscribed",
+    "blacklisted": "unsubscribed",
+    "disabled": "unsubscribed",
+    "bounced": "bounced",
+    "bounce": "bounced",
+    "hard_bounce": "bounced",
+    "complaint": "complaint",
+    "complained": "complaint",
+    "spam": "complaint",
+}
+
+
+def status_sql(expr: str) -> str:
+    """SQL mapping a vendor status word onto reconciler's vocabulary (NULL when unknown)."""
+    whens = " ".join(f"WHEN '{word}' THEN '{ours}'" for word, ours in STATUS_WORDS.items())
+    return f"(CASE lower(trim({expr})) {whens} ELSE NULL END)"
+
+
+class CurrentSnapshot(Protocol):
+    def prepare(self, con: Any) -> None: ...
+
+    def sql(self) -> str:
+        """``(SELECT ord, src_file, email, raw_status, status, f0.. fN)`` over the snapshot."""
+        ...
+
+    def origin(self, src_file: int, ordinal: int) -> str: ...
+
+    def ref(self, rows: int) -> CurrentStateRef: ...
+
+
+@dataclass
+class FileFingerprint:
+    """sha256 of files, computed in a background thread while the engine reads them
+    (hashlib releases the GIL on large buffers, so this costs little wall time)."""
+
+    paths: Sequence[Path]
+    _digest: str = ""
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> FileFingerprint:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        digest = hashlib.sha256()
+        for path in self.paths:
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    digest.update(chunk)
+        self._digest = digest.hexdigest()
+
+    def hexdigest(self) -> str:
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
+        return self._digest
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,1 @@
+"""Sources of desired state: member lists, suppressions and resubscribe opt-ins (CSV or inline)."""

@@ -1,0 +1,271 @@
+"""CSV files as DuckDB relations, with exact file:line error reporting.
+
+Files are read by DuckDB (fast, multi-threaded) with a dialect decided here rather than by
+DuckDB's sniffer, so that a broken row is reported as a row error (with its line) instead of a
+"could not detect the dialect" failure. ``WITH ORDINALITY`` numbers rows in file order; a row's
+line is its ordinal plus the header, corrected for quoted fields that span lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Problem, SourceError
+
+DELIMITERS = {",": ",", ";": ";", "|": "|", "\t": "\t", "tab": "\t", "t": "\t"}
+_SNIFF_BYTES = 64 * 1024
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def sql_str(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV file with its dialect and header decided."""
+
+    path: Path
+    display: str  # how messages name the file (relative to the config when possible)
+    delimiter: str
+    encoding: str
+    header: tuple[str, ...]  # column names (or col0, col1, ... when the file has no header)
+    has_header: bool = True
+    # ordinal -> line; empty when every row is one line (the common, fast case)
+    _multiline: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    _line_map_ready: bool = field(default=False, compare=False, repr=False)
+
+    def column(self, wanted: str) -> str | None:
+        """The header column matching ``wanted`` exactly, else case-insensitively."""
+        if wanted in self.header:
+            return wanted
+        folded = {h.strip().casefold(): h for h in self.header}
+        return folded.get(wanted.strip().casefold())
+
+    def relation(self, columns: Mapping[str, str | None], *, rejects: bool = False) -> str:
+        """SQL for ``SELECT ord, <alias> ... FROM`` this file: ``columns`` maps an output alias
+        to a header column (None: a NULL column). ``ord`` is the 1-based data row number."""
+        spec = ", ".join(f"{sql_str(h)}: 'VARCHAR'" for h in self.header)
+        options = [
+            f"delim={sql_str(self.delimiter)}",
+            "quote='\"'",
+            "escape='\"'",
+            f"header={'true' if self.has_header else 'false'}",
+            "auto_detect=false",
+            "strict_mode=true",
+            f"columns={{{spec}}}",
+            f"encoding={sql_str(_duck_encoding(self.encoding))}",
+            "max_line_size=1048576",
+        ]
+        if rejects:
+            options.append("store_rejects=true")
+        selected = ", ".join(
+            (f"{sql_ident(col)} AS {sql_ident(alias)}" if col else f"NULL::VARCHAR AS {alias}")
+            for alias, col in columns.items()
+        )
+        return (
+            f"(SELECT ordinality::UBIGINT AS ord, {selected} "
+            f"FROM read_csv({sql_str(str(self.path))}, {', '.join(options)}) WITH ORDINALITY)"
+        )
+
+    def line_of(self, ordinal: int) -> int:
+        """The 1-based line on which data row ``ordinal`` starts."""
+        if not self._line_map_ready:
+            self._build_line_map()
+        offset = 1 if self.has_header else 0
+        return self._multiline.get(ordinal, ordinal + offset)
+
+    def _build_line_map(self) -> None:
+        """Rows and lines differ only around quoted fields that span lines and blank lines
+        (which DuckDB skips in multi-column files). A file with neither maps rows to lines
+        directly; otherwise walk it once with :mod:`csv` (only when a line is asked for)."""
+        object.__setattr__(self, "_line_map_ready", True)
+        if not _needs_walk(self.path):
+            return
+        mapping: dict[int, int] = {}
+        blank_rows_count = len(self.header) == 1
+        with self.path.open(encoding=_py_encoding(self.encoding), newline="") as fh:
+            reader = csv.reader(fh, delimiter=self.delimiter, quotechar='"', doublequote=True)
+            if self.has_header:
+                next(reader, None)
+            offset = 1 if self.has_header else 0
+            start_line = reader.line_num + 1
+            ordinal = 0
+            for row in reader:
+                if row or blank_rows_count:
+                    ordinal += 1
+                    if start_line != ordinal + offset:
+                        mapping[ordinal] = start_line
+                start_line = reader.line_num + 1
+        object.__setattr__(self, "_multiline", mapping)
+
+
+def _needs_walk(path: Path) -> bool:
+    """True when the file has a quote character or a blank line."""
+    carry = b""
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            window = carry + chunk
+            if b'"' in chunk or b"\n\n" in window or b"\n\r\n" in window:
+                return True
+            carry = window[-2:]
+    return False
+
+
+def _py_encoding(encoding: str) -> str:
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
+def _duck_encoding(encoding: str) -> str:
+    normal = encoding.lower().replace("_", "-")
+    if normal in ("utf-8", "utf8", "utf-8-sig"):
+        return "utf-8"
+    if normal in ("latin-1", "latin1", "iso-8859-1"):
+        return "latin-1"
+    if normal in ("utf-16", "utf16"):
+        return "utf-16"
+    return normal
+
+
+def open_csv(
+    path: Path,
+    *,
+    display: str,
+    delimiter: str = "auto",
+    encoding: str = "utf-8",
+    has_header: bool = True,
+) -> CsvFile:
+    """Decide the dialect and read the header of ``path``; raise SourceError when unreadable."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except FileNotFoundError:
+        raise SourceError(Problem(f"file not found: {display}", file=display)) from None
+    except OSError as exc:
+        raise SourceError(Problem(f"cannot read file: {exc.strerror}", file=display)) from None
+    if head.startswith(_UTF8_BOM):
+        head = head[len(_UTF8_BOM) :]
+    if not head.strip():
+        raise SourceError(Problem("file is empty (expected a header row)", file=display, line=1))
+    try:
+        text = head.decode(encoding if encoding.lower() != "utf-8-sig" else "utf-8")
+    except UnicodeDecodeError as exc:
+        line = head[: exc.start].count(b"\n") + 1
+        raise SourceError(
+            Problem(
+                f"not valid {encoding} text (byte 0x{head[exc.start]:02x}); "
+                "set 'encoding' for this source",
+                file=display,
+                line=line,
+            )
+        ) from None
+    except LookupError:
+        raise SourceError(Problem(f"unknown encoding {encoding!r}", file=display)) from None
+    first_line = text.splitlines()[0] if text else ""
+    delim = _decide_delimiter(first_line, delimiter, display)
+    header_row = next(csv.reader(io.StringIO(first_line), delimiter=delim, quotechar='"'), [])
+    if has_header:
+        names = tuple(h.strip() for h in header_row)
+        _check_header(names, display)
+    else:
+        names = tuple(f"col{i}" for i in range(len(header_row)))
+    return CsvFile(path, display, delim, encoding, names, has_header)
+
+
+def _decide_delimiter(first_line: str, wanted: str, display: str) -> str:
+    if wanted != "auto":
+        return DELIMITERS[wanted]
+    counts = {d: first_line.count(d) for d in (",", ";", "|", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        return ","  # a single column
+    return best
+
+
+def _check_header(names: Sequence[str], display: str) -> None:
+    problems = []
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names, start=1):
+        if not name:
+            problems.append(Problem(f"header column {index} is empty", file=display, line=1))
+        key = name.casefold()
+        if key in seen and name:
+            problems.append(
+                Problem(
+                    f"header column {name!r} appears twice (columns {seen[key]} and {index})",
+                    file=display,
+                    line=1,
+                )
+            )
+        seen.setdefault(key, index)
+    if problems:
+        raise SourceError(problems)
+
+
+_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
+_FILE_RE = re.compile(r"^\s*file = (.+)$", re.MULTILINE)
+
+
+def failing_file(exc: Exception) -> str | None:
+    """The path DuckDB names in a CSV error, if any."""
+    match = _FILE_RE.search(str(exc))
+    return match.group(1).strip() if match else None
+
+
+def collect_row_errors(con: Any, csv_file: CsvFile) -> list[Problem]:
+    """Every bad row of ``csv_file`` (not only the first), through DuckDB's reject tables."""
+    columns: dict[str, str | None] = {f"c{i}": h for i, h in enumerate(csv_file.header)}
+    con.execute(f"SELECT count(*) FROM {csv_file.relation(columns, rejects=True)}").fetchall()
+    rows = con.execute(
+        "SELECT line, error_type, error_message FROM reject_errors ORDER BY line LIMIT 1000"
+    ).fetchall()
+    return rejects_to_problems(rows, csv_file.display)
+
+
+def translate_duckdb_error(exc: Exception, display: str) -> SourceError:
+    """Turn a DuckDB CSV error into a SourceError naming the file and line."""
+    text = str(exc)
+    match = _LINE_RE.search(text)
+    line = int(match.group(1)) if match else None
+    message = _duck_reason(text)
+    return SourceError(Problem(message, file=display, line=line))
+
+
+def _duck_reason(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("Expected Number of Columns"):
+            return f"wrong number of columns ({ln.lower()})"
+        if "unterminated quote" in ln:
+            return "value with an unterminated quote"
+        if "not utf-8 encoded" in ln or "Invalid unicode" in ln:
+            return "not valid UTF-8 text; set 'encoding' for this source"
+        if "maximum line size" in ln.lower():
+            return "a line is longer than 1 MiB"
+    return lines[0].removeprefix("Invalid Input Error: ") if lines else "unreadable CSV"
+
+
+def rejects_to_problems(rows: Iterable[Sequence[Any]], display: str) -> list[Problem]:
+    """Problems from DuckDB's ``reject_errors`` rows ``(line, error_type, error_message)``."""
+    problems = []
+    for line, error_type, message in rows:
+        text = str(message)
+        if error_type in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
+            text = f"wrong number of columns ({text.lower()})"
+        elif error_type == "UNQUOTED VALUE" or "quote" in text.lower():
+            text = "value with an unterminated or stray quote"
+        elif error_type == "INVALID ENCODING":
+            text = "not valid UTF-8 text; set 'encoding' for this source"
+        problems.append(Problem(text, file=display, line=int(line)))
+    return problems

@@ -1,0 +1,161 @@
+"""The rules of specs/plan-semantics.md end to end through the DuckDB engine: exact sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.model import ChangeKind
+from tests.engine.conftest import Write, kinds, one_list, plan_for
+
+MEMBERS = """email,first_name
+ann@example.com,Ann
+BOB@Example.COM ,Bob
+carl@example.com,Carl
+dora@example.com,Dora
+erin@example.com,Erin
+fay@example.com,
+gus@example.com,Gus
+"""
+
+EXPORT = """email,first_name,status
+bob@example.com,Robert,active
+carl@example.com,Carl,unjoin-member
+dora@example.com,Dora,active
+erin@example.com,Erin,bounced
+fay@example.com,Fay,active
+gus@example.com,Gus,complaint
+yan@example.com,Yan,active
+zed@example.com,Zed,active
+old@example.com,Old,unjoin-member
+"""
+
+SUPPRESSIONS = """email,reason
+yan@example.com,complaint
+dora@example.com,bounce
+hal@example.com,unsubscribe
+"""
+
+
+def scenario(write: Write, workdir: Path, **extra: object) -> dict[str, set[str]]:
+    write("members.csv", MEMBERS)
+    write("export.csv", EXPORT)
+    write("sup.csv", SUPPRESSIONS)
+    config = one_list(
+        members=[{"csv": "members.csv"}],
+        export={"format": "ongage", "path": "export.csv"},
+        managed=["first_name"],
+        suppressions=[{"csv": "sup.csv"}],
+        **extra,
+    )
+    plan = plan_for(workdir, config)
+    return kinds(plan.lists[0])
+
+
+def test_every_kind_of_change_with_exact_sets(write: Write, workdir: Path) -> None:
+    assert scenario(write, workdir) == {
+        "add": {"ann@example.com"},
+        "remove": {"zed@example.com"},
+        "bounce": {"dora@example.com"},
+        "complaint": {"yan@example.com"},
+        "update": {"bob@example.com"},
+        "held": {"carl@example.com", "erin@example.com", "gus@example.com"},
+    }
+
+
+def test_resubscribe_only_with_an_opt_in(write: Write, workdir: Path) -> None:
+    opt_ins = [{"inline": [{"email": "ERIN@example.com", "consent": "form-7"}]}]
+    result = scenario(write, workdir, resubscribe=opt_ins)
+    assert result["resubscribe"] == {"erin@example.com"}
+    assert result["held"] == {"carl@example.com", "gus@example.com"}
+
+
+def test_opt_in_restricted_to_other_lists_does_not_apply(write: Write, workdir: Path) -> None:
+    opt_ins = [{"inline": [{"email": "erin@example.com", "consent": "f", "lists": ["other"]}]}]
+    result = scenario(write, workdir, resubscribe=opt_ins)
+    assert "resubscribe" not in result
+    assert "erin@example.com" in result["held"]
+
+
+def test_additive_list_never_removes(write: Write, workdir: Path) -> None:
+    result = scenario(write, workdir, mode="additive")
+    assert "remove" not in result
+    assert result["complaint"] == {"yan@example.com"}  # suppressions still apply
+
+
+def test_drop_action_unsubscribe(write: Write, workdir: Path) -> None:
+    result = scenario(write, workdir, drop_action="unsubscribe")
+    assert "remove" not in result
+    assert result["unsubscribe"] == {"zed@example.com"}
+
+
+def test_reasons_name_the_source_line(write: Write, workdir: Path) -> None:
+    write("members.csv", MEMBERS)
+    write("export.csv", EXPORT)
+    write("sup.csv", SUPPRESSIONS)
+    config = one_list(
+        members=[{"csv": "members.csv"}],
+        export={"format": "ongage", "path": "export.csv"},
+        managed=["first_name"],
+        suppressions=[{"csv": "sup.csv"}],
+    )
+    plan = plan_for(workdir, config).lists[0]
+    reasons = {(c.kind, c.email): c.reason for c in plan.changes}
+    assert reasons[(ChangeKind.ADD, "ann@example.com")] == "members.csv:2"
+    assert reasons[(ChangeKind.UPDATE, "bob@example.com")] == "members.csv:3"
+    assert reasons[(ChangeKind.BOUNCE, "dora@example.com")] == "suppressed: bounce (sup.csv:3)"
+    assert reasons[(ChangeKind.HELD, "carl@example.com")] == (
+        "vendor status: unsubscribed; declared at members.csv:4"
+    )
+    update = next(plan.of_kind(ChangeKind.UPDATE))
+    assert (dict(update.fields), dict(update.previous)) == (
+        {"first_name": "Bob"},
+        {"first_name": "Robert"},
+    )
+    assert (plan.desired_members, plan.active_members) == (7, 5)
+    assert plan.current is not None and plan.current.rows == 9
+
+
+def test_suppression_reason_precedence_and_list_scope(write: Write, workdir: Path) -> None:
+    write("members.csv", "email\nann@example.com\n")
+    write("export.csv", "email\nann@example.com\nbob@example.com\n")
+    config = one_list(
+        members=[{"csv": "members.csv"}],
+        export={"format": "ongage", "path": "export.csv"},
+        suppressions=[{"inline": [{"email": "ann@example.com", "reason": "unsubscribe"}]}],
+    )
+    config["lists"]["news"]["suppressions"] = [
+        {
+            "inline": [
+                {"email": "ann@example.com", "reason": "complaint"},
+                {"email": "bob@example.com", "reason": "bounce"},
+            ]
+        }
+    ]
+    plan = plan_for(workdir, config).lists[0]
+    assert kinds(plan) == {"complaint": {"ann@example.com"}, "bounce": {"bob@example.com"}}
+
+
+def test_changes_sorted_by_kind_then_address(write: Write, workdir: Path) -> None:
+    write("members.csv", "email\nc@example.com\na@example.com\nb@example.com\n")
+    write("export.csv", "email\nz@example.com\ny@example.com\n")
+    config = one_list(
+        members=[{"csv": "members.csv"}], export={"format": "ongage", "path": "export.csv"}
+    )
+    plan = plan_for(workdir, config).lists[0]
+    assert [(c.kind.value, c.email) for c in plan.changes] == [
+        ("add", "a@example.com"),
+        ("add", "b@example.com"),
+        ("add", "c@example.com"),
+        ("remove", "y@example.com"),
+        ("remove", "z@example.com"),
+    ]
+
+
+def test_no_changes_when_in_sync(write: Write, workdir: Path) -> None:
+    write("members.csv", "email\nA@example.com\n")
+    write("export.csv", "email,status\na@example.com,active\n")
+    config = one_list(
+        members=[{"csv": "members.csv"}], export={"format": "ongage", "path": "export.csv"}
+    )
+    plan = plan_for(workdir, config)
+    assert plan.lists[0].changes == () and not plan.has_actions
