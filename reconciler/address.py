@@ -1,6 +1,6 @@
 """E-mail address normalisation and validation.
 
-The *match form* of an address is ``address.strip().casefold()``: two addresses are the same
+The *match form* of an address is ``address.strip(" ").lower()``: two addresses are the same
 contact when their match forms are equal. The *send form* is the match form too (lower case),
 because Yesmail rejects upper-case addresses and no vendor we support treats the local part as
 case-sensitive. The same rules are expressed in SQL (``SQL_NORMALISE``/``SQL_VALID``) so that the
@@ -21,8 +21,11 @@ MAX_LENGTH = 254
 
 
 def normalise(address: str) -> str:
-    """Return the match (and send) form of ``address``: trimmed and case-folded."""
-    return address.strip().casefold()
+    """Return the match (and send) form of ``address``: spaces trimmed, lower-cased.
+
+    Only spaces are trimmed: any other white space (a tab, a non-breaking space) left around an
+    address makes it invalid, so it is reported with its line instead of being guessed at."""
+    return address.strip(" ").lower()
 
 
 def invalid_reason(address: str) -> str | None:
@@ -42,13 +45,8 @@ def is_valid(address: str) -> bool:
 
 
 def SQL_NORMALISE(column: str) -> str:
-    """DuckDB expression computing the match form of ``column``.
-
-    DuckDB's ``lower`` is Unicode-aware; ``trim`` strips ASCII spaces only, so tabs and other
-    white space are stripped explicitly to match :func:`str.strip` on the characters CSV files
-    actually carry.
-    """
-    return f"lower(trim({column}, ' \t\r\n\u00a0\ufeff'))"
+    """DuckDB expression computing the match form of ``column`` (same as :func:`normalise`)."""
+    return f"lower(trim({column}))"
 
 
 def SQL_VALID(column: str) -> str:

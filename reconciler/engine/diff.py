@@ -8,7 +8,6 @@ the memory budget. Pass 2 re-reads only the hot rows with their real values.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,7 +53,7 @@ class OptInIndex:
 
 
 def members_sql(entry: ListSources) -> str:
-    """Every member row of a list: ``src, ord, email (raw), e (normalised), f0..fN``."""
+    """Every member row of a list: ``src, ord, email (raw), f0..fN``."""
     aliases = entry.field_aliases
     parts = []
     for source in entry.members:
@@ -63,14 +62,14 @@ def members_sql(entry: ListSources) -> str:
     if not parts:
         cols = "".join(f", NULL::VARCHAR AS {a}" for a in aliases)
         return (
-            "(SELECT NULL::INTEGER AS src, NULL::UBIGINT AS ord, NULL::VARCHAR AS email, "
-            f"NULL::VARCHAR AS e{cols} WHERE false)"
+            "(SELECT NULL::INTEGER AS src, NULL::UBIGINT AS ord, NULL::VARCHAR AS email"
+            f"{cols} WHERE false)"
         )
     union = " UNION ALL ".join(parts)
     # A row with no value at all is a blank line, not a member (DuckDB yields one for a blank
     # line in a one-column file); a row with fields but no address is reported as invalid.
     blank = " AND ".join(f"nullif(trim({c}), '') IS NULL" for c in ("email", *aliases))
-    return f"(SELECT *, {SQL_NORMALISE('email')} AS e FROM ({union}) WHERE NOT ({blank}))"
+    return f"(SELECT * FROM ({union}) WHERE NOT ({blank}))"
 
 
 def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -92,28 +91,34 @@ def diff_list(
     cfg = entry.config
     aliases = entry.field_aliases
     rules = ListRules(cfg.mode, cfg.drop_action, tuple(cfg.managed_fields))
-    members = members_sql(entry)
+    # The desired rows are materialised once with their positions (numbering rows is the one
+    # single-threaded step); hashing and everything after runs on every core.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_des AS SELECT * FROM {members_sql(entry)}")
     fh = "".join(f", {field_hash_sql(a)} AS fh{i}" for i, a in enumerate(aliases))
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE des AS SELECT "
+        "CREATE OR REPLACE TEMP TABLE des AS SELECT src, ord, "
         f"{hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, {SQL_VALID('e')} AS ok "
-        f"FROM {members}"
+        f"FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM raw_des)"
     )
     current.prepare(con)
     cur_fh = "".join(f", {field_hash_sql(a)} AS cfh{i}" for i, a in enumerate(aliases))
-    cur_sql = current.sql()
+    cur_sql = current.sql(positions=False)
     cur_e = SQL_NORMALISE("email")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE cur AS SELECT "
-        f"{hash_sql(cur_e)} AS h, {hash2_sql(cur_e)} AS h2, status{cur_fh} FROM {cur_sql}"
+        f"{hash_sql('e')} AS h, {hash2_sql('e')} AS h2, status{cur_fh} "
+        f"FROM (SELECT *, {cur_e} AS e FROM {cur_sql})"
     )
-    _check_statuses(con, cur_sql, current)
     desired_rows, invalid_rows = _fetch(
         con, "SELECT count(*), count(*) FILTER (WHERE NOT ok) FROM des"
     )[0]
-    current_rows, active_rows = _fetch(
-        con, "SELECT count(*), count(*) FILTER (WHERE status = 'active') FROM cur"
+    current_rows, active_rows, unknown = _fetch(
+        con,
+        "SELECT count(*), count(*) FILTER (WHERE status = 'active'), "
+        "count(*) FILTER (WHERE status IS NULL) FROM cur",
     )[0]
+    if unknown:
+        _report_statuses(con, current)
 
     field_changed = " OR ".join(
         f"(d.fh{i} IS NOT NULL AND d.fh{i} IS DISTINCT FROM c.cfh{i})" for i in range(len(aliases))
@@ -127,18 +132,21 @@ def diff_list(
         UNION SELECT h FROM sup WHERE scope IN ('', {_lit(entry.name)})
         UNION SELECT h FROM opt
     """)
-
-    hot_filter = f"{hash_sql('e')} IN (SELECT h FROM hot)"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE hot_des AS SELECT src, ord, ok FROM des "
+        "WHERE NOT ok OR h IN (SELECT h FROM hot)"
+    )
     field_cols = "".join(f", {a}" for a in aliases)
     declared_rows = _fetch(
         con,
-        f"SELECT src, ord, email, e{field_cols} FROM {members} "
-        f"WHERE {hot_filter} OR NOT {SQL_VALID('e')}",
+        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok{field_cols} "
+        "FROM raw_des JOIN hot_des USING (src, ord)",
     )
+    # The vendor's hot rows: one more parallel read of the export, filtered by key.
     vendor_rows = _fetch(
         con,
-        f"SELECT src_file, ord, e, status, raw_status{field_cols} FROM "
-        f"(SELECT *, {cur_e} AS e FROM {cur_sql}) WHERE {hot_filter}",
+        f"SELECT e, status, raw_status{field_cols} FROM "
+        f"(SELECT *, {cur_e} AS e, {hash_sql(cur_e)} AS h FROM {cur_sql}) SEMI JOIN hot USING (h)",
     )
     sup_rows = _fetch(
         con,
@@ -147,7 +155,9 @@ def diff_list(
     )
 
     problems: list[Problem] = []
-    declared, invalid = _merge_declared(desired, declared_rows, cfg.managed_fields, problems)
+    declared, invalid, duplicates = _merge_declared(
+        desired, declared_rows, cfg.managed_fields, problems
+    )
     vendor_state = _merge_vendor(vendor_rows, cfg.managed_fields)
     suppressed = _merge_suppressions(desired, sup_rows)
 
@@ -173,7 +183,6 @@ def diff_list(
         if change is not None:
             changes.append(change)
     changes.sort(key=lambda c: (_KIND_POS[c.kind], c.email))
-    duplicates = _extra_rows(declared_rows)  # every duplicate is hot, so this is exact
     return ListPlan(
         name=entry.name,
         provider=provider,
@@ -193,15 +202,6 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _extra_rows(declared_rows: Sequence[tuple[Any, ...]]) -> int:
-    """Rows that repeat an address already declared (duplicates are merged, not counted)."""
-    seen: dict[str, int] = defaultdict(int)
-    for row in declared_rows:
-        if invalid_reason(row[3]) is None:
-            seen[row[3]] += 1
-    return sum(n - 1 for n in seen.values())
-
-
 def _bounded(problems: list[Problem]) -> list[Problem]:
     if len(problems) <= MAX_REPORTED:
         return problems
@@ -214,40 +214,46 @@ def _merge_declared(
     rows: Sequence[tuple[Any, ...]],
     managed: Sequence[str],
     problems: list[Problem],
-) -> tuple[dict[str, Declared], list[Problem]]:
-    """Merge duplicate declarations; a field given two different values is an error naming
-    both places."""
+) -> tuple[dict[str, Declared], list[Problem], int]:
+    """Merge duplicate declarations (every duplicate is hot, so they are all here); a field
+    given two different values is an error naming both places. Returns the declarations, the
+    invalid rows and how many rows repeated an address already declared."""
     invalid: list[Problem] = []
-    first: dict[str, tuple[tuple[int, int], str, dict[str, tuple[str, str]]]] = {}
-    for row in sorted(rows, key=lambda r: (r[0], r[1])):
-        src, ordinal, raw, email = row[0], row[1], row[2], row[3]
+    first: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
+    duplicates = 0
+    for src, ordinal, raw, email, ok, *values in sorted(rows, key=lambda r: (r[0], r[1])):
         file, line = desired.locate(src, ordinal)
-        origin = f"{file}:{line}" if line else file
-        reason = invalid_reason(raw or "")
-        if reason is not None:
+        if not ok:
+            reason = invalid_reason(raw or "") or f"invalid e-mail address {raw!r}"
             invalid.append(Problem(reason, file=file, line=line))
             continue
-        values = {name: row[4 + i] for i, name in enumerate(managed)}
-        if email not in first:
-            first[email] = ((src, ordinal), origin, {})
-        seen = first[email][2]
-        for name, value in values.items():
+        origin = f"{file}:{line}" if line else file
+        if email in first:
+            duplicates += 1
+        else:
+            first[email] = (origin, {})
+        seen = first[email][1]
+        for name, value in zip(managed, values, strict=True):
             clean = (value or "").strip()
             if not clean:
                 continue
-            if name in seen and seen[name][0] != clean:
-                previous_value, previous_origin = seen[name]
-                message = (
-                    f"conflicting {name} for {email}: {previous_value!r} at "
-                    f"{previous_origin}, {clean!r} at {origin}"
+            known = seen.get(name)
+            if known is None:
+                seen[name] = (clean, origin)
+            elif known[0] != clean:
+                problems.append(
+                    Problem(
+                        f"conflicting {name} for {email}: {known[0]!r} at {known[1]}, "
+                        f"{clean!r} at {origin}",
+                        file=file,
+                        line=line,
+                    )
                 )
-                problems.append(Problem(message, file=file, line=line))
-            seen.setdefault(name, (clean, origin))
     declared = {
         email: Declared(origin, {name: value for name, (value, _) in seen.items()})
-        for email, (_, origin, seen) in first.items()
+        for email, (origin, seen) in first.items()
     }
-    return declared, invalid
+    return declared, invalid, duplicates
 
 
 def _merge_vendor(rows: Sequence[tuple[Any, ...]], managed: Sequence[str]) -> dict[str, AtVendor]:
@@ -255,8 +261,8 @@ def _merge_vendor(rows: Sequence[tuple[Any, ...]], managed: Sequence[str]) -> di
     restrictive status wins so that nobody is mailed by mistake."""
     state: dict[str, AtVendor] = {}
     for row in rows:
-        email, status = row[2], ContactStatus(row[3])
-        fields = {name: row[5 + i] for i, name in enumerate(managed)}
+        email, status = row[0], ContactStatus(row[1])
+        fields = {name: row[3 + i] for i, name in enumerate(managed)}
         known = state.get(email)
         if known is None or _STATUS_RANK[status] > _STATUS_RANK[known.status]:
             state[email] = AtVendor(status, fields)
@@ -275,10 +281,11 @@ def _merge_suppressions(
     return out
 
 
-def _check_statuses(con: Any, cur_sql: str, current: CurrentSnapshot) -> None:
+def _report_statuses(con: Any, current: CurrentSnapshot) -> None:
     bad = _fetch(
         con,
-        f"SELECT src_file, ord, raw_status FROM {cur_sql} WHERE status IS NULL "
+        f"SELECT src_file, ord, raw_status FROM {current.sql(positions=True)} "
+        "WHERE status IS NULL "
         "ORDER BY src_file, ord LIMIT 20",
     )
     if bad:

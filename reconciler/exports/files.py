@@ -29,7 +29,7 @@ class CsvExportSnapshot:
     def prepare(self, con: Any) -> None:
         return None
 
-    def sql(self) -> str:
+    def sql(self, *, positions: bool = False) -> str:
         parts = []
         for index, (csv_file, fixed) in enumerate(self.files):
             # Every header column is read under a positional alias c0..cN.
@@ -46,7 +46,8 @@ class CsvExportSnapshot:
             field_sql = "".join(f", {expr} AS {sql_ident(alias)}" for alias, expr in fields.items())
             parts.append(
                 f"SELECT ord, {index} AS src_file, {email} AS email, {raw} AS raw_status, "
-                f"{status_sql(raw)} AS status{field_sql} FROM {csv_file.relation(columns)}"
+                f"{status_sql(raw)} AS status{field_sql} "
+                f"FROM {csv_file.relation(columns, positions=positions)}"
             )
         return "(" + " UNION ALL ".join(parts) + ")"
 
@@ -100,7 +101,7 @@ class JsonExportSnapshot:
             marks = ", ".join("?" for _ in rows[0])
             con.executemany(f"INSERT INTO {self.table} VALUES ({marks})", rows)
 
-    def sql(self) -> str:
+    def sql(self, *, positions: bool = False) -> str:
         aliases = [f"f{i}" for i in range(len(self.managed_fields))]
         extra = "".join(f", {a}" for a in aliases)
         return (

@@ -50,8 +50,9 @@ def status_sql(expr: str) -> str:
 class CurrentSnapshot(Protocol):
     def prepare(self, con: Any) -> None: ...
 
-    def sql(self) -> str:
-        """``(SELECT ord, src_file, email, raw_status, status, f0.. fN)`` over the snapshot."""
+    def sql(self, *, positions: bool = False) -> str:
+        """``(SELECT ord, src_file, email, raw_status, status, f0.. fN)`` over the snapshot;
+        ``ord`` (the row number, for messages) only when ``positions`` is asked for."""
         ...
 
     def origin(self, src_file: int, ordinal: int) -> str: ...

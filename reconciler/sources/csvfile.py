@@ -53,9 +53,17 @@ class CsvFile:
         folded = {h.strip().casefold(): h for h in self.header}
         return folded.get(wanted.strip().casefold())
 
-    def relation(self, columns: Mapping[str, str | None], *, rejects: bool = False) -> str:
+    def relation(
+        self,
+        columns: Mapping[str, str | None],
+        *,
+        rejects: bool = False,
+        positions: bool = True,
+    ) -> str:
         """SQL for ``SELECT ord, <alias> ... FROM`` this file: ``columns`` maps an output alias
-        to a header column (None: a NULL column). ``ord`` is the 1-based data row number."""
+        to a header column (None: a NULL column). ``ord`` is the 1-based data row number; it
+        costs parallelism (DuckDB numbers rows in one thread), so ``positions=False`` gives
+        ``ord`` as NULL and reads the file on every core."""
         spec = ", ".join(f"{sql_str(h)}: 'VARCHAR'" for h in self.header)
         options = [
             f"delim={sql_str(self.delimiter)}",
@@ -74,10 +82,10 @@ class CsvFile:
             (f"{sql_ident(col)} AS {sql_ident(alias)}" if col else f"NULL::VARCHAR AS {alias}")
             for alias, col in columns.items()
         )
-        return (
-            f"(SELECT ordinality::UBIGINT AS ord, {selected} "
-            f"FROM read_csv({sql_str(str(self.path))}, {', '.join(options)}) WITH ORDINALITY)"
-        )
+        reader = f"read_csv({sql_str(str(self.path))}, {', '.join(options)})"
+        if not positions:
+            return f"(SELECT NULL::UBIGINT AS ord, {selected} FROM {reader})"
+        return f"(SELECT ordinality::UBIGINT AS ord, {selected} FROM {reader} WITH ORDINALITY)"
 
     def line_of(self, ordinal: int) -> int:
         """The 1-based line on which data row ``ordinal`` starts."""
