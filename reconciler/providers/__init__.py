@@ -1,0 +1,1 @@
+"""Vendor providers: one module per vendor behind the small interface in ``base``."""

@@ -1,0 +1,128 @@
+"""The interface every vendor provider implements, and the data it exchanges with apply.
+
+A provider says what it can do (``capabilities``), reads a list's current membership,
+submits one batch file for one action, polls a job, and finds a job it may have submitted
+before a crash. It never decides *what* to change (that is the plan) nor *when* (that is
+apply): it only speaks its vendor's API.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from reconciler.config.schema import ListConfig, ProviderConfig
+from reconciler.exports.snapshot import CurrentSnapshot
+from reconciler.model import Action, VendorType
+
+
+class JobState(StrEnum):
+    PENDING = "pending"  # accepted by the vendor, not finished
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BatchFormat:
+    """How a vendor wants a batch file: CSV dialect and columns (``email`` plus fields)."""
+
+    delimiter: str = ","
+    header: bool = True
+    email_column: str = "email"
+    # managed field name -> column name in the file
+    field_columns: Mapping[str, str] = field(default_factory=dict)
+    lowercase: bool = True
+    max_rows: int = 100_000
+    # vendors that pull a file by URL need it staged; others upload it in the request
+    needs_url: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One file of rows for one list and one action, as written to disk."""
+
+    list_name: str
+    vendor_list_id: str
+    action: Action
+    index: int  # 1-based within (list, action)
+    path: Path
+    rows: int
+    sha256: str
+    url: str | None = None  # where the vendor fetches it (staged), when it pulls by URL
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the batch across runs: the ledger is keyed by it."""
+        return f"{self.list_name}/{self.action.value}/{self.index:04d}/{self.sha256[:16]}"
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """What identifies a submitted job at the vendor (Ongage import ID, Yesmail ticket, ...;
+    for listmonk, which has no job ID, the run identity: file name and start time)."""
+
+    vendor_job_id: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    state: JobState
+    vendor_status: str  # the vendor's own word or code, e.g. "40002" or "processing"
+    counts: Mapping[str, int] = field(default_factory=dict)
+    message: str = ""
+    failures: Sequence[Mapping[str, Any]] = ()  # per-row failures (row index, address, error)
+
+
+class Provider(abc.ABC):
+    """Base of a vendor provider. Subclasses set ``vendor`` and ``capabilities``."""
+
+    vendor: VendorType
+    #: Actions the vendor's documented API can perform.
+    capabilities: frozenset[Action] = frozenset()
+    #: Whether the documented API can read a list's current membership.
+    can_read_current: bool = False
+
+    def __init__(
+        self, name: str, config: ProviderConfig, *, base_url: str | None = None, workdir: Path
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.base_url = (base_url or config.resolved_base_url()).rstrip("/")
+        self.workdir = workdir
+
+    # -- what it can do ------------------------------------------------------------------------
+    def cannot(self, action: Action) -> str | None:
+        """Why ``action`` is impossible through the documented API, or None if it is possible."""
+        if action in self.capabilities:
+            return None
+        return f"{self.vendor.value}'s documented API cannot {action.value}"
+
+    @abc.abstractmethod
+    def batch_format(self, list_config: ListConfig, action: Action) -> BatchFormat: ...
+
+    # -- reading -------------------------------------------------------------------------------
+    def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
+        raise NotImplementedError(f"{self.vendor.value} cannot read current membership")
+
+    # -- writing -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def submit(self, list_config: ListConfig, batch: Batch) -> JobRef:
+        """Send one batch. Return as soon as the vendor has accepted it (do not wait)."""
+
+    @abc.abstractmethod
+    def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
+        """One status read of a submitted job."""
+
+    def find_submitted(self, list_config: ListConfig, batch: Batch) -> JobRef | None:
+        """After a crash between sending a batch and recording its job ID: the job the vendor
+        holds for this batch, if any (e.g. from its import listing). None means it was never
+        received and may be sent again."""
+        return None
+
+    def close(self) -> None:
+        return None

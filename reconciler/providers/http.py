@@ -1,0 +1,203 @@
+"""HTTP to a vendor: timeouts, bounded retries with backoff and jitter, clear errors.
+
+Retry policy:
+
+- idempotent requests (GET, and anything marked idempotent): retried on 429 (honouring
+  ``Retry-After``), 5xx, connect errors and timeouts;
+- job-creating requests (``idempotent=False``): retried only when the vendor certainly did not
+  act on them — connect errors (nothing was sent), 429 and 503. A read timeout or another 5xx
+  after sending is *ambiguous*: the vendor may have created the job. That raises
+  :class:`AmbiguousSubmission` so apply asks the vendor (``Provider.find_submitted``) before
+  anything is sent again.
+
+Every error names the vendor and the endpoint (method and path, never credentials).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reconciler.errors import ProviderError
+
+
+class AmbiguousSubmission(ProviderError):
+    """A job-creating request may or may not have reached the vendor."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+SAFE_FOR_POST = frozenset({429, 503})
+
+
+class VendorHttp:
+    def __init__(
+        self,
+        vendor: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.vendor = vendor
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        timeout = httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout)
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=timeout,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool | None = None,
+        expect: tuple[int, ...] = (200, 201, 202, 204),
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send a request; return the response when its status is in ``expect``."""
+        if idempotent is None:
+            idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE")
+        endpoint = f"{method.upper()} {path}"
+        for attempt in range(1, self.policy.attempts + 1):
+            last = attempt == self.policy.attempts
+            try:
+                response = self.client.request(method, path, **kwargs)
+            except httpx.ConnectError as exc:
+                if last:
+                    raise self._error(f"cannot connect: {exc}", endpoint) from None
+                self._backoff(attempt)
+                continue
+            except httpx.TimeoutException as exc:
+                sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+                if sent and not idempotent:
+                    raise AmbiguousSubmission(
+                        f"timed out after sending ({type(exc).__name__}); the vendor may have "
+                        "accepted it",
+                        vendor=self.vendor,
+                        endpoint=endpoint,
+                    ) from None
+                if last:
+                    raise self._error(f"timed out ({type(exc).__name__})", endpoint) from None
+                self._backoff(attempt)
+                continue
+            except httpx.HTTPError as exc:
+                raise self._error(f"HTTP error: {exc}", endpoint) from None
+            status = response.status_code
+            if status in expect:
+                return response
+            retryable = status in (RETRYABLE_STATUS if idempotent else SAFE_FOR_POST)
+            if retryable and not last:
+                self._backoff(attempt, response)
+                continue
+            if not idempotent and status in RETRYABLE_STATUS - SAFE_FOR_POST:
+                raise AmbiguousSubmission(
+                    f"answered {status} after sending: {describe(response)}",
+                    vendor=self.vendor,
+                    endpoint=endpoint,
+                    status_code=status,
+                )
+            raise self._error(
+                f"answered {status}: {describe(response)}", endpoint, status_code=status
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        return parse_json(response, self.vendor, f"{method.upper()} {path}")
+
+    def _backoff(self, attempt: int, response: httpx.Response | None = None) -> None:
+        delay = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
+        delay = random.uniform(delay / 2, delay)
+        if response is not None and (value := response.headers.get("Retry-After")):
+            # An HTTP-date Retry-After keeps the computed backoff.
+            with contextlib.suppress(ValueError):
+                delay = min(float(value), self.policy.max_retry_after)
+        self._sleep(delay)
+
+    def _error(
+        self, message: str, endpoint: str, *, status_code: int | None = None
+    ) -> ProviderError:
+        return ProviderError(
+            message, vendor=self.vendor, endpoint=endpoint, status_code=status_code
+        )
+
+
+def describe(response: httpx.Response) -> str:
+    """The vendor's own error message when it gives one, else a short excerpt of the body."""
+    try:
+        data = response.json()
+    except ValueError:
+        text = " ".join(response.text.split())
+        kind = "HTML page" if text.lower().startswith(("<!doctype", "<html")) else "body"
+        return f"{kind}: {text[:200]!r}" if text else "empty body"
+    return _message_of(data) or json.dumps(data)[:300]
+
+
+def _message_of(data: Any) -> str | None:
+    if isinstance(data, dict):
+        for key in ("message", "error", "detail", "title"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value
+        for key in ("payload", "errors", "metadata"):
+            found = _message_of(data.get(key))
+            if found:
+                return found
+    if isinstance(data, list):
+        for item in data:
+            found = _message_of(item)
+            if found:
+                return found
+    return None
+
+
+def parse_json(response: httpx.Response, vendor: str, endpoint: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ProviderError(
+            f"answered {response.status_code} with a body that is not JSON: {describe(response)}",
+            vendor=vendor,
+            endpoint=endpoint,
+        ) from None
+
+
+def field(data: Any, *path: str | int, vendor: str, endpoint: str) -> Any:
+    """``data[path...]``, or a ProviderError naming what is missing."""
+    current = data
+    for key in path:
+        try:
+            current = current[key]
+        except (KeyError, IndexError, TypeError):
+            where = ".".join(str(p) for p in path)
+            raise ProviderError(
+                f"response has no '{where}'", vendor=vendor, endpoint=endpoint
+            ) from None
+    return current
