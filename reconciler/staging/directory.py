@@ -1,0 +1,32 @@
+"""Batch files written where the user's own web server publishes them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from reconciler.staging.base import Stager, StagingError, unguessable_name
+
+
+class DirectoryStager(Stager):
+    def __init__(self, directory: Path, base_url: str) -> None:
+        self.directory = directory
+        self.base_url = base_url.rstrip("/")
+
+    def publish(self, path: Path) -> str:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = unguessable_name(path)
+            target = self.directory / name
+            tmp = self.directory / f".{name}.part"
+            shutil.copyfile(path, tmp)
+            # Appear complete or not at all: a vendor must never fetch half a file.
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise StagingError(f"cannot write batch file into {self.directory}: {exc}") from None
+        return f"{self.base_url}/{name}"
+
+    def retire(self, url: str) -> None:
+        name = url.rsplit("/", 1)[-1]
+        (self.directory / name).unlink(missing_ok=True)
