@@ -4,6 +4,7 @@ diff every list. The only module that knows the order of those steps."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import duckdb
@@ -19,6 +20,7 @@ from reconciler.exports.files import CsvExportSnapshot, open_export
 from reconciler.exports.snapshot import CurrentSnapshot, now_utc
 from reconciler.model import SuppressionReason
 from reconciler.plan.model import ListPlan, Plan
+from reconciler.providers.capabilities import gaps_for
 from reconciler.sources.csvfile import (
     CsvFile,
     collect_row_errors,
@@ -172,11 +174,12 @@ def build_plan(
             provider = loaded.config.providers.get(cfg.provider)
             vendor = provider.type.value if provider else "unknown"
             current = _current(loaded, name, cfg, read_current)
-            plans.append(
-                diff_list(
-                    con, desired, entry, current, opt_ins, provider=cfg.provider, vendor=vendor
-                )
+            list_plan = diff_list(
+                con, desired, entry, current, opt_ins, provider=cfg.provider, vendor=vendor
             )
+            if provider is not None:
+                list_plan = replace(list_plan, gaps=gaps_for(list_plan, provider.type))
+            plans.append(list_plan)
     except duckdb.Error as exc:
         extra = [f for f, _ in current.files] if isinstance(current, CsvExportSnapshot) else []
         raise translate_read_error(con, desired, exc, extra) from None

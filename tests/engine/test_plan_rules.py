@@ -159,3 +159,21 @@ def test_no_changes_when_in_sync(write: Write, workdir: Path) -> None:
     )
     plan = plan_for(workdir, config)
     assert plan.lists[0].changes == () and not plan.has_actions
+
+
+def test_capability_gaps_name_vendor_list_action_and_count(write: Write, workdir: Path) -> None:
+    write("members.csv", "email\na@example.com\n")
+    write("export.csv", "email\nx@example.com\ny@example.com\nz@example.com\n")
+    config = one_list(
+        members=[{"csv": "members.csv"}], export={"format": "ongage", "path": "export.csv"}
+    )
+    config["providers"]["og"]["type"] = "yesmail"
+    plan = plan_for(workdir, config).lists[0]
+    assert [(g.action, g.count, g.explanation) for g in plan.gaps] == [
+        (
+            ChangeKind.REMOVE,
+            3,
+            "yesmail cannot remove through its documented API: 3 removals on list 'news' "
+            "cannot be applied",
+        )
+    ]

@@ -1,0 +1,1 @@
+"""Apply: turn a plan into batched vendor jobs, tracked in the state's ledger."""
