@@ -77,6 +77,44 @@ def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
     return rows
 
 
+def load_members(con: Any, entry: ListSources) -> None:
+    """Tables ``raw_des`` (every member row with its position and raw values) and ``des``
+    (the same rows as 64-bit keys, field hashes and validity).
+
+    The rows are materialised once with their positions (numbering rows is the one
+    single-threaded step); hashing and everything after runs on every core."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_des AS SELECT * FROM {members_sql(entry)}")
+    fh = "".join(f", {field_hash_sql(a)} AS fh{i}" for i, a in enumerate(entry.field_aliases))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE des AS SELECT src, ord, "
+        f"{hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, {SQL_VALID('e')} AS ok "
+        f"FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM raw_des)"
+    )
+
+
+def member_problems(
+    con: Any, desired: DesiredSources, entry: ListSources
+) -> tuple[list[Problem], list[Problem]]:
+    """After :func:`load_members`: (invalid addresses, conflicting field values), checked over
+    every row without any vendor state (what ``validate`` reports)."""
+    aliases = entry.field_aliases
+    conflicting = " OR ".join(f"count(DISTINCT fh{i}) > 1" for i in range(len(aliases)))
+    suspect = (
+        f"SELECT h FROM des WHERE ok GROUP BY h HAVING {conflicting}"
+        if aliases
+        else ("SELECT NULL::UBIGINT AS h WHERE false")
+    )
+    field_cols = "".join(f", {a}" for a in aliases)
+    rows = _fetch(
+        con,
+        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok{field_cols} FROM raw_des "
+        f"JOIN des USING (src, ord) WHERE NOT ok OR h IN ({suspect})",
+    )
+    conflicts: list[Problem] = []
+    _, invalid, _ = _merge_declared(desired, rows, entry.config.managed_fields, conflicts)
+    return invalid, conflicts
+
+
 def diff_list(
     con: Any,
     desired: DesiredSources,
@@ -91,15 +129,7 @@ def diff_list(
     cfg = entry.config
     aliases = entry.field_aliases
     rules = ListRules(cfg.mode, cfg.drop_action, tuple(cfg.managed_fields))
-    # The desired rows are materialised once with their positions (numbering rows is the one
-    # single-threaded step); hashing and everything after runs on every core.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_des AS SELECT * FROM {members_sql(entry)}")
-    fh = "".join(f", {field_hash_sql(a)} AS fh{i}" for i, a in enumerate(aliases))
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE des AS SELECT src, ord, "
-        f"{hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, {SQL_VALID('e')} AS ok "
-        f"FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM raw_des)"
-    )
+    load_members(con, entry)
     current.prepare(con)
     cur_fh = "".join(f", {field_hash_sql(a)} AS cfh{i}" for i, a in enumerate(aliases))
     cur_sql = current.sql(positions=False)
