@@ -1,0 +1,254 @@
+"""Apply a plan: batches to vendor jobs, each recorded in the ledger before it is waited on.
+
+The order of every batch's life, and why:
+
+1. the batch file is written (deterministic bytes, so its sha256 identifies it across runs);
+2. it is staged when the vendor pulls files by URL;
+3. the ledger records it as ``submitting`` and the state is written: a crash after the request
+   left but before its answer came back is then visible on the next run, which asks the vendor
+   (``Provider.find_submitted``) before ever sending that batch again;
+4. the request is sent; the vendor's job ID is recorded and written *before* any polling;
+5. the job is polled to its end; its final status and counts are recorded;
+6. the staged file is retired.
+
+Suppression actions go first (complaint, bounce, unsubscribe, remove), then resubscribes, adds
+and updates, so that an address is never mailed in the window between two batches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from reconciler.apply.batches import write_batches
+from reconciler.config.schema import ListConfig
+from reconciler.errors import ProviderError
+from reconciler.model import Action, ChangeKind
+from reconciler.plan.model import ListPlan, Plan
+from reconciler.providers.base import Batch, JobRef, JobState, JobStatus, Provider
+from reconciler.providers.http import AmbiguousSubmission
+from reconciler.staging.base import Stager
+
+ACTION_ORDER: tuple[Action, ...] = tuple(Action)  # the enum is declared in sending order
+
+
+class Ledger(Protocol):
+    """What apply needs from the state's job ledger. Every method persists before returning."""
+
+    def submitting(self, batch: Batch, *, provider: str, url: str | None) -> str: ...
+
+    def submitted(self, entry_id: str, job: JobRef) -> None: ...
+
+    def unknown(self, entry_id: str, message: str) -> None: ...
+
+    def unsent(self, entry_id: str, message: str) -> None: ...
+
+    def progress(self, entry_id: str, status: JobStatus) -> None: ...
+
+    def finished(self, entry_id: str, status: JobStatus) -> None: ...
+
+    def done_keys(self) -> set[str]: ...
+
+    def in_flight(self) -> Sequence[InFlight]: ...
+
+
+@dataclass(frozen=True)
+class InFlight:
+    entry_id: str
+    state: str  # submitting | submitted | unknown
+    batch: Batch
+    provider: str
+    job: JobRef | None
+
+
+@dataclass
+class BatchOutcome:
+    batch: Batch
+    state: JobState
+    vendor_job_id: str | None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    message: str = ""
+    resumed: bool = False
+
+
+@dataclass
+class ApplyReport:
+    outcomes: list[BatchOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[BatchOutcome]:
+        return [o for o in self.outcomes if o.state is JobState.FAILED]
+
+    def per_list(self) -> dict[str, dict[str, int]]:
+        summary: dict[str, dict[str, int]] = {}
+        for outcome in self.outcomes:
+            entry = summary.setdefault(
+                outcome.batch.list_name, {"batches": 0, "failed": 0, "rows": 0}
+            )
+            entry["batches"] += 1
+            entry["rows"] += outcome.batch.rows
+            entry["failed"] += outcome.state is JobState.FAILED
+        return summary
+
+
+class Events(Protocol):
+    """Progress reporting (a rich progress bar on a terminal, log lines in CI)."""
+
+    def batch_submitted(self, batch: Batch, job: JobRef) -> None: ...
+
+    def batch_polled(self, batch: Batch, status: JobStatus) -> None: ...
+
+    def batch_finished(self, batch: Batch, status: JobStatus) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+@dataclass
+class Applier:
+    providers: Mapping[str, Provider]
+    list_configs: Mapping[str, ListConfig]
+    ledger: Ledger
+    batch_dir: Path
+    events: Events
+    stager_for: Callable[[str], Stager | None] = lambda _provider: None
+    poll_interval: float = 1.0
+    max_poll_interval: float = 15.0
+    job_timeout: float = 6 * 3600.0
+    sleep: Callable[[float], None] = time.sleep
+
+    # -- resume -------------------------------------------------------------------------------
+    def resume(self) -> list[BatchOutcome]:
+        """Settle every batch a previous run left in flight before anything new is sent."""
+        outcomes = []
+        for item in self.ledger.in_flight():
+            provider = self.providers.get(item.provider)
+            list_config = self.list_configs.get(item.batch.list_name)
+            if provider is None or list_config is None:
+                self.events.note(
+                    f"ledger entry {item.entry_id} names provider {item.provider!r} / list "
+                    f"{item.batch.list_name!r}, which the configuration no longer has: left as is"
+                )
+                continue
+            job = item.job
+            if item.state in ("submitting", "unknown") and job is None:
+                job = provider.find_submitted(list_config, item.batch)
+                if job is None:
+                    self.ledger.unsent(
+                        item.entry_id,
+                        "not found at the vendor after a crash; "
+                        "it will be planned and sent again if still needed",
+                    )
+                    self.events.note(
+                        f"{item.batch.key}: never reached {provider.vendor}; re-planned"
+                    )
+                    continue
+                self.ledger.submitted(item.entry_id, job)
+            assert job is not None
+            status = self._wait(provider, list_config, item.entry_id, item.batch, job)
+            outcomes.append(self._outcome(item.batch, job, status, resumed=True))
+        return outcomes
+
+    # -- apply --------------------------------------------------------------------------------
+    def apply(self, plan: Plan) -> ApplyReport:
+        report = ApplyReport(self.resume())
+        done = self.ledger.done_keys()
+        for list_plan in plan.lists:
+            provider = self.providers[list_plan.provider]
+            list_config = self.list_configs[list_plan.name]
+            for action in ACTION_ORDER:
+                if not any(True for _ in list_plan.of_kind(ChangeKind(action.value))):
+                    continue
+                for batch in self._batches(provider, list_config, list_plan, action):
+                    if batch.key in done:
+                        self.events.note(f"{batch.key}: already applied, skipped")
+                        continue
+                    report.outcomes.append(self._send(provider, list_config, batch))
+        return report
+
+    def _batches(
+        self, provider: Provider, list_config: ListConfig, list_plan: ListPlan, action: Action
+    ) -> list[Batch]:
+        fmt = provider.batch_format(list_config, action)
+        return write_batches(list_plan, action, fmt, self.batch_dir / list_plan.name)
+
+    def _send(self, provider: Provider, list_config: ListConfig, batch: Batch) -> BatchOutcome:
+        fmt = provider.batch_format(list_config, batch.action)
+        stager = self.stager_for(provider.name) if fmt.needs_url else None
+        if fmt.needs_url:
+            if stager is None:
+                raise ProviderError(
+                    "needs a staging backend to publish batch files (providers.NAME.staging)",
+                    vendor=provider.vendor.value,
+                )
+            batch = _with_url(batch, stager.publish(batch.path))
+        entry_id = self.ledger.submitting(batch, provider=provider.name, url=batch.url)
+        try:
+            job = provider.submit(list_config, batch)
+        except AmbiguousSubmission as exc:
+            self.ledger.unknown(entry_id, str(exc))
+            found = provider.find_submitted(list_config, batch)
+            if found is None:
+                # The vendor holds no such job: the request never took effect.
+                self.ledger.unsent(entry_id, f"{exc}; not found at the vendor")
+                raise
+            job = found
+        except ProviderError as exc:
+            failed = JobStatus(JobState.FAILED, "rejected", message=str(exc))
+            self.ledger.finished(entry_id, failed)
+            if stager is not None and batch.url:
+                stager.retire(batch.url)
+            return self._outcome(batch, None, failed)
+        self.ledger.submitted(entry_id, job)
+        self.events.batch_submitted(batch, job)
+        status = self._wait(provider, list_config, entry_id, batch, job)
+        if stager is not None and batch.url:
+            stager.retire(batch.url)
+        return self._outcome(batch, job, status)
+
+    def _wait(
+        self, provider: Provider, list_config: ListConfig, entry_id: str, batch: Batch, job: JobRef
+    ) -> JobStatus:
+        interval = self.poll_interval
+        deadline = time.monotonic() + self.job_timeout
+        last_vendor_status = None
+        while True:
+            status = provider.poll(list_config, job)
+            if status.state is not JobState.PENDING:
+                self.ledger.finished(entry_id, status)
+                self.events.batch_finished(batch, status)
+                return status
+            if status.vendor_status != last_vendor_status:
+                self.ledger.progress(entry_id, status)
+                last_vendor_status = status.vendor_status
+            self.events.batch_polled(batch, status)
+            if time.monotonic() > deadline:
+                raise ProviderError(
+                    f"job {job.vendor_job_id} still {status.vendor_status!r} after "
+                    f"{self.job_timeout:.0f}s; it stays in the ledger: run `reconciler refresh` "
+                    "later",
+                    vendor=provider.vendor.value,
+                )
+            self.sleep(interval)
+            interval = min(self.max_poll_interval, interval * 1.5)
+
+    @staticmethod
+    def _outcome(
+        batch: Batch, job: JobRef | None, status: JobStatus, *, resumed: bool = False
+    ) -> BatchOutcome:
+        return BatchOutcome(
+            batch,
+            status.state,
+            job.vendor_job_id if job else None,
+            dict(status.counts),
+            status.message,
+            resumed,
+        )
+
+
+def _with_url(batch: Batch, url: str) -> Batch:
+    from dataclasses import replace
+
+    return replace(batch, url=url)
