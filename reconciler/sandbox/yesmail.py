@@ -14,6 +14,7 @@ written in one transaction on the final transition, so an import is applied whol
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -182,28 +183,35 @@ class YesmailVendor(Vendor):
             raise DownloadFailed(reason, transient=False) from None
 
     def _import(self, ticket: Ticket) -> None:
-        request = ticket.request
         data = self.store.download(ticket.id)
         now = _now()
-        if ticket.fail_job:
-            with self.db.transaction() as conn:
-                self.store.drop_download(conn, ticket.id)
+        with self.db.transaction() as conn:
+            if ticket.fail_job:
                 ticket.record(
                     "failed", f"File import failed: internal error. {NOTHING_APPLIED}", now
                 )
-                self.store.save_ticket(ticket, conn)
-            return
+            else:
+                results = self._apply(conn, ticket, data, now)
+                ticket.results_id = self.store.save_results(conn, ticket.id, results)
+                ticket.record(*_verdict(ticket, results), now)
+            self.store.drop_download(conn, ticket.id)
+            self.store.save_ticket(ticket, conn)
+
+    def _apply(self, conn: sqlite3.Connection, ticket: Ticket, data: bytes, now: str) -> Results:
+        """Judge every record; write the load table unless the error threshold is exceeded."""
+        request = ticket.request
         layout, records = read_records(data, request)
         outcome = evaluate(
             records,
             layout,
             request.import_type,
-            self.store.subscriber_ids(),
-            self.store.load_table(ticket.list_name),
+            self.store.subscriber_ids(conn),
+            self.store.load_table(conn, ticket.list_name),
         )
-        failed = len(outcome.failed)
-        stopped = request.threshold.exceeded(failed, outcome.requested)
-        results = Results(
+        stopped = request.threshold.exceeded(len(outcome.failed), outcome.requested)
+        if not stopped:
+            self.store.write_members(conn, ticket.list_name, outcome.writes)
+        return Results(
             id=0,
             time=now,
             requested=outcome.requested,
@@ -211,21 +219,6 @@ class YesmailVendor(Vendor):
             failed=outcome.failed,
             ignored=[] if stopped else outcome.ignored,
         )
-        with self.db.transaction() as conn:
-            if not stopped:
-                self.store.write_members(conn, ticket.list_name, outcome.writes)
-            ticket.results_id = self.store.save_results(conn, ticket.id, results)
-            self.store.drop_download(conn, ticket.id)
-            if stopped:
-                ticket.record(
-                    "failed",
-                    f"Error threshold exceeded: {failed} of {outcome.requested} records failed"
-                    f" (errorThreshold {request.threshold.raw!r}). {NOTHING_APPLIED}",
-                    now,
-                )
-            else:
-                ticket.record("completed", "File imported successfully.", now)
-            self.store.save_ticket(ticket, conn)
 
     # -- rendering --------------------------------------------------------------------------
     def _base(self, request: Request) -> str:
@@ -280,6 +273,15 @@ class YesmailVendor(Vendor):
             ],
             "ignored": [{"index": i} for i in results.ignored],
         }
+
+
+def _verdict(ticket: Ticket, results: Results) -> tuple[str, str]:
+    if results.applied:
+        return "completed", "File imported successfully."
+    return "failed", (
+        f"Error threshold exceeded: {len(results.failed)} of {results.requested} records failed"
+        f" (errorThreshold {ticket.request.threshold.raw!r}). {NOTHING_APPLIED}"
+    )
 
 
 def _error(status: int, message: str) -> Response:
