@@ -49,21 +49,15 @@ class DownloadFailed(Exception):
 
 class YesmailVendor(Vendor):
     name = "yesmail"
-    rules = (
-        Rule(
-            "/v2/target-lists/<listname>/members/file-import",
-            endpoint="file_import",
-            methods=["POST"],
-        ),
-        Rule("/v2/tickets/<ticket_id>", endpoint="get_ticket", methods=["GET"]),
-        Rule("/v2/async-results/<results_id>", endpoint="get_async_results", methods=["GET"]),
-    )
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.store = YesmailStore(sandbox.db)
         # Serialises ticket transitions, so that two concurrent polls cannot apply one import
         # twice. Not the database lock: a download may fetch from this very sandbox.
         self._advancing = threading.Lock()
+        # Fresh Rules per instance: a werkzeug Rule binds to the first Map it joins, so rules
+        # shared through the class would break a second Sandbox in the same process.
+        self.rules = _rules()
         super().__init__(sandbox)
 
     def init_schema(self) -> None:
@@ -273,6 +267,18 @@ class YesmailVendor(Vendor):
             ],
             "ignored": [{"index": i} for i in results.ignored],
         }
+
+
+def _rules() -> tuple[Rule, ...]:
+    return (
+        Rule(
+            "/v2/target-lists/<listname>/members/file-import",
+            endpoint="file_import",
+            methods=["POST"],
+        ),
+        Rule("/v2/tickets/<ticket_id>", endpoint="get_ticket", methods=["GET"]),
+        Rule("/v2/async-results/<results_id>", endpoint="get_async_results", methods=["GET"]),
+    )
 
 
 def _verdict(ticket: Ticket, results: Results) -> tuple[str, str]:
