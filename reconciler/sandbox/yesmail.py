@@ -115,7 +115,7 @@ class YesmailVendor(Vendor):
 
     def get_ticket(self, request: Request, ticket_id: str) -> Response:
         with self._advancing:
-            ticket = self.store.ticket(int(ticket_id)) if ticket_id.isdigit() else None
+            ticket = self.store.ticket(number) if (number := _number(ticket_id)) else None
             if ticket is None:
                 return _error(404, f"Ticket {ticket_id} does not exist.")
             ticket.polls += 1
@@ -127,7 +127,7 @@ class YesmailVendor(Vendor):
         return json_response(self._ticket_body(ticket, self._base(request)))
 
     def get_async_results(self, request: Request, results_id: str) -> Response:
-        results = self.store.results(int(results_id)) if results_id.isdigit() else None
+        results = self.store.results(number) if (number := _number(results_id)) else None
         if results is None:
             return _error(404, f"Async results {results_id} do not exist.")
         return json_response(self._results_body(results))
@@ -288,6 +288,13 @@ def _verdict(ticket: Ticket, results: Results) -> tuple[str, str]:
         f"Error threshold exceeded: {len(results.failed)} of {results.requested} records failed"
         f" (errorThreshold {ticket.request.threshold.raw!r}). {NOTHING_APPLIED}"
     )
+
+
+def _number(text: str) -> int | None:
+    """A resource id from a URL segment; None for anything SQLite could not hold."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
 
 
 def _error(status: int, message: str) -> Response:

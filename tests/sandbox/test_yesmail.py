@@ -403,6 +403,8 @@ def test_unknown_tickets_and_results_are_404(http: httpx.Client) -> None:
     for path, message in [
         ("/yesmail/v2/tickets/99", "Ticket 99 does not exist."),
         ("/yesmail/v2/tickets/abc", "Ticket abc does not exist."),
+        ("/yesmail/v2/tickets/%C2%B2", "Ticket ² does not exist."),
+        ("/yesmail/v2/tickets/99999999999999999999", "Ticket 99999999999999999999 does not exist."),
         ("/yesmail/v2/async-results/99", "Async results 99 do not exist."),
     ]:
         response = http.get(path, headers=AUTH)
