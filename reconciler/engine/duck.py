@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -13,11 +16,19 @@ import duckdb
 DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "512MB")
 
 
+@cache
+def _spill_directory() -> str:
+    """One directory per process for DuckDB to spill to, removed when the process exits."""
+    path = tempfile.mkdtemp(prefix="reconciler-duckdb-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> Any:
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads={threads or max(1, min(os.cpu_count() or 1, 8))}")
     con.execute(f"SET memory_limit='{memory_limit}'")
-    con.execute(f"SET temp_directory='{tempfile.mkdtemp(prefix='reconciler-duckdb-')}'")
+    con.execute(f"SET temp_directory='{_spill_directory()}'")
     # Row order inside the engine never matters (rows are numbered by WITH ORDINALITY at the
     # source); not preserving it lets DuckDB stream joins with less memory.
     con.execute("SET preserve_insertion_order=false")
