@@ -35,7 +35,9 @@ class Problem:
     key_path: str | None = None
 
     def location(self) -> str:
-        parts = [self.file or "<input>"]
+        if self.file is None:
+            return ""
+        parts = [self.file]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:
@@ -44,8 +46,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.location()
-        key = f" [{self.key_path}]" if self.key_path else ""
-        return f"{where}:{key} {self.message}"
+        key = f"[{self.key_path}] " if self.key_path else ""
+        return f"{where}: {key}{self.message}" if where else f"{key}{self.message}"
 
 
 class ReconcilerError(Exception):

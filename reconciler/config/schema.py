@@ -7,9 +7,18 @@ forbids unknown keys so that a typo is an error, never silently ignored.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    model_validator,
+)
 
 from reconciler.model import DropAction, ListMode, SuppressionReason, VendorType
 
@@ -97,7 +106,21 @@ class InlineMembers(_Model):
     inline: list[InlineMember]
 
 
-MemberSource = CsvSource | InlineMembers
+def _source_kind(value: Any) -> str | None:
+    """A source is told apart by its key: ``csv:`` (files) or ``inline:`` (YAML rows)."""
+    if isinstance(value, dict):
+        for kind in ("csv", "inline"):
+            if kind in value:
+                return kind
+        return None
+    return "csv" if isinstance(value, CsvSource) else "inline"
+
+
+SOURCE_KIND = Discriminator(_source_kind)
+
+MemberSource = Annotated[
+    Annotated[CsvSource, Tag("csv")] | Annotated[InlineMembers, Tag("inline")], SOURCE_KIND
+]
 
 
 class InlineSuppression(_Model):
@@ -114,7 +137,10 @@ class CsvSuppressions(CsvSource):
     reason: SuppressionReason | None = None
 
 
-SuppressionSource = CsvSuppressions | InlineSuppressions
+SuppressionSource = Annotated[
+    Annotated[CsvSuppressions, Tag("csv")] | Annotated[InlineSuppressions, Tag("inline")],
+    SOURCE_KIND,
+]
 
 
 class InlineOptIn(_Model):
@@ -132,7 +158,9 @@ class CsvOptIns(CsvSource):
     pass
 
 
-OptInSource = CsvOptIns | InlineOptIns
+OptInSource = Annotated[
+    Annotated[CsvOptIns, Tag("csv")] | Annotated[InlineOptIns, Tag("inline")], SOURCE_KIND
+]
 
 
 class ExportConfig(_Model):
@@ -145,7 +173,7 @@ class ExportConfig(_Model):
     by_status: dict[Literal["active", "unsubscribed", "bounced", "complaint"], str] | None = None
     delimiter: Delimiter = "auto"
     # listmonk lists are identified by numeric ID inside a subscriber export.
-    list_id: str | None = None
+    list_id: VendorId | None = None
 
     @model_validator(mode="after")
     def _one_shape(self) -> ExportConfig:
@@ -154,9 +182,17 @@ class ExportConfig(_Model):
         return self
 
 
+def _id_text(value: Any) -> Any:
+    """Vendors' list IDs are often numbers; YAML reads ``list_id: 1001`` as an int."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+VendorId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1)]
+
+
 class ListConfig(_Model):
     provider: Name
-    list_id: str
+    list_id: VendorId
     mode: ListMode = ListMode.AUTHORITATIVE
     drop_action: DropAction = DropAction.REMOVE
     managed_fields: list[str] = Field(default_factory=list)

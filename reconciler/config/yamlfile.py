@@ -1,0 +1,101 @@
+"""Read one YAML file into plain Python data plus the position of every key and item.
+
+ruamel.yaml's round-trip loader keeps line and column of each mapping key and sequence item;
+they are collected here into a flat ``{key_path: Location}`` map so that every later error can
+point at ``file:line:column``. Anchors and aliases are refused: configuration has no need for
+them, and a nested alias ("billion laughs") would otherwise expand without bound.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+
+from reconciler.errors import Problem
+
+KeyPath = tuple[str | int, ...]
+Positions = dict[KeyPath, tuple[int, int]]  # 1-based line and column
+
+
+class YamlProblem(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def read_yaml(path: Path, display: str) -> tuple[Any, Positions]:
+    """Parse ``path``; return plain data (dicts, lists, scalars) and the positions."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise YamlProblem(Problem(f"cannot read: {exc.strerror}", file=display)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise YamlProblem(
+            Problem(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", file=display, line=line)
+        ) from None
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        for event in yaml.parse(text):
+            if isinstance(event, AliasEvent):
+                mark = event.start_mark
+                raise YamlProblem(
+                    Problem(
+                        f"YAML aliases (*{event.anchor}) are not allowed in configuration: "
+                        "write the value out",
+                        file=display,
+                        line=mark.line + 1,
+                        column=mark.column + 1,
+                    )
+                )
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        raise YamlProblem(_marked(exc, display)) from None
+    except YAMLError as exc:
+        raise YamlProblem(Problem(f"invalid YAML: {exc}", file=display)) from None
+    positions: Positions = {}
+    plain = _plain(data, (), positions)
+    return plain, positions
+
+
+def _marked(exc: MarkedYAMLError, display: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+    if "duplicate key" in what or "found duplicate key" in what:
+        what = what.replace("while constructing a mapping ", "")
+    return Problem(
+        f"invalid YAML: {what}" if what else "invalid YAML",
+        file=display,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+    )
+
+
+def _plain(node: Any, path: KeyPath, positions: Positions) -> Any:
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key, value in node.items():
+            child = (*path, str(key))
+            line, column = node.lc.key(key)
+            positions[child] = (line + 1, column + 1)
+            out[str(key) if not isinstance(key, str) else key] = _plain(value, child, positions)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            child = (*path, index)
+            line, column = node.lc.item(index)
+            positions[child] = (line + 1, column + 1)
+            items.append(_plain(value, child, positions))
+        return items
+    if isinstance(node, str):
+        return str(node)  # ruamel's scalar string subclasses carry no meaning here
+    return node
