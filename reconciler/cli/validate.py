@@ -1,14 +1,29 @@
-"""`reconciler validate` (stub)."""
+"""``reconciler validate``: check the configuration and every source file."""
 
 from __future__ import annotations
 
 import argparse
 
+from reconciler.cli.common import add_config_argument, err, load
+from reconciler.engine.validate import validate_sources
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("validate", help="(not yet implemented)")
-    p.set_defaults(func=run)
+    parser = sub.add_parser(
+        "validate", help="check the configuration and every source file, pointing at file:line"
+    )
+    add_config_argument(parser)
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    loaded = load(args)
+    problems = validate_sources(loaded)
+    if problems:
+        err(f"Error: {len(problems)} problem(s) in the sources:")
+        for problem in problems:
+            err(f"  {problem}")
+        return 1
+    lists = len(loaded.config.lists)
+    print(f"The configuration is valid: {lists} list(s), {len(loaded.files)} file(s).")
+    return 0

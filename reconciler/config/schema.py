@@ -205,6 +205,15 @@ class ListConfig(_Model):
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
+class SandboxConfig(_Model):
+    """The embedded sandbox that providers with ``base_url: sandbox`` talk to."""
+
+    # Seed data (YAML or JSON, top-level keys = vendor names) loaded when the data dir is new.
+    seed: str | None = None
+    # Where the sandbox keeps its state between commands (relative to the config file).
+    data: str = ".sandbox"
+
+
 class Config(_Model):
     version: Literal[1] = 1
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
@@ -212,3 +221,4 @@ class Config(_Model):
     suppressions: list[SuppressionSource] = Field(default_factory=list)
     resubscribe: list[OptInSource] = Field(default_factory=list)
     state: dict[str, str | int | bool] = Field(default_factory=dict)
+    sandbox: SandboxConfig = SandboxConfig()

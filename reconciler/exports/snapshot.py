@@ -92,3 +92,31 @@ class FileFingerprint:
 
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class UnknownSnapshot:
+    """The current state of a list whose vendor has no documented way to read membership and
+    for which no export file is configured: taken as empty, and said so in the plan. Every
+    declared member is then planned as an add, which such vendors apply idempotently."""
+
+    reason: str
+    field_count: int = 0
+
+    def prepare(self, con: Any) -> None:
+        return None
+
+    def sql(self, *, positions: bool = False) -> str:
+        fields = "".join(f", NULL::VARCHAR AS f{i}" for i in range(self.field_count))
+        return (
+            "(SELECT NULL::UBIGINT AS ord, 0 AS src_file, NULL::VARCHAR AS email, "
+            f"NULL::VARCHAR AS raw_status, NULL::VARCHAR AS status{fields} WHERE false)"
+        )
+
+    def origin(self, src_file: int, ordinal: int) -> str:
+        return self.reason
+
+    def ref(self, rows: int) -> CurrentStateRef:
+        return CurrentStateRef(
+            "unknown", self.reason, 0, hashlib.sha256(b"").hexdigest(), now_utc()
+        )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -21,8 +23,13 @@ class EmbeddedSandbox:
         settings: Settings | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        seed: Mapping[str, Any] | None = None,
     ) -> None:
+        fresh = data_dir is None or not (data_dir / "sandbox.sqlite3").exists()
         self.app = Sandbox(data_dir, settings=settings)
+        if seed and fresh:
+            # Seeded once, when the data dir is new: later runs see what earlier runs changed.
+            self.app.seed(seed)
         self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
         self.port = self._server.server_port
         self.base_url = f"http://{host}:{self.port}"
@@ -54,3 +61,25 @@ class EmbeddedSandbox:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def read_seed(path: Path) -> dict[str, Any]:
+    """Seed data from a YAML or JSON file (top-level keys are vendor names)."""
+    import json
+
+    from ruamel.yaml import YAML
+
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else YAML(typ="safe").load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a sandbox seed maps vendor names to their data")
+    return data
+
+
+def sandbox_for_config_dir(
+    config_dir: Path, *, seed_file: Path | None = None, data_dir: Path | None = None
+) -> EmbeddedSandbox:
+    """The embedded sandbox of a project: state kept under ``data_dir`` (default
+    ``<config_dir>/.sandbox``), seeded from ``seed_file`` the first time."""
+    seed = read_seed(seed_file) if seed_file is not None else None
+    return EmbeddedSandbox(data_dir or config_dir / ".sandbox", seed=seed)

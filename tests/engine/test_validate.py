@@ -15,16 +15,23 @@ def test_validate_lists_every_problem_of_every_list(write: Write, workdir: Path)
     config = {
         "providers": {"og": {"type": "ongage"}},
         "lists": {
-            "one": {"provider": "og", "list_id": "1", "managed_fields": ["first_name"],
-                    "members": [{"csv": "a.csv"}]},
-            "two": {"provider": "og", "list_id": "2", "members": [{"csv": "b.csv"}],
-                    "export": {"format": "ongage", "path": "export.csv"}},
+            "one": {
+                "provider": "og",
+                "list_id": "1",
+                "managed_fields": ["first_name"],
+                "members": [{"csv": "a.csv"}],
+            },
+            "two": {
+                "provider": "og",
+                "list_id": "2",
+                "members": [{"csv": "b.csv"}],
+                "export": {"format": "ongage", "path": "export.csv"},
+            },
         },
     }
     assert [str(p) for p in validate_sources(loaded(workdir, config))] == [
         "a.csv:3: invalid e-mail address 'nope'",
-        "a.csv:4: conflicting first_name for ann@example.com: 'Ann' at a.csv:2, "
-        "'Anne' at a.csv:4",
+        "a.csv:4: conflicting first_name for ann@example.com: 'Ann' at a.csv:2, 'Anne' at a.csv:4",
         "b.csv:3: invalid e-mail address 'also bad'",
         "export.csv:1: no 'email' column (columns: mail)",
     ]

@@ -1,0 +1,116 @@
+"""What a command needs around the configuration while it runs: the vendor providers, the
+embedded sandbox when a provider says ``base_url: sandbox``, and staging for file-pulling
+vendors. Started on entry, stopped on exit, nothing left behind."""
+
+from __future__ import annotations
+
+import importlib
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+
+from reconciler.config.loader import LoadedConfig
+from reconciler.config.schema import SANDBOX_URL, ListConfig, StagingConfig
+from reconciler.errors import PlanError
+from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
+from reconciler.model import VendorType
+from reconciler.providers.base import Provider
+from reconciler.staging.base import Stager, open_stager
+
+PROVIDER_CLASSES: dict[VendorType, str] = {
+    VendorType.ONGAGE: "reconciler.providers.ongage:OngageProvider",
+    VendorType.LISTMONK: "reconciler.providers.listmonk:ListmonkProvider",
+    VendorType.YESMAIL: "reconciler.providers.yesmail:YesmailProvider",
+    VendorType.OMNIGAGE: "reconciler.providers.omnigage:OmnigageProvider",
+}
+
+
+def provider_class(vendor: VendorType) -> type[Provider]:
+    module_name, _, class_name = PROVIDER_CLASSES[vendor].partition(":")
+    cls: type[Provider] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def config_dir(loaded: LoadedConfig) -> Path:
+    return loaded.root if loaded.root.is_dir() else loaded.root.parent
+
+
+class Runtime:
+    def __init__(self, loaded: LoadedConfig, *, workdir: Path) -> None:
+        self.loaded = loaded
+        self.workdir = workdir
+        self._stack = ExitStack()
+        self._providers: dict[str, Provider] = {}
+        self._stagers: dict[str, Stager | None] = {}
+        self.sandbox_url: str | None = None
+
+    def __enter__(self) -> Runtime:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def _sandbox(self) -> str:
+        """Start the embedded sandbox the first time a provider needs it."""
+        if self.sandbox_url is None:
+            from reconciler.sandbox.server import sandbox_for_config_dir
+
+            settings = self.loaded.config.sandbox
+            where = ("sandbox",)
+            seed = self.loaded.resolve_path(where, settings.seed) if settings.seed else None
+            sandbox = self._stack.enter_context(
+                sandbox_for_config_dir(
+                    config_dir(self.loaded),
+                    seed_file=seed,
+                    data_dir=self.loaded.resolve_path(where, settings.data),
+                )
+            )
+            self.sandbox_url = sandbox.base_url
+        return self.sandbox_url
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for provider in self._providers.values():
+            provider.close()
+        self._stack.close()
+
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            config = self.loaded.config.providers.get(name)
+            if config is None:
+                raise PlanError(f"unknown provider {name!r}")
+            base_url = config.base_url
+            if base_url == SANDBOX_URL:
+                base_url = f"{self._sandbox()}/{config.type.value}"
+            cls = provider_class(config.type)
+            self._providers[name] = cls(
+                name, config, base_url=base_url, workdir=self.workdir / "providers" / name
+            )
+        return self._providers[name]
+
+    def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
+        provider = self.provider(list_config.provider)
+        if not provider.can_read_current:
+            return UnknownSnapshot(
+                f"{provider.vendor.value} has no documented API to read list membership and "
+                "no export file is configured: taken as empty",
+                len(list_config.managed_fields),
+            )
+        return provider.read_current(list_name, list_config)
+
+    def stager_for(self, provider_name: str) -> Stager | None:
+        if provider_name not in self._stagers:
+            config = self.loaded.config.providers[provider_name]
+            staging = config.staging
+            if staging is None and config.base_url == SANDBOX_URL:
+                # The sandbox fetches files over loopback: a short-lived local server will do.
+                staging = StagingConfig(backend="http")
+            stager = None
+            if staging is not None:
+                stager = self._stack.enter_context(
+                    open_stager(staging, config_dir=config_dir(self.loaded))
+                )
+            self._stagers[provider_name] = stager
+        return self._stagers[provider_name]
