@@ -8,7 +8,9 @@ the memory budget. Pass 2 re-reads only the hot rows with their real values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,16 +79,39 @@ def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
     return rows
 
 
+@contextmanager
+def _in_background(con: Any, sql: str) -> Iterator[None]:
+    """Run ``sql`` on a cursor in a thread while the block runs; re-raise its error after."""
+    cursor = con.cursor()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            cursor.execute(sql)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=work, name="reconciler-read-current")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+        cursor.close()
+    if failure:
+        raise failure[0]
+
+
 def load_members(con: Any, entry: ListSources) -> None:
     """Tables ``raw_des`` (every member row with its position and raw values) and ``des``
     (the same rows as 64-bit keys, field hashes and validity).
 
     The rows are materialised once with their positions (numbering rows is the one
     single-threaded step); hashing and everything after runs on every core."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_des AS SELECT * FROM {members_sql(entry)}")
+    con.execute(f"CREATE OR REPLACE TABLE raw_des AS SELECT * FROM {members_sql(entry)}")
     fh = "".join(f", {field_hash_sql(a)} AS fh{i}" for i, a in enumerate(entry.field_aliases))
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE des AS SELECT src, ord, "
+        "CREATE OR REPLACE TABLE des AS SELECT src, ord, "
         f"{hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, {SQL_VALID('e')} AS ok "
         f"FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM raw_des)"
     )
@@ -129,16 +154,19 @@ def diff_list(
     cfg = entry.config
     aliases = entry.field_aliases
     rules = ListRules(cfg.mode, cfg.drop_action, tuple(cfg.managed_fields))
-    load_members(con, entry)
     current.prepare(con)
     cur_fh = "".join(f", {field_hash_sql(a)} AS cfh{i}" for i, a in enumerate(aliases))
     cur_sql = current.sql(positions=False)
     cur_e = SQL_NORMALISE("email")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE cur AS SELECT "
+    # Numbering the member rows runs on one core: read the vendor's state on the other one
+    # meanwhile (a second connection to the same in-memory database).
+    with _in_background(
+        con,
+        "CREATE OR REPLACE TABLE cur AS SELECT "
         f"{hash_sql('e')} AS h, {hash2_sql('e')} AS h2, status{cur_fh} "
-        f"FROM (SELECT *, {cur_e} AS e FROM {cur_sql})"
-    )
+        f"FROM (SELECT *, {cur_e} AS e FROM {cur_sql})",
+    ):
+        load_members(con, entry)
     desired_rows, invalid_rows = _fetch(
         con, "SELECT count(*), count(*) FILTER (WHERE NOT ok) FROM des"
     )[0]
@@ -155,7 +183,7 @@ def diff_list(
     )
     changed = f" OR {field_changed}" if field_changed else ""
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE hot AS
+        CREATE OR REPLACE TABLE hot AS
         SELECT coalesce(d.h, c.h) AS h FROM des d FULL OUTER JOIN cur c ON d.h = c.h
         WHERE d.h IS NULL OR c.h IS NULL OR c.status <> 'active' OR d.h2 <> c.h2{changed}
         UNION SELECT h FROM des GROUP BY h HAVING count(*) > 1
@@ -163,7 +191,7 @@ def diff_list(
         UNION SELECT h FROM opt
     """)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE hot_des AS SELECT src, ord, ok FROM des "
+        "CREATE OR REPLACE TABLE hot_des AS SELECT src, ord, ok FROM des "
         "WHERE NOT ok OR h IN (SELECT h FROM hot)"
     )
     field_cols = "".join(f", {a}" for a in aliases)

@@ -13,7 +13,7 @@ import duckdb
 
 #: Peak memory DuckDB may use before spilling to disk; the process stays under ~1 GB RSS with
 #: the default even for 10M-row lists (see tests/benchmarks/bench_plan.py).
-DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "512MB")
+DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "640MB")
 
 
 @cache
@@ -32,6 +32,8 @@ def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = N
     # Row order inside the engine never matters (rows are numbered by WITH ORDINALITY at the
     # source); not preserving it lets DuckDB stream joins with less memory.
     con.execute("SET preserve_insertion_order=false")
+    # DuckDB draws a progress bar on stdout for slow queries: stdout belongs to the plan.
+    con.execute("SET enable_progress_bar=false")
     return con
 
 

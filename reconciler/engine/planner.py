@@ -90,7 +90,7 @@ def _load_suppressions(con: Any, desired: DesiredSources) -> list[Problem]:
         "''::VARCHAR AS reason WHERE false"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE sup AS SELECT *, "
+        "CREATE OR REPLACE TABLE sup AS SELECT *, "
         f"{hash_sql('e')} AS h FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM ({body}))"
     )
     reasons = ", ".join(sql_str(r.value) for r in SuppressionReason)
@@ -116,11 +116,10 @@ def _load_opt_ins(con: Any, desired: DesiredSources) -> list[Problem]:
         "WHERE false"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE opt_rows AS "
-        f"SELECT *, {SQL_NORMALISE('email')} AS e FROM ({body})"
+        f"CREATE OR REPLACE TABLE opt_rows AS SELECT *, {SQL_NORMALISE('email')} AS e FROM ({body})"
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE opt AS SELECT DISTINCT {hash_sql('e')} AS h FROM opt_rows"
+        f"CREATE OR REPLACE TABLE opt AS SELECT DISTINCT {hash_sql('e')} AS h FROM opt_rows"
     )
     problems = []
     for src, ordinal, email, consent in con.execute(

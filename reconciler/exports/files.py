@@ -84,7 +84,7 @@ class JsonExportSnapshot:
         aliases = [f"f{i}" for i in range(len(self.managed_fields))]
         cols = ", ".join(f"{a} VARCHAR" for a in aliases)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {self.table} (ord UBIGINT, email VARCHAR, "
+            f"CREATE OR REPLACE TABLE {self.table} (ord UBIGINT, email VARCHAR, "
             f"raw_status VARCHAR{', ' + cols if cols else ''})"
         )
         rows = [

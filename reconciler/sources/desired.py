@@ -93,7 +93,7 @@ class InlineRowSource:
 
     def prepare(self, con: Any) -> None:
         cols = ", ".join(f"{sql_ident(a)} VARCHAR" for a in self.aliases)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {self.table} (ord UBIGINT, {cols})")
+        con.execute(f"CREATE OR REPLACE TABLE {self.table} (ord UBIGINT, {cols})")
         if self.rows:
             marks = ", ".join("?" for _ in range(len(self.aliases) + 1))
             con.executemany(

@@ -49,6 +49,7 @@ BASELINE = """
 import sys, duckdb
 d = sys.argv[1]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar=false")
 m = f"read_csv('{d}/members.csv', all_varchar=true)"
 e = f"read_csv('{d}/export.csv', all_varchar=true)"
 adds = con.execute(f"SELECT count(*) FROM (SELECT lower(trim(email)) FROM {m} "
