@@ -45,7 +45,6 @@ class Runtime:
         self.sandbox_url: str | None = None
 
     def __enter__(self) -> Runtime:
-        self.workdir.mkdir(parents=True, exist_ok=True)
         return self
 
     def _sandbox(self) -> str:

@@ -22,7 +22,7 @@ def test_config_json_schema_is_current() -> None:
     assert path.read_text() == config_schema_text(), (
         "specs/config.schema.json is out of date: regenerate it with\n"
         "  python -c 'from tests.unit.test_specs import config_schema_text as t; "
-        "open(\"specs/config.schema.json\", \"w\").write(t())'"
+        'open("specs/config.schema.json", "w").write(t())\''
     )
 
 
@@ -39,6 +39,8 @@ def test_capability_matrix_in_specs_matches_the_code() -> None:
         cells = dict(zip(columns, rows[vendor.value], strict=True))
         for action in Action:
             assert cells[action.value].startswith("yes") == (action in CAPABILITIES[vendor]), (
-                vendor, action)
+                vendor,
+                action,
+            )
         assert cells["read membership"].startswith("yes") == CAN_READ_CURRENT[vendor]
     assert re.search(r"\| vendor \|", text)
