@@ -222,7 +222,9 @@ class Sandbox:
         from reconciler.sandbox.vendors import VENDOR_CLASSES
 
         self.vendors: dict[str, Vendor] = {cls.name: cls(self) for cls in VENDOR_CLASSES}
-        self._maps = {name: Map(list(v.rules)) for name, v in self.vendors.items()}
+        # Rule.empty(): a werkzeug Rule binds to the first Map it joins, and several sandboxes
+        # may live in one process (tests).
+        self._maps = {name: Map([r.empty() for r in v.rules]) for name, v in self.vendors.items()}
 
     # -- plumbing ---------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -327,8 +329,10 @@ class Sandbox:
             self.vendors[name].seed(vendor_data)
 
     def reset(self) -> None:
-        """Forget everything: every vendor's tables, the request log, files and faults."""
+        """Forget everything: every vendor's tables, the request log, files, faults and
+        settings."""
         self.faults.clear()
+        self.settings.polls_per_step = Settings().polls_per_step
         with self.db.transaction() as conn:
             tables = [
                 r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -371,6 +375,9 @@ class Sandbox:
             self.reset()
             return json_response({"ok": True})
         if action == "seed" and method == "POST":
-            self.seed(request.get_json())
+            try:
+                self.seed(request.get_json())
+            except ValueError as exc:
+                return json_response({"error": str(exc)}, 400)
             return json_response({"ok": True})
         return json_response({"error": f"unknown sandbox action {method} {action}"}, 404)

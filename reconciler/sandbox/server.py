@@ -35,7 +35,11 @@ class EmbeddedSandbox:
         self.base_url = f"http://{host}:{self.port}"
         self.app.base_url = self.base_url
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="reconciler-sandbox", daemon=True
+            # A short poll interval: shutdown() waits for it, and tests start many sandboxes.
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="reconciler-sandbox",
+            daemon=True,
         )
 
     def start(self) -> EmbeddedSandbox:
