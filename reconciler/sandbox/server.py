@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,8 @@ class EmbeddedSandbox:
         seed: Mapping[str, Any] | None = None,
     ) -> None:
         fresh = data_dir is None or not (data_dir / "sandbox.sqlite3").exists()
+        # werkzeug logs every request to stderr; the sandbox has its own request log.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.app = Sandbox(data_dir, settings=settings)
         if seed and fresh:
             # Seeded once, when the data dir is new: later runs see what earlier runs changed.

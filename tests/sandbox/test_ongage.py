@@ -1,0 +1,304 @@
+"""The Ongage emulator against the vendor documents: validations, lifecycles, membership."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.sandbox.server import EmbeddedSandbox
+
+# Ongage names its headers X_USERNAME etc.; PHP (and the sandbox) read X-USERNAME the same
+# way, and proxies such as nginx drop header names with underscores by default.
+AUTH = {"X-USERNAME": "u", "X-PASSWORD": "p", "X-ACCOUNT-CODE": "acme"}
+LIST = "1001"
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[EmbeddedSandbox]:
+    with EmbeddedSandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def og(running: EmbeddedSandbox) -> Iterator[httpx.Client]:
+    running.app.reset()
+    running.app.seed(
+        {
+            "ongage": {
+                "lists": {
+                    LIST: {
+                        "fields": ["first_name"],
+                        "contacts": [
+                            {
+                                "email": "active@example.com",
+                                "status": "active",
+                                "fields": {"first_name": "Al"},
+                            },
+                            {"email": "unsub@example.com", "status": "unsubscribed", "fields": {}},
+                            {"email": "bounced@example.com", "status": "bounced", "fields": {}},
+                        ],
+                    }
+                }
+            }
+        }
+    )
+    with httpx.Client(base_url=running.base_url, headers=AUTH, timeout=30) as client:
+        yield client
+
+
+def host(client: httpx.Client, name: str, text: str) -> str:
+    url: str = client.put(f"/_sandbox/files/{name}", content=text.encode()).json()["url"]
+    return url
+
+
+def dump(client: httpx.Client) -> dict[str, tuple[str, dict[str, Any]]]:
+    rows = client.get("/_sandbox/state").json()["vendors"]["ongage"]["lists"][LIST]
+    return {r["email"]: (r["status"], r["fields"]) for r in rows}
+
+
+def run_import(client: httpx.Client, body: dict[str, Any]) -> tuple[list[int], dict[str, Any]]:
+    created = client.post(f"/ongage/{LIST}/api/import", json=body)
+    assert created.status_code == 200, created.text
+    import_id = created.json()["payload"]["id"]
+    seen: list[int] = []
+    payload: dict[str, Any] = {}
+    for _ in range(20):
+        payload = client.get(f"/ongage/{LIST}/api/import/{import_id}").json()["payload"]
+        if not seen or seen[-1] != payload["status"]:
+            seen.append(payload["status"])
+        if payload["status"] == 40003 or payload["status"] >= 90000:
+            break
+    return seen, payload
+
+
+def counts(payload: dict[str, Any]) -> dict[str, int]:
+    keys = ("total", "success", "failed", "duplicate", "existing", "not_existing", "invalid")
+    return {k: int(payload[k]) for k in keys if int(payload[k])}
+
+
+def test_add_lifecycle_counts_and_membership(og: httpx.Client) -> None:
+    url = host(
+        og,
+        "add.csv",
+        "email,first_name\nNew@Example.com,Nia\nactive@example.com,Bo\n"
+        "unsub@example.com,Un\nnew@example.com,Dup\nnot-an-email,X\n",
+    )
+    seen, payload = run_import(og, {"file_url": url, "csv_delimiter": ","})
+    assert seen == [40010, 40002, 40004, 40003]
+    assert (payload["status_desc"], payload["action"]) == ("Completed", "add")
+    assert counts(payload) == {
+        "total": 5,
+        "success": 1,
+        "existing": 2,
+        "duplicate": 1,
+        "invalid": 1,
+    }
+    assert dump(og) == {
+        "active@example.com": ("active", {"first_name": "Al"}),  # no overwrite: unchanged
+        "bounced@example.com": ("bounced", {}),
+        "new@example.com": ("active", {"first_name": "Nia"}),
+        "unsub@example.com": ("unsubscribed", {}),  # an add never re-activates
+    }
+
+
+def test_add_with_overwrite_updates_fields_but_never_status(og: httpx.Client) -> None:
+    url = host(og, "upd.csv", "email,first_name\nactive@example.com,Alan\nunsub@example.com,U\n")
+    run_import(og, {"file_url": url, "csv_delimiter": ",", "overwrite": True})
+    assert dump(og)["active@example.com"] == ("active", {"first_name": "Alan"})
+    assert dump(og)["unsub@example.com"] == ("unsubscribed", {"first_name": "U"})
+
+
+@pytest.mark.parametrize(
+    ("action", "expected", "count"),
+    [
+        ("remove", None, {"total": 2, "success": 1, "not_existing": 1}),
+        ("unsubscribe", "unsubscribed", {"total": 2, "success": 1, "not_existing": 1}),
+        ("bounce", "bounced", {"total": 2, "success": 1, "not_existing": 1}),
+        ("complaint", "complaint", {"total": 2, "success": 1, "not_existing": 1}),
+    ],
+)
+def test_suppression_actions(
+    og: httpx.Client, action: str, expected: str | None, count: dict[str, int]
+) -> None:
+    url = host(og, f"{action}.csv", "email\nactive@example.com\nghost@example.com\n")
+    _, payload = run_import(og, {"file_url": url, "csv_delimiter": ",", "import_action": action})
+    assert counts(payload) == count
+    assert dump(og).get("active@example.com", (None, {}))[0] == expected
+
+
+def test_resubscribe_revives_and_counts_active_as_existing(og: httpx.Client) -> None:
+    url = host(og, "re.csv", "email;first_name\nunsub@example.com;Una\nactive@example.com;\n")
+    _, payload = run_import(
+        og, {"file_url": url, "csv_delimiter": ";", "import_action": "resubscribe"}
+    )
+    assert counts(payload) == {"total": 2, "success": 1, "existing": 1}
+    assert dump(og)["unsub@example.com"] == ("active", {"first_name": "Una"})
+
+
+def test_zip_with_one_csv_and_tab_delimiter(og: httpx.Client) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("contacts.txt", "email\tfirst_name\nzip@example.com\tZed\n")
+    url = og.put("/_sandbox/files/c.zip", content=archive.getvalue()).json()["url"]
+    _, payload = run_import(og, {"file_url": url, "csv_delimiter": "t"})
+    assert counts(payload) == {"total": 1, "success": 1}
+    assert dump(og)["zip@example.com"] == ("active", {"first_name": "Zed"})
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Validation error: file_url is required"),
+        (
+            {"file_url": "ftp://x.example.com/f.csv"},
+            "Validation error: file_url must be an http or https URL",
+        ),
+        (
+            {"file_url": "http://x.example.com/f.csv", "csv_delimiter": ":"},
+            "Validation error: csv_delimiter must be one of ',', '|', 't' (tab) or ';'",
+        ),
+        (
+            {"file_url": "http://x.example.com/f.csv", "import_action": "delete"},
+            "Validation error: import_action must be one of add, remove, unsubscribe, "
+            "resubscribe, bounce, complaint",
+        ),
+        (
+            {"file_url": "http://x.example.com/f.csv", "import_type": "suppression"},
+            "Validation error: import_type suppression does not match list 1001 (sending list)",
+        ),
+        (
+            {"file_url": "http://x.example.com/f.csv", "overwrite": "yes"},
+            "Validation error: overwrite must be a boolean",
+        ),
+        (
+            {"file_url": "http://x.example.com/f.csv", "list_id": 7},
+            "Validation error: list_id 7 does not match the list in the URL (1001)",
+        ),
+    ],
+)
+def test_import_validations_answer_500(
+    og: httpx.Client, body: dict[str, Any], message: str
+) -> None:
+    response = og.post(f"/ongage/{LIST}/api/import", json=body)
+    assert response.status_code == 500
+    assert response.json() == {
+        "metadata": {"error": True},
+        "payload": {"code": 500, "message": message},
+    }
+
+
+def test_unreachable_file_and_unknown_column_end_invalid(og: httpx.Client) -> None:
+    seen, payload = run_import(og, {"file_url": f"{og.base_url}/_sandbox/files/missing.csv"})
+    assert (seen[-1], payload["status_desc"]) == (90008, "Invalid")
+    url = host(og, "bad.csv", "email,shoe_size\na@example.com,9\n")
+    _, payload = run_import(og, {"file_url": url})
+    assert (payload["status"], payload["status_info"]) == (
+        90008,
+        "unknown list field(s): shoe_size",
+    )
+
+
+def test_at_most_two_concurrent_imports_per_list(og: httpx.Client) -> None:
+    url = host(og, "a.csv", "email\nx@example.com\n")
+    for _ in range(2):
+        assert og.post(f"/ongage/{LIST}/api/import", json={"file_url": url}).status_code == 200
+    third = og.post(f"/ongage/{LIST}/api/import", json={"file_url": url})
+    assert third.status_code == 500
+    assert "already has 2 imports in progress" in third.json()["payload"]["message"]
+    listing = og.get(f"/ongage/{LIST}/api/import").json()["payload"]
+    assert [item["status"] for item in listing] == [40001, 40001]
+
+
+def test_failed_job_applies_half_then_ends_90001(og: httpx.Client) -> None:
+    og.post("/_sandbox/faults", json={"path": "/", "kind": "fail_job", "vendor": "ongage"})
+    url = host(og, "f.csv", "email\nf1@example.com\nf2@example.com\n")
+    seen, payload = run_import(og, {"file_url": url})
+    assert seen[-1] == 90001 and payload["status_desc"] == "Error"
+    assert counts(payload) == {"total": 2, "success": 1, "failed": 1}
+    assert "f1@example.com" in dump(og) and "f2@example.com" not in dump(og)
+
+
+def test_auth_is_required(running: EmbeddedSandbox) -> None:
+    response = httpx.get(f"{running.base_url}/ongage/{LIST}/api/import")
+    assert response.status_code == 403
+    assert response.json()["payload"]["message"].startswith("Permission error")
+
+
+def test_unknown_import_is_404(og: httpx.Client) -> None:
+    assert og.get(f"/ongage/{LIST}/api/import/424242").status_code == 404
+
+
+def export(client: httpx.Client, body: dict[str, Any]) -> tuple[int, list[list[str]]]:
+    created = client.post(f"/ongage/{LIST}/api/export", json=body)
+    assert created.status_code == 200, created.text
+    export_id = created.json()["payload"]["id"]
+    not_ready = 0
+    while True:
+        response = client.get(f"/ongage/{LIST}/api/export/{export_id}/retrieve")
+        if response.status_code != 412:
+            break
+        not_ready += 1
+    with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+        (name,) = zf.namelist()
+        rows = list(csv.reader(io.StringIO(zf.read(name).decode())))
+    return not_ready, rows
+
+
+EXPORT = {"name": "x", "date_format": "mm/dd/yyyy", "file_format": "csv", "segment_id": [1001]}
+
+
+def test_export_is_412_until_ready_then_a_zip_filtered_by_status(og: httpx.Client) -> None:
+    not_ready, rows = export(og, {**EXPORT, "status": ["active"]})
+    assert not_ready == 1
+    assert rows == [["email", "first_name"], ["active@example.com", "Al"]]
+    _, rows = export(
+        og, {**EXPORT, "status": ["unjoin-member", "bounced"], "fields_selected": ["email"]}
+    )
+    assert rows == [["email"], ["bounced@example.com"], ["unsub@example.com"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": ""}, "Invalid data: name is required"),
+        (
+            {"date_format": "yyyy"},
+            "Invalid data: date_format must be one of mm/dd/yyyy, "
+            "mm/dd/yy, mm-dd-yyyy, mm-dd-yy, dd/mm/yyyy, dd/mm/yy, dd-mm-yyyy, dd-mm-yy",
+        ),
+        ({"file_format": "xlsx"}, "Invalid data: file_format must be 'csv'"),
+        ({"segment_id": None}, "Invalid data: segment_id or mailing_id is required"),
+        (
+            {"segment_id": [5]},
+            "Invalid data: unknown segment_id; list 1001 has segment 1001 (All members)",
+        ),
+        ({"status": []}, "Invalid data: status is required (an array)"),
+        (
+            {"status": ["gone"]},
+            "Invalid data: status 'gone' is not one of active, "
+            "unjoin-member, clicked, opened, inactive, bounced, complaint",
+        ),
+        (
+            {"segment_id": None, "mailing_id": [4452], "status": ["bounced"]},
+            "Invalid data: status bounced is available for export based on segment only",
+        ),
+        (
+            {"status": ["active"], "fields_selected": ["shoe"]},
+            "Invalid data: unknown field(s) in fields_selected: shoe",
+        ),
+    ],
+)
+def test_export_validations_answer_412(
+    og: httpx.Client, change: dict[str, Any], message: str
+) -> None:
+    body = {**EXPORT, "status": ["active"], **change}
+    body = {k: v for k, v in body.items() if v is not None}
+    response = og.post(f"/ongage/{LIST}/api/export", json=body)
+    assert response.status_code == 412
+    assert response.json()["payload"]["message"] == message
