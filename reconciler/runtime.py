@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.config.loader import LoadedConfig
-from reconciler.config.schema import SANDBOX_URL, ListConfig, StagingConfig
+from reconciler.config.schema import SANDBOX_URL, Credentials, ListConfig
 from reconciler.errors import PlanError
 from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
 from reconciler.model import VendorType
@@ -60,6 +60,7 @@ class Runtime:
                     config_dir(self.loaded),
                     seed_file=seed,
                     data_dir=self.loaded.resolve_path(where, settings.data),
+                    polls_per_step=settings.polls_per_step,
                 )
             )
             self.sandbox_url = sandbox.base_url
@@ -83,6 +84,19 @@ class Runtime:
             base_url = config.base_url
             if base_url == SANDBOX_URL:
                 base_url = f"{self._sandbox()}/{config.type.value}"
+                if config.credentials == Credentials():
+                    # The sandbox wants credentials present, not particular ones.
+                    placeholder = Credentials(
+                        username="sandbox",  # type: ignore[arg-type]
+                        password="sandbox",  # type: ignore[arg-type]
+                        api_key="sandbox",  # type: ignore[arg-type]
+                        account_code="sandbox",  # type: ignore[arg-type]
+                    )
+                    config = config.model_copy(update={"credentials": placeholder})
+                if "poll_interval_seconds" not in config.options:
+                    # The emulator answers at once: poll it briskly.
+                    options = {**config.options, "poll_interval_seconds": 0.02}
+                    config = config.model_copy(update={"options": options})
             cls = provider_class(config.type)
             self._providers[name] = cls(
                 name, config, base_url=base_url, workdir=self.workdir / "providers" / name
@@ -103,11 +117,12 @@ class Runtime:
         if provider_name not in self._stagers:
             config = self.loaded.config.providers[provider_name]
             staging = config.staging
+            stager: Stager | None = None
             if staging is None and config.base_url == SANDBOX_URL:
-                # The sandbox fetches files over loopback: a short-lived local server will do.
-                staging = StagingConfig(backend="http")
-            stager = None
-            if staging is not None:
+                from reconciler.staging.sandbox import SandboxStager
+
+                stager = SandboxStager(self._sandbox())
+            elif staging is not None:
                 stager = self._stack.enter_context(
                     open_stager(staging, config_dir=config_dir(self.loaded))
                 )

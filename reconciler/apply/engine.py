@@ -114,7 +114,6 @@ class Applier:
     batch_dir: Path
     events: Events
     stager_for: Callable[[str], Stager | None] = lambda _provider: None
-    poll_interval: float = 1.0
     max_poll_interval: float = 15.0
     job_timeout: float = 6 * 3600.0
     sleep: Callable[[float], None] = time.sleep
@@ -211,7 +210,7 @@ class Applier:
     def _wait(
         self, provider: Provider, list_config: ListConfig, entry_id: str, batch: Batch, job: JobRef
     ) -> JobStatus:
-        interval = self.poll_interval
+        interval = provider.poll_interval
         deadline = time.monotonic() + self.job_timeout
         last_vendor_status = None
         while True:

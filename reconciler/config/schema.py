@@ -212,6 +212,8 @@ class SandboxConfig(_Model):
     seed: str | None = None
     # Where the sandbox keeps its state between commands (relative to the config file).
     data: str = ".sandbox"
+    # How many status reads a vendor job needs per lifecycle step (slow jobs for testing).
+    polls_per_step: int = Field(default=1, ge=1, le=1000)
 
 
 class Config(_Model):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.schema import ListConfig, ProviderConfig
+from reconciler.errors import ProviderError
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import Action, VendorType
 
@@ -86,6 +87,9 @@ class Provider(abc.ABC):
     capabilities: frozenset[Action] = frozenset()
     #: Whether the documented API can read a list's current membership.
     can_read_current: bool = False
+    #: Seconds before the first status read of a job (apply backs off from there); the
+    #: ``poll_interval_seconds`` option overrides it.
+    poll_interval: float = 2.0
 
     def __init__(
         self, name: str, config: ProviderConfig, *, base_url: str | None = None, workdir: Path
@@ -94,6 +98,18 @@ class Provider(abc.ABC):
         self.config = config
         self.base_url = (base_url or config.resolved_base_url()).rstrip("/")
         self.workdir = workdir
+        interval = config.options.get("poll_interval_seconds", self.poll_interval)
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, int | float)
+            or not (0 < interval <= 3600)
+        ):
+            raise ProviderError(
+                f"option poll_interval_seconds must be a number of seconds from 0 to 3600, "
+                f"got {interval!r}",
+                vendor=self.vendor.value,
+            )
+        self.poll_interval = float(interval)
 
     # -- what it can do ------------------------------------------------------------------------
     def cannot(self, action: Action) -> str | None:

@@ -293,8 +293,22 @@ class Sandbox:
         )
 
     def fetch(self, url: str) -> bytes:
-        """Fetch a file the way a vendor does: over HTTP from wherever the URL points."""
+        """Fetch a file the way a vendor does: over HTTP from wherever the URL points.
+
+        A URL of the sandbox's own file host is read from its store whatever host and port it
+        names: an embedded sandbox gets a new port on every run, and a job accepted before a
+        crash must still find its file after the restart."""
+        from urllib.parse import urlsplit
+
         import httpx
+
+        path = urlsplit(url).path
+        if path.startswith("/_sandbox/files/"):
+            rows = self.db.query(
+                "SELECT data FROM files WHERE name = ?", (path[len("/_sandbox/files/") :],)
+            )
+            if rows:
+                return bytes(rows[0]["data"])
 
         with httpx.Client(timeout=60.0, follow_redirects=True) as client:
             response = client.get(url)
@@ -342,6 +356,9 @@ class Sandbox:
                     conn.execute(f'DELETE FROM "{table}"')
 
     def _files(self, request: Request, name: str) -> Response:
+        if request.method == "DELETE":
+            self.db.execute("DELETE FROM files WHERE name = ?", (name,))
+            return json_response({"ok": True})
         if request.method == "PUT":
             self.db.execute(
                 "INSERT OR REPLACE INTO files(name, data) VALUES (?, ?)", (name, request.get_data())

@@ -84,9 +84,17 @@ def read_seed(path: Path) -> dict[str, Any]:
 
 
 def sandbox_for_config_dir(
-    config_dir: Path, *, seed_file: Path | None = None, data_dir: Path | None = None
+    config_dir: Path,
+    *,
+    seed_file: Path | None = None,
+    data_dir: Path | None = None,
+    polls_per_step: int = 1,
 ) -> EmbeddedSandbox:
     """The embedded sandbox of a project: state kept under ``data_dir`` (default
     ``<config_dir>/.sandbox``), seeded from ``seed_file`` the first time."""
     seed = read_seed(seed_file) if seed_file is not None else None
-    return EmbeddedSandbox(data_dir or config_dir / ".sandbox", seed=seed)
+    return EmbeddedSandbox(
+        data_dir or config_dir / ".sandbox",
+        seed=seed,
+        settings=Settings(polls_per_step=polls_per_step),
+    )

@@ -1,0 +1,148 @@
+"""``reconciler apply``: plan, show, confirm, then send the plan as batched vendor jobs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from collections.abc import Mapping
+
+from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome
+from reconciler.apply.events import LogEvents
+from reconciler.cli.common import load
+from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show
+from reconciler.config.loader import LoadedConfig
+from reconciler.engine.planner import build_plan
+from reconciler.errors import ReconcilerError
+from reconciler.model import ChangeKind
+from reconciler.plan.model import Plan
+from reconciler.providers.base import JobState, Provider
+from reconciler.runtime import Runtime, config_dir
+from reconciler.state.ledger import StateLedger
+from reconciler.state.model import ExportSeen, ListState, State, now
+from reconciler.state.open import open_store
+
+EXIT_FAILED_BATCHES = 5
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("apply", help="apply the plan as batched vendor import jobs")
+    add_plan_arguments(parser)
+    parser.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not re-read the vendors afterwards to check the result",
+    )
+    parser.add_argument("--state", metavar="FILE", help="state file (default from config)")
+    parser.set_defaults(func=run)
+
+
+def confirm() -> bool:
+    if not sys.stdin.isatty():
+        raise ReconcilerError(
+            "apply needs confirmation: run it on a terminal, or pass --auto-approve"
+        )
+    answer = input("\nDo you want to apply this plan? Only 'yes' will be accepted: ")
+    return answer.strip() == "yes"
+
+
+def _record_exports(state: State, plan: Plan) -> None:
+    for lp in plan.lists:
+        ref = lp.current
+        entry = state.lists.get(lp.name) or ListState(
+            provider=lp.provider, vendor=lp.vendor, vendor_list_id=lp.vendor_list_id
+        )
+        if ref is not None:
+            entry.last_export = ExportSeen(
+                kind=ref.kind,
+                location=ref.location,
+                rows=ref.rows,
+                sha256=ref.sha256,
+                read_at=ref.read_at,
+            )
+        state.lists[lp.name] = entry
+
+
+def _summary(report: ApplyReport) -> list[str]:
+    lines = []
+    for name, totals in report.per_list().items():
+        lines.append(
+            f"  {name}: {totals['batches']} batch(es), {totals['rows']:,} row(s), "
+            f"{totals['failed']} failed"
+        )
+    for outcome in report.failed:
+        lines.append(f"  ✗ {outcome.batch.key}: {outcome.message}")
+    return lines
+
+
+def _verify(loaded: LoadedConfig, runtime: Runtime, targets: list[str] | None) -> list[str]:
+    """Re-read the vendors and return what still differs from the configuration."""
+    plan = build_plan(loaded, targets=targets, read_current=runtime.read_current)
+    problems = []
+    for lp in plan.lists:
+        if lp.current is not None and lp.current.kind == "unknown":
+            continue  # the vendor cannot be read back: nothing to compare
+        left = {
+            k: n
+            for k, n in lp.counts.items()
+            if n and k is not ChangeKind.HELD and all(g.action is not k for g in lp.gaps)
+        }
+        if left:
+            text = ", ".join(f"{n:,} {k.value}" for k, n in left.items())
+            problems.append(f"  list {lp.name!r} still differs from the configuration: {text}")
+    return problems
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load(args)
+    base = config_dir(loaded)
+    store = open_store(base, loaded.config.state, override=args.state)
+    run_id = uuid.uuid4().hex[:12]
+    with store.locked("apply"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
+        state = store.read() or State()
+        ledger = StateLedger(
+            store, state, run_id=run_id, failures_dir=base / ".reconciler" / "failures"
+        )
+        providers: Mapping[str, Provider] = {
+            name: rt.provider(name) for name in loaded.config.providers
+        }
+        applier = Applier(
+            providers=providers,
+            list_configs=loaded.config.lists,
+            ledger=ledger,
+            batch_dir=base / ".reconciler" / "batches" / run_id,
+            events=LogEvents(sys.stdout),
+            stager_for=rt.stager_for,
+        )
+        ledger.start_run("apply")
+        resumed: list[BatchOutcome] = applier.resume()
+        plan = build_plan(loaded, targets=args.target, read_current=rt.read_current)
+        show(plan, args)
+        raise_if_gaps(plan)
+        _record_exports(ledger.state, plan)
+        if not plan.has_actions:
+            ledger.finish_run("no changes")
+            return EXIT_FAILED_BATCHES if any(o.state is JobState.FAILED for o in resumed) else 0
+        if not args.auto_approve and not confirm():
+            ledger.finish_run("cancelled")
+            print("Apply cancelled.")
+            return 1
+        report = applier.apply(plan)
+        report.outcomes[:0] = resumed
+        for lp in plan.lists:
+            ledger.state.lists[lp.name].last_applied_at = now()
+        print("\nApply finished:")
+        print("\n".join(_summary(report)))
+        differences = [] if args.no_verify else _verify(loaded, rt, args.target)
+        outcome = (
+            "failed batches"
+            if report.failed
+            else ("verification differences" if differences else "succeeded")
+        )
+        ledger.finish_run(outcome)
+    if differences:
+        print("Verification:\n" + "\n".join(differences))
+    if report.failed:
+        return EXIT_FAILED_BATCHES
+    return 1 if differences else 0

@@ -1,0 +1,159 @@
+"""The job ledger that apply writes through: every change is on disk before it returns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from reconciler.apply.engine import InFlight
+from reconciler.model import Action
+from reconciler.providers.base import Batch, JobRef, JobStatus
+from reconciler.state.model import IN_FLIGHT, JobEntry, RunEntry, State, now
+from reconciler.state.store import StateStore
+
+
+def without_query(url: str | None) -> str | None:
+    """A URL safe to keep: pre-signed URLs carry their signature in the query string."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class StateLedger:
+    def __init__(self, store: StateStore, state: State, *, run_id: str, failures_dir: Path) -> None:
+        self.store = store
+        self.state = state
+        self.run_id = run_id
+        self.failures_dir = failures_dir
+
+    def _save(self) -> None:
+        self.state = self.store.write(self.state)
+
+    def _entry(self, entry_id: str) -> JobEntry:
+        for entry in self.state.jobs:
+            if entry.id == entry_id:
+                return entry
+        raise KeyError(entry_id)
+
+    # -- runs ---------------------------------------------------------------------------------
+    def start_run(self, operation: str, plan_checksum: str = "") -> None:
+        self.state.runs.append(
+            RunEntry(run_id=self.run_id, operation=operation, plan_checksum=plan_checksum)
+        )
+        self._save()
+
+    def finish_run(self, outcome: str) -> None:
+        """End this run; runs a crash left open are closed too, having been resumed by it."""
+        for run in self.state.runs:
+            if run.run_id == self.run_id:
+                run.finished_at = now()
+                run.outcome = outcome
+            elif run.finished_at is None:
+                run.finished_at = now()
+                run.outcome = f"interrupted; resumed by {self.run_id}"
+        self._save()
+
+    # -- the Ledger protocol of apply ---------------------------------------------------------
+    def submitting(self, batch: Batch, *, provider: str, url: str | None) -> str:
+        entry = JobEntry(
+            batch_key=batch.key,
+            run_id=self.run_id,
+            provider=provider,
+            list=batch.list_name,
+            vendor_list_id=batch.vendor_list_id,
+            action=batch.action.value,
+            index=batch.index,
+            rows=batch.rows,
+            sha256=batch.sha256,
+            file=str(batch.path),
+            url=without_query(url),
+        )
+        self.state.jobs.append(entry)
+        self._save()
+        return entry.id
+
+    def submitted(self, entry_id: str, job: JobRef) -> None:
+        entry = self._entry(entry_id)
+        entry.status = "submitted"
+        entry.vendor_job_id = job.vendor_job_id
+        entry.job_detail = dict(job.detail)
+        entry.submitted_at = now()
+        self._save()
+
+    def unknown(self, entry_id: str, message: str) -> None:
+        entry = self._entry(entry_id)
+        entry.status = "unknown"
+        entry.message = message
+        self._save()
+
+    def unsent(self, entry_id: str, message: str) -> None:
+        entry = self._entry(entry_id)
+        entry.status = "unsent"
+        entry.message = message
+        entry.finished_at = now()
+        self._save()
+
+    def progress(self, entry_id: str, status: JobStatus) -> None:
+        entry = self._entry(entry_id)
+        entry.vendor_status = status.vendor_status
+        entry.counts = dict(status.counts)
+        self._save()
+
+    def finished(self, entry_id: str, status: JobStatus) -> None:
+        entry = self._entry(entry_id)
+        entry.status = "succeeded" if status.state.value == "succeeded" else "failed"
+        entry.vendor_status = status.vendor_status
+        entry.counts = dict(status.counts)
+        entry.message = status.message
+        entry.finished_at = now()
+        if status.failures:
+            self.failures_dir.mkdir(parents=True, exist_ok=True)
+            path = self.failures_dir / f"{entry.id}.jsonl"
+            with path.open("w", encoding="utf-8") as fh:
+                for failure in status.failures:
+                    fh.write(json.dumps(dict(failure), sort_keys=True) + "\n")
+            entry.failures_file = str(path)
+        self._save()
+
+    def done_keys(self) -> set[str]:
+        """Batches already applied by runs that did not finish (a crash): a re-run must not
+        send them again even when the vendor's state cannot be read back."""
+        unfinished = {r.run_id for r in self.state.runs if r.finished_at is None}
+        return {
+            j.batch_key
+            for j in self.state.jobs
+            if j.status == "succeeded" and j.run_id in unfinished
+        }
+
+    def in_flight(self) -> Sequence[InFlight]:
+        items = []
+        for entry in self.state.jobs:
+            if entry.status not in IN_FLIGHT:
+                continue
+            batch = Batch(
+                entry.list,
+                entry.vendor_list_id,
+                Action(entry.action),
+                entry.index,
+                Path(entry.file),
+                entry.rows,
+                entry.sha256,
+                entry.url,
+            )
+            job = (
+                JobRef(entry.vendor_job_id, entry.job_detail)
+                if entry.vendor_job_id is not None
+                else None
+            )
+            items.append(InFlight(entry.id, entry.status, batch, entry.provider, job))
+        return items
+
+    def pending_rows(self, list_name: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for entry in self.state.jobs:
+            if entry.list == list_name and entry.status in IN_FLIGHT:
+                counts[entry.action] = counts.get(entry.action, 0) + entry.rows
+        return counts

@@ -1,0 +1,105 @@
+"""The state as a local JSON file, written atomically, with a backup and a lock file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.errors import StateError, StateLockedError
+from reconciler.state.model import State, parse_state
+from reconciler.state.store import LockInfo, StateStore
+
+
+class LocalStateStore(StateStore):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.location = str(path)
+        self.backup = path.with_name(path.name + ".backup")
+        self.lock_path = path.with_name(path.name + ".lock")
+
+    def read(self) -> State | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
+        try:
+            return parse_state(text, str(self.path))
+        except StateError as exc:
+            hint = (
+                f" The previous version is in {self.backup}: inspect it and copy it over "
+                f"{self.path.name} if it is good."
+                if self.backup.exists()
+                else ""
+            )
+            raise StateError(f"{exc}.{hint} Nothing was overwritten.") from None
+
+    def _write_raw(self, state: State) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = state.model_dump_json(indent=2) + "\n"
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if self.path.exists():
+            shutil.copyfile(self.path, self.backup)
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)
+
+    # -- locking ------------------------------------------------------------------------------
+    def lock(self, operation: str) -> LockInfo:
+        info = LockInfo(operation=operation)
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = self.current_lock()
+            who = holder.describe() if holder else "an unreadable lock file"
+            raise StateLockedError(
+                f"the state at {self.path} is locked by {who}; if that run is gone, run "
+                f"`reconciler state unlock {holder.id if holder else '<LOCK_ID>'}`"
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(info.model_dump_json(indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return info
+
+    def current_lock(self) -> LockInfo | None:
+        try:
+            return LockInfo.model_validate(json.loads(self.lock_path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, ValidationError, OSError):
+            return None
+
+    def unlock(self, lock_id: str) -> None:
+        holder = self.current_lock()
+        if holder is None:
+            if self.lock_path.exists():
+                self.lock_path.unlink()
+                return
+            raise StateError(f"the state at {self.path} is not locked")
+        if holder.id != lock_id:
+            raise StateError(
+                f"lock ID {lock_id} does not match the lock held by {holder.describe()}; "
+                "nothing was unlocked"
+            )
+        self.lock_path.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

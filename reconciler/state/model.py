@@ -1,0 +1,127 @@
+"""The state as data, and its file format (``specs/state.md``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.errors import StateError
+
+FORMAT_VERSION = 1
+
+JobStatusName = Literal["submitting", "submitted", "succeeded", "failed", "unknown", "unsent"]
+IN_FLIGHT: frozenset[str] = frozenset({"submitting", "submitted", "unknown"})
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExportSeen(_Model):
+    kind: str
+    location: str
+    rows: int
+    sha256: str
+    read_at: datetime | None = None
+
+
+class ListState(_Model):
+    provider: str
+    vendor: str
+    vendor_list_id: str
+    last_export: ExportSeen | None = None
+    last_applied_at: datetime | None = None
+
+
+class JobEntry(_Model):
+    """One batch's life at a vendor."""
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    batch_key: str
+    run_id: str
+    provider: str
+    list: str
+    vendor_list_id: str
+    action: str
+    index: int
+    rows: int
+    sha256: str
+    file: str
+    url: str | None = None  # never with a query string (pre-signed URLs carry signatures)
+    status: JobStatusName = "submitting"
+    vendor_job_id: str | None = None
+    job_detail: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=now)
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    vendor_status: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    message: str = ""
+    failures_file: str | None = None
+
+
+class RunEntry(_Model):
+    run_id: str
+    operation: str
+    started_at: datetime = Field(default_factory=now)
+    finished_at: datetime | None = None
+    plan_checksum: str = ""
+    outcome: str = "running"
+
+
+class State(_Model):
+    format_version: int = FORMAT_VERSION
+    lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    serial: int = 0
+    updated_at: datetime | None = None
+    lists: dict[str, ListState] = Field(default_factory=dict)
+    jobs: list[JobEntry] = Field(default_factory=list)
+    runs: list[RunEntry] = Field(default_factory=list)
+
+    def content_key(self) -> str:
+        """The content that counts for the serial: everything but serial and updated_at."""
+        return self.model_dump_json(exclude={"serial", "updated_at"})
+
+
+#: Upgrade chain: a function from version N's dict to version N+1's.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def parse_state(text: str, where: str) -> State:
+    """Read any known format version, upgrading step by step to the current one."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise StateError(
+            f"{where} is not valid JSON ({exc}); it may be truncated or corrupted"
+        ) from None
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise StateError(f"{where} is not a reconciler state file (no format_version)")
+    version = data["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise StateError(
+            f"{where} has format_version {version!r}, newer than this "
+            f"reconciler reads ({FORMAT_VERSION}): upgrade reconciler"
+        )
+    while version < FORMAT_VERSION:
+        if version not in UPGRADES:
+            raise StateError(f"{where}: no upgrade from format_version {version}")
+        data = UPGRADES[version](data)
+        version = data["format_version"]
+    try:
+        return State.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])
+        raise StateError(
+            f"{where} does not match the state format: {path}: {first['msg']}"
+        ) from None

@@ -1,0 +1,158 @@
+"""plan → apply against the sandbox's Ongage, end to end through the command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.project import Project
+
+CONFIG = """\
+providers:
+  og: {type: ongage, base_url: sandbox}
+sandbox: {seed: seed.yaml, polls_per_step: POLLS}
+lists:
+  news:
+    provider: og
+    list_id: 1001
+    managed_fields: [first_name]
+    members: [{csv: members/news.csv}]
+suppressions:
+  - inline: [{email: ivy@example.com, reason: complaint}]
+resubscribe:
+  - inline: [{email: dana@example.com, consent: "ticket 1"}]
+"""
+MEMBERS = """\
+email,first_name
+ann@example.com,Ann
+Bob@Example.com,Bob
+carl@example.com,Carl
+dana@example.com,Dana
+"""
+SEED = """\
+ongage:
+  lists:
+    "1001":
+      fields: [first_name]
+      contacts:
+        - {email: bob@example.com, status: active, fields: {first_name: Robert}}
+        - {email: carl@example.com, status: unsubscribed, fields: {first_name: Carl}}
+        - {email: dana@example.com, status: unsubscribed, fields: {first_name: Dana}}
+        - {email: hal@example.com, status: active, fields: {first_name: Hal}}
+        - {email: ivy@example.com, status: active, fields: {first_name: Ivy}}
+"""
+# Declared minus suppressions, with held contacts (carl) left as the vendor has them.
+EXPECTED = {
+    "ann@example.com": ("active", {"first_name": "Ann"}),
+    "bob@example.com": ("active", {"first_name": "Bob"}),
+    "carl@example.com": ("unsubscribed", {"first_name": "Carl"}),
+    "dana@example.com": ("active", {"first_name": "Dana"}),
+    "ivy@example.com": ("complaint", {"first_name": "Ivy"}),
+}
+
+
+def project(tmp_path: Path, polls: int = 1) -> Project:
+    p = Project(tmp_path)
+    p.write("reconciler.yaml", CONFIG.replace("POLLS", str(polls)))
+    p.write("members/news.csv", MEMBERS)
+    p.write("seed.yaml", SEED)
+    return p
+
+
+def import_actions(p: Project) -> list[str]:
+    """The import requests the vendor accepted; an update is an add with overwrite."""
+    actions = []
+    for r in p.sandbox_requests():
+        if r["method"] == "POST" and r["path"].endswith("/api/import") and r["status"] == 200:
+            body = json.loads(r["body"])
+            actions.append(body["import_action"] + ("+overwrite" if body.get("overwrite") else ""))
+    return sorted(actions)
+
+
+def test_apply_makes_the_vendor_match_and_a_second_apply_has_nothing_to_do(
+    tmp_path: Path,
+) -> None:
+    p = project(tmp_path)
+    first = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
+    assert first.code == 0, first.out + first.err
+    assert (
+        "Plan: 1 to add, 1 to remove, 0 to unsubscribe, 1 to resubscribe, 0 to bounce, "
+        "1 to complaint, 1 to update, 1 held." in first.out
+    )
+    assert p.vendor_list("ongage", "1001") == EXPECTED
+    assert import_actions(p) == ["add", "add+overwrite", "complaint", "remove", "resubscribe"]
+
+    second = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
+    assert second.code == 0, second.err
+    assert second.out.splitlines()[-1] == (
+        "Plan: 0 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
+        "0 to complaint, 0 to update, 1 held."
+    )
+    assert len(import_actions(p)) == 5  # nothing sent again
+
+    jobs = p.run("state", "jobs", "-c", "reconciler.yaml")
+    rows = [line.split("\t") for line in jobs.out.splitlines()[1:]]
+    assert [(r[1], r[4]) for r in rows] == [
+        ("complaint", "succeeded"),
+        ("remove", "succeeded"),
+        ("resubscribe", "succeeded"),
+        ("add", "succeeded"),
+        ("update", "succeeded"),
+    ]
+
+
+def test_apply_without_approval_on_no_terminal_is_refused(tmp_path: Path) -> None:
+    p = project(tmp_path)
+    result = p.run("apply", "-c", "reconciler.yaml")
+    assert result.code == 1
+    assert result.err == (
+        "Error: apply needs confirmation: run it on a terminal, or pass --auto-approve\n"
+    )
+    assert import_actions(p) == []
+
+
+def _wait_for_submitted_job(state_file: Path, proc: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if state_file.exists():
+            try:
+                state = json.loads(state_file.read_text())
+            except ValueError:
+                state = {}
+            if any(j["status"] == "submitted" for j in state.get("jobs", [])):
+                return
+        time.sleep(0.02)
+    raise AssertionError("apply never recorded a submitted job")
+
+
+@pytest.mark.slow
+def test_sigkill_mid_apply_then_rerun_submits_nothing_twice(tmp_path: Path) -> None:
+    p = project(tmp_path, polls=40)  # each job needs ~160 status reads: time to kill it
+    proc = p.start("apply", "-c", "reconciler.yaml", "--auto-approve")
+    state_file = tmp_path / ".reconciler" / "state.json"
+    _wait_for_submitted_job(state_file, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed = json.loads(state_file.read_text())
+    in_flight = [j for j in killed["jobs"] if j["status"] == "submitted"]
+    assert len(in_flight) == 1 and in_flight[0]["vendor_job_id"]
+
+    # The lock of the killed run is still there: the next apply names it and how to clear it.
+    blocked = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
+    assert blocked.code == 1 and "is locked by" in blocked.err
+    lock_id = json.loads((tmp_path / ".reconciler" / "state.json.lock").read_text())["id"]
+    assert f"reconciler state unlock {lock_id}" in blocked.err
+    assert p.run("state", "unlock", lock_id, "-c", "reconciler.yaml").code == 0
+
+    p.write("reconciler.yaml", CONFIG.replace("POLLS", "1"))  # full speed from now on
+    rerun = p.run("apply", "-c", "reconciler.yaml", "--auto-approve", timeout=120)
+    assert rerun.code == 0, rerun.out + rerun.err
+    assert p.vendor_list("ongage", "1001") == EXPECTED
+    assert import_actions(p) == ["add", "add+overwrite", "complaint", "remove", "resubscribe"]
+    final = json.loads(state_file.read_text())
+    assert [j["status"] for j in final["jobs"]] == ["succeeded"] * 5
+    assert final["jobs"][0]["vendor_job_id"] == in_flight[0]["vendor_job_id"]
