@@ -14,7 +14,7 @@ SUMMARY = (
 
 
 def test_validate_examples(cli: Cli) -> None:
-    result = cli("validate", "-c", "config")
+    result = cli("validate", "-c", "offline")
     assert (result.code, result.out, result.err) == (
         0,
         "The configuration is valid: 2 list(s), 3 file(s).\n",
@@ -23,7 +23,7 @@ def test_validate_examples(cli: Cli) -> None:
 
 
 def test_plan_examples_shows_every_kind_and_the_summary(cli: Cli) -> None:
-    result = cli("plan", "-c", "config")
+    result = cli("plan", "-c", "offline")
     assert result.code == 0, result.err
     assert result.out.rstrip().splitlines()[-1] == SUMMARY
     assert "+ ann.archer@example.com  (first_name='Ann')  # members/newsletter.csv:2" in result.out
@@ -31,7 +31,7 @@ def test_plan_examples_shows_every_kind_and_the_summary(cli: Cli) -> None:
 
 
 def test_detailed_exitcode(cli: Cli, project: Path) -> None:
-    assert cli("plan", "-c", "config", "--detailed-exitcode").code == 2
+    assert cli("plan", "-c", "offline", "--detailed-exitcode").code == 2
     # A configuration whose lists match their exports exactly: exit 0.
     (project / "exports" / "same.csv").write_text("email,status\nann@example.com,active\n")
     (project / "same.yaml").write_text(
@@ -48,15 +48,15 @@ def test_detailed_exitcode(cli: Cli, project: Path) -> None:
 
 
 def test_target_limits_the_plan_and_unknown_target_is_an_error(cli: Cli) -> None:
-    result = cli("plan", "-c", "config", "--target", "product-updates")
+    result = cli("plan", "-c", "offline", "--target", "product-updates")
     assert "List 'newsletter'" not in result.out and "List 'product-updates'" in result.out
-    bad = cli("plan", "-c", "config", "--target", "nope")
+    bad = cli("plan", "-c", "offline", "--target", "nope")
     assert bad.code == 1
     assert bad.err == ("Error: unknown list 'nope' (defined lists: newsletter, product-updates)\n")
 
 
 def test_json_and_markdown_outputs(cli: Cli, project: Path) -> None:
-    result = cli("plan", "-c", "config", "--json", "out/plan.json", "--markdown", "out/plan.md")
+    result = cli("plan", "-c", "offline", "--json", "out/plan.json", "--markdown", "out/plan.md")
     assert result.code == 0, result.err
     data = json.loads((project / "out/plan.json").read_text())
     assert data["format_version"] == 1
@@ -80,17 +80,17 @@ def test_json_and_markdown_outputs(cli: Cli, project: Path) -> None:
 
 
 def test_bad_yaml_is_an_error_with_location_and_no_traceback(cli: Cli, project: Path) -> None:
-    (project / "config" / "lists.yaml").write_text("lists:\n  news: [a, b\n")
-    result = cli("plan", "-c", "config")
+    (project / "offline" / "lists.yaml").write_text("lists:\n  news: [a, b\n")
+    result = cli("plan", "-c", "offline")
     assert result.code == 1
     assert "Traceback" not in result.err
-    assert result.err.splitlines()[1].startswith("  config/lists.yaml:3:1: invalid YAML:")
+    assert result.err.splitlines()[1].startswith("  offline/lists.yaml:3:1: invalid YAML:")
 
 
 def test_bad_csv_row_is_an_error_with_its_line(cli: Cli, project: Path) -> None:
     path = project / "members" / "newsletter.csv"
     path.write_text(path.read_text() + 'zed@example.com,"Zed\n')
-    result = cli("plan", "-c", "config")
+    result = cli("plan", "-c", "offline")
     assert result.code == 1 and "Traceback" not in result.err
     assert "  members/newsletter.csv:9: value with an unterminated or stray quote" in result.err
 
@@ -98,10 +98,10 @@ def test_bad_csv_row_is_an_error_with_its_line(cli: Cli, project: Path) -> None:
 def test_invalid_address_refuses_the_plan(cli: Cli, project: Path) -> None:
     path = project / "members" / "newsletter.csv"
     path.write_text(path.read_text() + "not-an-address,Nobody\n")
-    result = cli("plan", "-c", "config")
+    result = cli("plan", "-c", "offline")
     assert result.code == 1
     assert "  members/newsletter.csv:9: invalid e-mail address 'not-an-address'" in result.err
-    validate = cli("validate", "-c", "config")
+    validate = cli("validate", "-c", "offline")
     assert validate.code == 1
     assert validate.err.splitlines() == [
         "Error: 1 problem(s) in the sources:",

@@ -1,0 +1,39 @@
+"""The README's quick start: apply the examples against the embedded sandbox, then plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.conftest import Cli
+from tests.integration.project import Project
+
+
+def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
+    first = cli("apply", "-c", "config", "--auto-approve")
+    assert first.code == 0, first.out + first.err
+    assert (
+        "Plan: 4 to add, 1 to remove, 1 to unsubscribe, 1 to resubscribe, 1 to bounce, "
+        "1 to complaint, 1 to update, 1 held."
+    ) in first.out
+    vendors = Project(project / "config")
+    assert vendors.vendor_list("ongage", "1001") == {
+        "ann.archer@example.com": ("active", {"first_name": "Ann"}),
+        "bob.baker@example.com": ("active", {"first_name": "Bob"}),
+        "carl.cole@example.com": ("unsubscribed", {"first_name": "Carl"}),
+        "dana.diaz@example.com": ("active", {"first_name": "Dana"}),
+        "erin.evans@example.com": ("active", {"first_name": "Erin"}),
+        "fay.fisher@example.com": ("bounced", {"first_name": "Fay"}),
+        "gil.grant@example.com": ("active", {"first_name": "Gil"}),
+        "ivy.irwin@example.com": ("complaint", {"first_name": "Ivy"}),
+        "kim.kato@example.com": ("unsubscribed", {"first_name": "Kim"}),
+    }
+    assert vendors.vendor_list("yesmail", "vip-offers") == {
+        "ann.archer@example.com": ("active", {"firstname": "Ann"}),
+        "erin.evans@example.com": ("active", {"firstname": "Erin"}),
+        "gil.grant@example.com": ("active", {"firstname": "Gil"}),
+    }
+    again = cli("plan", "-c", "config")
+    assert again.code == 0, again.err
+    newsletter = again.out.split("List 'vip'")[0]
+    assert "+ add" not in newsletter and "- remove" not in newsletter
+    assert "= held: 2" in newsletter
