@@ -81,7 +81,9 @@ class StateStore(abc.ABC):
             if stored.content_key() == state.content_key():
                 return stored  # nothing changed: no new serial, no write
             state.serial = stored.serial + 1
-        elif stored is None and state.serial == 0:
+        elif stored is not None:  # forced: still never behind what was stored
+            state.serial = max(state.serial, stored.serial) + 1
+        elif state.serial == 0:
             state.serial = 1
         state.updated_at = now()
         self._write_raw(state)
