@@ -1,0 +1,93 @@
+"""The listmonk provider against the sandbox: the shared conformance suite plus specifics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import httpx
+
+from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
+from reconciler.model import Action, VendorType
+from reconciler.providers.base import JobState, Provider
+from reconciler.providers.listmonk import ListmonkProvider
+from reconciler.sandbox.server import EmbeddedSandbox
+from reconciler.staging.http import HttpStager
+from tests.providers.conformance import Contacts, ProviderConformance
+
+CREDS = Credentials(username="api", password="token")  # type: ignore[arg-type]
+
+
+def make(sandbox: EmbeddedSandbox, tmp_path: Path) -> ListmonkProvider:
+    config = ProviderConfig(type=VendorType.LISTMONK, credentials=CREDS)
+    return ListmonkProvider("lm", config, base_url=f"{sandbox.base_url}/listmonk", workdir=tmp_path)
+
+
+class TestListmonkConformance(ProviderConformance):
+    vendor: ClassVar[VendorType] = VendorType.LISTMONK
+    list_id: ClassVar[str] = "3"
+
+    def make_provider(self, sandbox: EmbeddedSandbox, workdir: Path) -> Provider:
+        return make(sandbox, workdir)
+
+    def list_config(self) -> ListConfig:
+        return ListConfig(provider="lm", list_id=self.list_id, managed_fields=["first_name"])
+
+    def seed(self, sandbox: EmbeddedSandbox, contacts: Contacts) -> None:
+        sandbox.app.seed(
+            {
+                "listmonk": {
+                    "lists": {
+                        self.list_id: {
+                            "name": "news",
+                            "contacts": [{"email": e, **c} for e, c in contacts.items()],
+                        }
+                    }
+                }
+            }
+        )
+
+
+def test_import_overwrite_never_changes_a_subscription_status(tmp_path: Path) -> None:
+    with EmbeddedSandbox() as sandbox, HttpStager() as stager:
+        suite = TestListmonkConformance()
+        suite.seed(
+            sandbox,
+            {"ann@example.com": {"status": "unsubscribed", "fields": {"first_name": "Old"}}},
+        )
+        provider = make(sandbox, tmp_path)
+        batch = suite.batch(provider, tmp_path, stager, Action.UPDATE, [("ann@example.com", "New")])
+        _, status = suite.run_job(provider, batch)
+        assert status.state is JobState.SUCCEEDED
+        assert suite.vendor_list(sandbox)["ann@example.com"] == (
+            "unsubscribed",
+            {"name": "ann", "first_name": "New"},
+        )
+
+
+def test_a_running_import_blocks_the_next_with_listmonks_message(tmp_path: Path) -> None:
+    with EmbeddedSandbox() as sandbox:
+        sandbox.app.seed({"listmonk": {"lists": {"3": {"name": "news"}}}})
+        client = httpx.Client(base_url=f"{sandbox.base_url}/listmonk", auth=("api", "token"))
+        params = '{"mode": "subscribe", "delim": ",", "lists": [3]}'
+        first = client.post(
+            "/api/import/subscribers",
+            data={"params": params},
+            files={"file": ("a.csv", b"email\na@example.com\n")},
+        )
+        second = client.post(
+            "/api/import/subscribers",
+            data={"params": params},
+            files={"file": ("b.csv", b"email\nb@example.com\n")},
+        )
+        assert first.status_code == 200
+        assert (second.status_code, second.json()) == (
+            400,
+            {
+                "message": (
+                    "An import is already running. Wait for it to finish or stop it before trying "
+                    "again."
+                )
+            },
+        )
+        assert httpx.get(f"{sandbox.base_url}/listmonk/api/lists").status_code == 401
