@@ -12,8 +12,8 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
     first = cli("apply", "-c", "config", "--auto-approve")
     assert first.code == 0, first.out + first.err
     assert (
-        "Plan: 4 to add, 1 to remove, 1 to unsubscribe, 1 to resubscribe, 1 to bounce, "
-        "1 to complaint, 1 to update, 1 held."
+        "Plan: 6 to add, 1 to remove, 2 to unsubscribe, 1 to resubscribe, 1 to bounce, "
+        "2 to complaint, 2 to update, 2 held."
     ) in first.out
     vendors = Project(project / "config")
     assert vendors.vendor_list("ongage", "1001") == {
@@ -32,8 +32,19 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
         "erin.evans@example.com": ("active", {"firstname": "Erin"}),
         "gil.grant@example.com": ("active", {"firstname": "Gil"}),
     }
+    assert vendors.vendor_list("listmonk", "3") == {
+        "ann.archer@example.com": ("active", {"name": "Ann Archer"}),
+        "ivy.irwin@example.com": ("complaint", {"name": "Ivy Irwin"}),
+        "kim.kato@example.com": ("unsubscribed", {"name": "Kim Kato"}),
+        "lee.lopez@example.com": ("active", {"name": "Lee Lopez"}),
+        "mia.moss@example.com": ("unsubscribed", {"name": "Mia Moss"}),
+        "nia.nolan@example.com": ("active", {"name": "Nia Nolan"}),
+        "support-team@example.org": ("active", {"name": "Support Team"}),
+    }
     again = cli("plan", "-c", "config")
     assert again.code == 0, again.err
     newsletter = again.out.split("List 'vip'")[0]
     assert "+ add" not in newsletter and "- remove" not in newsletter
     assert "= held: 2" in newsletter
+    product_updates = again.out.split("List 'product-updates'")[1]
+    assert "+ add" not in product_updates and "~ update" not in product_updates
