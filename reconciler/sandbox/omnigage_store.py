@@ -261,9 +261,10 @@ class OmnigageStore:
                     " ON c.id = m.contact_id ORDER BY m.list_id, c.id) GROUP BY list_id"
                 )
             )
-            everyone = cursor.execute(
+            unlisted = cursor.execute(
                 "SELECT json_group_array(json_object('email', email, 'status', status,"
-                " 'fields', json(fields))) FROM (SELECT * FROM omnigage_contacts ORDER BY id)"
+                " 'fields', json(fields))) FROM (SELECT * FROM omnigage_contacts WHERE id NOT IN"
+                " (SELECT contact_id FROM omnigage_members) ORDER BY id)"
             ).fetchone()[0]
         lists = {
             list_id: _sorted(json.loads(documents.get(list_id, "[]")))
@@ -272,7 +273,7 @@ class OmnigageStore:
         return {
             "lists": lists,
             "list_names": {list_id: names[list_id] for list_id in sorted(names)},
-            "contacts": _sorted(json.loads(everyone or "[]")),
+            "unlisted": _sorted(json.loads(unlisted or "[]")),
         }
 
     # -- seeding ----------------------------------------------------------------------------

@@ -1046,7 +1046,8 @@ def test_unique_primary_email_updates_matches_and_creates_the_rest(
                     "email": "gone@example.com",
                     "status": "unsubscribed",
                     "fields": {"company": "Gco"},
-                }
+                },
+                {"email": "solo@example.com", "status": "bounced"},
             ],
         },
     )
@@ -1067,7 +1068,7 @@ def test_unique_primary_email_updates_matches_and_creates_the_rest(
     assert state(http) == {
         "lists": {"L1": [gone, new, old], "L2": [other]},
         "list_names": {"L1": "News", "L2": "Other"},
-        "contacts": [gone, new, old, other],
+        "unlisted": [contact("solo@example.com", "bounced")],
     }
 
 
@@ -1157,10 +1158,7 @@ def test_an_import_without_a_list_only_touches_contacts(
     }
     dumped = state(http)
     assert dumped["lists"] == {"L1": [contact("old@example.com", first_name="Olga")]}
-    assert dumped["contacts"] == [
-        contact("ann@example.com", first_name="Ann"),
-        contact("old@example.com", first_name="Olga"),
-    ]
+    assert dumped["unlisted"] == [contact("ann@example.com", first_name="Ann")]
 
 
 def test_a_failing_job_applies_the_first_half_and_ends_failed(
