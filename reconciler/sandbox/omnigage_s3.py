@@ -283,7 +283,11 @@ def _check_conditions(
             )
         operator, target, expected = condition
         if operator == "content-length-range":
-            _check_size(size, int(target), int(expected))
+            if not all(isinstance(bound, int) for bound in (target, expected)):
+                raise S3Error(
+                    400, "InvalidPolicyDocument", f"Invalid Policy: Invalid Condition: {condition}"
+                )
+            _check_size(size, target, expected)
             continue
         name = str(target).removeprefix("$").lower()
         covered.add(name)

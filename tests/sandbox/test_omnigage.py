@@ -1237,3 +1237,26 @@ def test_a_malformed_seed_is_refused_with_its_location(
     with pytest.raises(SeedError) as caught:
         sandbox.app.seed({"omnigage": data})
     assert str(caught.value) == message
+
+
+def test_a_signed_but_malformed_policy_is_an_invalid_policy_document(
+    http: httpx.Client, api: httpx.Client
+) -> None:
+    seed(http, {"s3": S3_SEED})
+    upload = create_upload(api)
+    url = upload["attributes"]["request-url"]
+    not_json = base64.b64encode(b"{expiration").decode()
+    no_expiry, _ = signed_policy({"conditions": []})
+    for policy, message in [
+        (not_json, "Invalid Policy: Invalid JSON."),
+        (no_expiry, "Invalid Policy: Policy missing expiration."),
+    ]:
+        signature = base64.b64encode(
+            hmac.new(b"test-secret", policy.encode(), hashlib.sha1).digest()
+        ).decode()
+        replace = {"AWSAccessKeyId": "AKIATESTONLY", "policy": policy, "signature": signature}
+        response = post_form(http, url, form_parts(upload, CSV, replace=replace))
+        assert (response.status_code, s3_error(response)) == (
+            400,
+            {"Code": "InvalidPolicyDocument", "Message": message},
+        )
