@@ -61,7 +61,10 @@ def test_import_is_refused_before_the_upload_completes(tmp_path: Path) -> None:
         }
         refused = client.post("/api/v1/import-contacts", json=body)
         assert refused.status_code == 422
-        assert refused.json()["errors"][0]["detail"].startswith("the upload was never completed")
+        assert (
+            "has no file: POST the file to the upload's request-url"
+            in (refused.json()["errors"][0]["detail"])
+        )
         form = {k: v for item in upload["attributes"]["request-form-data"] for k, v in item.items()}
         bad = httpx.post(
             upload["attributes"]["request-url"],
