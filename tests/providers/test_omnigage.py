@@ -80,7 +80,7 @@ def test_import_is_refused_before_the_upload_completes(tmp_path: Path) -> None:
         assert wrong_key.status_code == 403 and b"starts-with" in wrong_key.content
         good = httpx.post(
             upload["attributes"]["request-url"],
-            data=form,
+            data={**form, "Content-Type": "text/csv"},  # the policy requires the field
             files={"file": ("a.csv", b"Email Address\na@example.com\n")},
         )
         assert good.status_code == 204
