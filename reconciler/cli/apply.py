@@ -21,6 +21,7 @@ from reconciler.runtime import Runtime, config_dir
 from reconciler.state.ledger import StateLedger
 from reconciler.state.model import ExportSeen, ListState, State, now
 from reconciler.state.open import open_store
+from reconciler.state.store import StateStore
 
 EXIT_FAILED_BATCHES = 5
 
@@ -94,27 +95,36 @@ def _verify(loaded: LoadedConfig, runtime: Runtime, targets: list[str] | None) -
     return problems
 
 
+def wire(loaded: LoadedConfig, store: StateStore, rt: Runtime) -> tuple[StateLedger, Applier]:
+    """The ledger (on the store) and the applier (on the runtime's providers) of one run."""
+    base = config_dir(loaded)
+    run_id = uuid.uuid4().hex[:12]
+    ledger = StateLedger(
+        store,
+        store.read() or State(),
+        run_id=run_id,
+        failures_dir=base / ".reconciler" / "failures",
+    )
+    providers: Mapping[str, Provider] = {
+        name: rt.provider(name) for name in loaded.config.providers
+    }
+    applier = Applier(
+        providers=providers,
+        list_configs=loaded.config.lists,
+        ledger=ledger,
+        batch_dir=base / ".reconciler" / "batches" / run_id,
+        events=LogEvents(sys.stdout),
+        stager_for=rt.stager_for,
+    )
+    return ledger, applier
+
+
 def run(args: argparse.Namespace) -> int:
     loaded = load(args)
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
-    run_id = uuid.uuid4().hex[:12]
     with store.locked("apply"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
-        state = store.read() or State()
-        ledger = StateLedger(
-            store, state, run_id=run_id, failures_dir=base / ".reconciler" / "failures"
-        )
-        providers: Mapping[str, Provider] = {
-            name: rt.provider(name) for name in loaded.config.providers
-        }
-        applier = Applier(
-            providers=providers,
-            list_configs=loaded.config.lists,
-            ledger=ledger,
-            batch_dir=base / ".reconciler" / "batches" / run_id,
-            events=LogEvents(sys.stdout),
-            stager_for=rt.stager_for,
-        )
+        ledger, applier = wire(loaded, store, rt)
         ledger.start_run("apply")
         resumed: list[BatchOutcome] = applier.resume()
         plan = build_plan(loaded, targets=args.target, read_current=rt.read_current)

@@ -12,7 +12,7 @@ from reconciler.errors import ReconcilerError
 
 #: Command modules under ``reconciler.cli``; each has ``register(subparsers)`` which sets
 #: ``func=run`` on its parser, and ``run(args) -> int``.
-COMMANDS: tuple[str, ...] = ("validate", "plan", "apply", "state", "sandbox")
+COMMANDS: tuple[str, ...] = ("validate", "plan", "apply", "refresh", "state", "sandbox")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,14 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from reconciler.apply.inflight import pending_rows
 from reconciler.cli.common import add_config_argument, load, write_file
 from reconciler.engine.planner import build_plan
 from reconciler.errors import CapabilityError
 from reconciler.plan.jsonform import dumps, plan_to_dict
 from reconciler.plan.model import Plan
+from reconciler.plan.pending import subtract_pending
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text, use_colour
 from reconciler.runtime import Runtime, config_dir
+from reconciler.state.open import open_store
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     workdir = config_dir(loaded) / ".reconciler" / "work"
     with Runtime(loaded, workdir=workdir) as runtime:
         plan = build_plan(loaded, targets=args.target, read_current=runtime.read_current)
+    # Jobs still in flight (another apply running, or one that crashed) already carry some
+    # rows: they are shown as pending, not planned twice.
+    state = open_store(config_dir(loaded), loaded.config.state).read()
+    plan = subtract_pending(plan, pending_rows(state))
     show(plan, args)
     if args.json:
         target = Path(args.json)

@@ -141,6 +141,13 @@ def test_sigkill_mid_apply_then_rerun_submits_nothing_twice(tmp_path: Path) -> N
     in_flight = [j for j in killed["jobs"] if j["status"] == "submitted"]
     assert len(in_flight) == 1 and in_flight[0]["vendor_job_id"]
 
+    # A plan now shows the in-flight job's rows as pending instead of planning them again.
+    planned = p.run("plan", "-c", "reconciler.yaml")
+    assert planned.code == 0, planned.err
+    action = in_flight[0]["action"]
+    assert f"  … 1 {action} already in flight (pending jobs)" in planned.out
+    assert f"  ⊘ {action}:" not in planned.out
+
     # The lock of the killed run is still there: the next apply names it and how to clear it.
     blocked = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
     assert blocked.code == 1 and "is locked by" in blocked.err
@@ -149,6 +156,11 @@ def test_sigkill_mid_apply_then_rerun_submits_nothing_twice(tmp_path: Path) -> N
     assert p.run("state", "unlock", lock_id, "-c", "reconciler.yaml").code == 0
 
     p.write("reconciler.yaml", CONFIG.replace("POLLS", "1"))  # full speed from now on
+    refreshed = p.run("refresh", "-c", "reconciler.yaml")  # settles it, sends nothing
+    assert refreshed.code == 0, refreshed.out + refreshed.err
+    assert refreshed.out.splitlines()[-1].endswith(
+        f": succeeded (job {in_flight[0]['vendor_job_id']})")
+    assert len(import_actions(p)) == 1
     rerun = p.run("apply", "-c", "reconciler.yaml", "--auto-approve", timeout=120)
     assert rerun.code == 0, rerun.out + rerun.err
     assert p.vendor_list("ongage", "1001") == EXPECTED

@@ -1,0 +1,38 @@
+"""``reconciler refresh``: follow pending jobs to their end and update the ledger; send nothing."""
+
+from __future__ import annotations
+
+import argparse
+
+from reconciler.cli.apply import EXIT_FAILED_BATCHES, wire
+from reconciler.cli.common import add_config_argument, load
+from reconciler.providers.base import JobState
+from reconciler.runtime import Runtime, config_dir
+from reconciler.state.open import open_store
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "refresh", help="poll pending jobs and update the ledger without submitting anything"
+    )
+    add_config_argument(parser)
+    parser.add_argument("--state", metavar="FILE", help="state file (default from config)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load(args)
+    base = config_dir(loaded)
+    store = open_store(base, loaded.config.state, override=args.state)
+    with store.locked("refresh"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
+        ledger, applier = wire(loaded, store, rt)
+        if not ledger.in_flight():
+            print("No jobs in flight.")
+            return 0
+        ledger.start_run("refresh")
+        outcomes = applier.resume()
+        failed = [o for o in outcomes if o.state is JobState.FAILED]
+        ledger.finish_run("failed batches" if failed else "succeeded")
+    for outcome in outcomes:
+        print(f"{outcome.batch.key}: {outcome.state.value} (job {outcome.vendor_job_id})")
+    return EXIT_FAILED_BATCHES if failed else 0
