@@ -27,7 +27,7 @@ from reconciler.engine.rules import (
 )
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
-from reconciler.model import KIND_ORDER, ContactStatus, SuppressionReason
+from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode, SuppressionReason
 from reconciler.plan.model import ListChange, ListPlan
 from reconciler.sources.desired import DesiredSources, ListSources
 
@@ -190,22 +190,49 @@ def diff_list(
         UNION SELECT h FROM sup WHERE scope IN ('', {_lit(entry.name)})
         UNION SELECT h FROM opt
     """)
+    # The common cases — a plain add (declared once, valid, unknown to the vendor, neither
+    # suppressed nor opted in) and a plain drop (active at the vendor, undeclared, not
+    # suppressed, authoritative list) — need no rules beyond that: they skip the per-address
+    # decision, which keeps million-row adds fast. Everything else goes through decide().
+    scope = f"scope IN ('', {_lit(entry.name)})"
+    con.execute(f"""
+        CREATE OR REPLACE TABLE special AS
+        SELECT h FROM des GROUP BY h HAVING count(*) > 1 OR NOT bool_and(ok)
+        UNION SELECT h FROM sup WHERE {scope}
+        UNION SELECT h FROM opt
+    """)
     con.execute(
-        "CREATE OR REPLACE TABLE hot_des AS SELECT src, ord, ok FROM des "
+        "CREATE OR REPLACE TABLE plain_add AS SELECT d.h FROM des d ANTI JOIN cur c "
+        "ON d.h = c.h WHERE d.ok AND d.h NOT IN (SELECT h FROM special)"
+    )
+    drops = cfg.mode is ListMode.AUTHORITATIVE
+    con.execute(
+        "CREATE OR REPLACE TABLE plain_drop AS SELECT c.h FROM cur c ANTI JOIN des d "
+        "ON c.h = d.h WHERE c.status = 'active' AND c.h NOT IN (SELECT h FROM special)"
+        + ("" if drops else " AND false")
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE hot_des AS SELECT src, ord, ok, h FROM des "
         "WHERE NOT ok OR h IN (SELECT h FROM hot)"
     )
     field_cols = "".join(f", {a}" for a in aliases)
     declared_rows = _fetch(
         con,
-        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok{field_cols} "
+        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok, "
+        f"h IN (SELECT h FROM plain_add) AS plain{field_cols} "
         "FROM raw_des JOIN hot_des USING (src, ord)",
     )
     # The vendor's hot rows: one more parallel read of the export, filtered by key.
     vendor_rows = _fetch(
         con,
-        f"SELECT e, status, raw_status{field_cols} FROM "
-        f"(SELECT *, {cur_e} AS e, {hash_sql(cur_e)} AS h FROM {cur_sql}) SEMI JOIN hot USING (h)",
+        f"SELECT e, status, raw_status, h IN (SELECT h FROM plain_drop) AS plain{field_cols} "
+        f"FROM (SELECT *, {cur_e} AS e, {hash_sql(cur_e)} AS h FROM {cur_sql}) "
+        "SEMI JOIN hot USING (h)",
     )
+    plain_adds = [r for r in declared_rows if r[5]]
+    declared_rows = [(*r[:5], *r[6:]) for r in declared_rows if not r[5]]
+    plain_drops = {r[0] for r in vendor_rows if r[3]}
+    vendor_rows = [(*r[:3], *r[4:]) for r in vendor_rows if not r[3]]
     sup_rows = _fetch(
         con,
         f"SELECT e, reason, src, ord FROM sup WHERE scope IN ('', {_lit(entry.name)}) "
@@ -228,7 +255,7 @@ def diff_list(
             + ("" if cfg.skip_invalid else " (set skip_invalid: true to plan without bad rows)"),
         )
 
-    changes: list[ListChange] = []
+    changes = _plain_changes(desired, plain_adds, plain_drops, cfg.managed_fields, rules)
     for email in declared.keys() | vendor_state.keys() | suppressed.keys():
         change = decide(
             email,
@@ -254,6 +281,41 @@ def diff_list(
         active_members=int(active_rows),
         skipped_invalid=tuple(str(p) for p in invalid) if cfg.skip_invalid else (),
     )
+
+
+def _plain_changes(
+    desired: DesiredSources,
+    adds: Sequence[tuple[Any, ...]],
+    drops: set[str],
+    managed: Sequence[str],
+    rules: ListRules,
+) -> list[ListChange]:
+    """Changes for plain adds and drops, built in bulk (see diff_list)."""
+    changes: list[ListChange] = []
+    _plain_adds(desired, adds, managed, changes)
+    if drops:
+        kind = ChangeKind(rules.drop_action.value)
+        reason = f"not declared (authoritative list, drop action: {kind})"
+        changes.extend(ListChange(kind, email, reason) for email in drops)
+    return changes
+
+
+def _plain_adds(
+    desired: DesiredSources,
+    adds: Sequence[tuple[Any, ...]],
+    managed: Sequence[str],
+    changes: list[ListChange],
+) -> None:
+    for src, ordinal, _raw, email, _ok, _plain, *values in adds:
+        file, line = desired.locate(src, ordinal)
+        fields = {
+            name: value.strip()
+            for name, value in zip(managed, values, strict=True)
+            if value is not None and value.strip()
+        }
+        changes.append(
+            ListChange(ChangeKind.ADD, email, f"{file}:{line}" if line else file, fields)
+        )
 
 
 def _lit(value: str) -> str:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+from types import MappingProxyType
+from typing import NamedTuple
 
 from reconciler.model import KIND_ORDER, ChangeKind, DropAction, ListMode
 
@@ -17,21 +20,26 @@ FORMAT_VERSION = 1
 FieldValues = Mapping[str, str | None]
 
 
-@dataclass(frozen=True, slots=True)
-class ListChange:
+_NO_VALUES: FieldValues = MappingProxyType({})
+
+
+class ListChange(NamedTuple):
     """One row of a plan: what happens to one address on one list, and why.
 
     ``fields`` holds the desired values of managed fields (for add, resubscribe and update);
     ``previous`` the vendor's current values of the fields an update changes.
     ``reason`` says what caused the change: the source ``file:line`` that declared it, the
     suppression entry, or the vendor status (e.g. ``vendor status: unsubscribed``).
+
+    A named tuple rather than a dataclass: plans hold millions of these, and a tuple is made
+    several times faster and smaller.
     """
 
     kind: ChangeKind
     email: str
     reason: str
-    fields: FieldValues = field(default_factory=dict)
-    previous: FieldValues = field(default_factory=dict)
+    fields: FieldValues = _NO_VALUES
+    previous: FieldValues = _NO_VALUES
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,7 @@ class CapabilityGap:
     explanation: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ListPlan:
     name: str
     provider: str
@@ -70,7 +78,7 @@ class ListPlan:
     gaps: tuple[CapabilityGap, ...] = ()
     pending: Mapping[ChangeKind, int] = field(default_factory=dict)  # covered by in-flight jobs
 
-    @property
+    @cached_property
     def counts(self) -> dict[ChangeKind, int]:
         counts = dict.fromkeys(KIND_ORDER, 0)
         for change in self.changes:
@@ -82,7 +90,7 @@ class ListPlan:
 
     @property
     def has_actions(self) -> bool:
-        return any(c.kind is not ChangeKind.HELD for c in self.changes)
+        return any(n for kind, n in self.counts.items() if kind is not ChangeKind.HELD)
 
 
 @dataclass(frozen=True, slots=True)
