@@ -111,6 +111,16 @@ class Provider(abc.ABC):
             )
         self.poll_interval = float(interval)
 
+    def int_option(self, name: str, default: int, *, low: int, high: int) -> int:
+        """A whole-number vendor option, validated with a message naming it."""
+        value = self.config.options.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ProviderError(
+                f"option {name} must be a whole number from {low} to {high}, got {value!r}",
+                vendor=self.vendor.value,
+            )
+        return value
+
     # -- what it can do ------------------------------------------------------------------------
     def cannot(self, action: Action) -> str | None:
         """Why ``action`` is impossible through the documented API, or None if it is possible."""

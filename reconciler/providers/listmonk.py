@@ -35,13 +35,7 @@ class ListmonkProvider(Provider):
         self, name: str, config: ProviderConfig, *, base_url: str | None = None, workdir: Path
     ) -> None:
         super().__init__(name, config, base_url=base_url, workdir=workdir)
-        size = config.options.get("batch_size", DEFAULT_BATCH)
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 5_000_000:
-            raise ProviderError(
-                f"option batch_size must be a whole number from 1 to 5000000, got {size!r}",
-                vendor="listmonk",
-            )
-        self.batch_size = size
+        self.batch_size = self.int_option("batch_size", DEFAULT_BATCH, low=1, high=5_000_000)
         status = config.options.get("subscription_status", "confirmed")
         if status not in ("confirmed", "unconfirmed"):
             raise ProviderError(

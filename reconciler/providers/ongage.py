@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,16 +59,6 @@ COUNT_KEYS = (
 DEFAULT_BATCH = 100_000
 
 
-def _int_option(options: Mapping[str, Any], name: str, default: int, *, low: int, high: int) -> int:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ProviderError(
-            f"option {name} must be a whole number from {low} to {high}, got {value!r}",
-            vendor="ongage",
-        )
-    return value
-
-
 @dataclass
 class VendorSnapshot:
     """Export files fetched from the vendor, fingerprinted as the vendor's state."""
@@ -100,11 +89,8 @@ class OngageProvider(Provider):
         self, name: str, config: ProviderConfig, *, base_url: str | None = None, workdir: Path
     ) -> None:
         super().__init__(name, config, base_url=base_url, workdir=workdir)
-        options = config.options
-        self.batch_size = _int_option(options, "batch_size", DEFAULT_BATCH, low=1, high=5_000_000)
-        self.export_timeout = _int_option(
-            options, "export_timeout_seconds", 3600, low=1, high=86_400
-        )
+        self.batch_size = self.int_option("batch_size", DEFAULT_BATCH, low=1, high=5_000_000)
+        self.export_timeout = self.int_option("export_timeout_seconds", 3600, low=1, high=86_400)
         creds = config.credentials
         headers = {}
         for header, secret in (
