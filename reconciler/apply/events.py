@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from reconciler.providers.base import Batch, JobRef, JobStatus
 
@@ -33,3 +33,56 @@ class LogEvents:
 
     def note(self, message: str) -> None:
         self._line(message)
+
+
+class RichEvents:
+    """Progress on a terminal: one live line per batch, from submitted to its end."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> RichEvents:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    @staticmethod
+    def _label(batch: Batch) -> str:
+        return f"{batch.list_name} {batch.action.value} #{batch.index} ({batch.rows:,} rows)"
+
+    def batch_submitted(self, batch: Batch, job: JobRef) -> None:
+        self._tasks[batch.key] = self.progress.add_task(
+            f"{self._label(batch)} job {job.vendor_job_id}", total=None
+        )
+
+    def batch_polled(self, batch: Batch, status: JobStatus) -> None:
+        task = self._tasks.get(batch.key)
+        if task is not None:
+            self.progress.update(task, description=f"{self._label(batch)}: {status.vendor_status}")
+
+    def batch_finished(self, batch: Batch, status: JobStatus) -> None:
+        task = self._tasks.get(batch.key)
+        text = f"{self._label(batch)}: {status.state.value} ({status.vendor_status})"
+        if task is None:
+            task = self.progress.add_task(text, total=1)
+        self.progress.update(task, description=text, total=1, completed=1)
+
+    def note(self, message: str) -> None:
+        self.progress.console.print(message)

@@ -7,8 +7,8 @@ import sys
 import uuid
 from collections.abc import Mapping
 
-from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome
-from reconciler.apply.events import LogEvents
+from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome, Events
+from reconciler.apply.events import LogEvents, RichEvents
 from reconciler.cli.common import load
 from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show
 from reconciler.config.loader import LoadedConfig
@@ -95,7 +95,9 @@ def _verify(loaded: LoadedConfig, runtime: Runtime, targets: list[str] | None) -
     return problems
 
 
-def wire(loaded: LoadedConfig, store: StateStore, rt: Runtime) -> tuple[StateLedger, Applier]:
+def wire(
+    loaded: LoadedConfig, store: StateStore, rt: Runtime, events: Events | None = None
+) -> tuple[StateLedger, Applier]:
     """The ledger (on the store) and the applier (on the runtime's providers) of one run."""
     base = config_dir(loaded)
     run_id = uuid.uuid4().hex[:12]
@@ -113,7 +115,7 @@ def wire(loaded: LoadedConfig, store: StateStore, rt: Runtime) -> tuple[StateLed
         list_configs=loaded.config.lists,
         ledger=ledger,
         batch_dir=base / ".reconciler" / "batches" / run_id,
-        events=LogEvents(sys.stdout),
+        events=events or LogEvents(sys.stdout),
         stager_for=rt.stager_for,
     )
     return ledger, applier
@@ -138,7 +140,13 @@ def run(args: argparse.Namespace) -> int:
             ledger.finish_run("cancelled")
             print("Apply cancelled.")
             return 1
-        report = applier.apply(plan)
+        if sys.stdout.isatty() and not args.no_color:
+            # Live progress on a terminal; plain log lines (above) everywhere else, e.g. CI.
+            with RichEvents() as progress:
+                applier.events = progress
+                report = applier.apply(plan)
+        else:
+            report = applier.apply(plan)
         report.outcomes[:0] = resumed
         for lp in plan.lists:
             ledger.state.lists[lp.name].last_applied_at = now()

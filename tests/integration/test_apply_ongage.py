@@ -159,7 +159,8 @@ def test_sigkill_mid_apply_then_rerun_submits_nothing_twice(tmp_path: Path) -> N
     refreshed = p.run("refresh", "-c", "reconciler.yaml")  # settles it, sends nothing
     assert refreshed.code == 0, refreshed.out + refreshed.err
     assert refreshed.out.splitlines()[-1].endswith(
-        f": succeeded (job {in_flight[0]['vendor_job_id']})")
+        f": succeeded (job {in_flight[0]['vendor_job_id']})"
+    )
     assert len(import_actions(p)) == 1
     rerun = p.run("apply", "-c", "reconciler.yaml", "--auto-approve", timeout=120)
     assert rerun.code == 0, rerun.out + rerun.err
