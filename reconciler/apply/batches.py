@@ -37,9 +37,11 @@ def render_batch(rows: Sequence[ListChange], action: Action, fmt: BatchFormat) -
     writer = csv.writer(buffer, delimiter=fmt.delimiter, lineterminator="\n")
     if fmt.header:
         writer.writerow([fmt.email_column, *(column for _, column in fields)])
-    for change in rows:
-        email = change.email.lower() if fmt.lowercase else change.email
-        writer.writerow([email, *((change.fields.get(name) or "") for name, _ in fields)])
+    names = [name for name, _ in fields]
+    if fmt.lowercase:
+        writer.writerows([c.email.lower(), *[c.fields.get(n) or "" for n in names]] for c in rows)
+    else:
+        writer.writerows([c.email, *[c.fields.get(n) or "" for n in names]] for c in rows)
     return buffer.getvalue().encode("utf-8")
 
 

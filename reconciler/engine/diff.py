@@ -29,7 +29,7 @@ from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode, SuppressionReason
 from reconciler.plan.model import ListChange, ListPlan
-from reconciler.sources.desired import DesiredSources, ListSources
+from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
 _STATUS_RANK = {
     ContactStatus.ACTIVE: 0,
@@ -306,16 +306,24 @@ def _plain_adds(
     managed: Sequence[str],
     changes: list[ListChange],
 ) -> None:
+    offsets: dict[int, tuple[str, int | None]] = {}
     for src, ordinal, _raw, email, _ok, _plain, *values in adds:
-        file, line = desired.locate(src, ordinal)
+        if src not in offsets:
+            source = desired.by_id[src]
+            offset = source.file.line_offset() if isinstance(source, CsvRowSource) else None
+            offsets[src] = (source.display, offset)
+        display, offset = offsets[src]
+        if offset is not None:
+            reason = f"{display}:{ordinal + offset}"
+        else:
+            file, line = desired.locate(src, ordinal)
+            reason = f"{file}:{line}" if line else file
         fields = {
             name: value.strip()
             for name, value in zip(managed, values, strict=True)
             if value is not None and value.strip()
         }
-        changes.append(
-            ListChange(ChangeKind.ADD, email, f"{file}:{line}" if line else file, fields)
-        )
+        changes.append(ListChange(ChangeKind.ADD, email, reason, fields))
 
 
 def _lit(value: str) -> str:

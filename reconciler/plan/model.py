@@ -80,13 +80,17 @@ class ListPlan:
 
     @cached_property
     def counts(self) -> dict[ChangeKind, int]:
-        counts = dict.fromkeys(KIND_ORDER, 0)
+        return {kind: len(rows) for kind, rows in self.by_kind.items()}
+
+    @cached_property
+    def by_kind(self) -> dict[ChangeKind, list[ListChange]]:
+        grouped: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
         for change in self.changes:
-            counts[change.kind] += 1
-        return counts
+            grouped[change.kind].append(change)
+        return grouped
 
     def of_kind(self, kind: ChangeKind) -> Iterator[ListChange]:
-        return (c for c in self.changes if c.kind is kind)
+        return iter(self.by_kind[kind])
 
     @property
     def has_actions(self) -> bool:

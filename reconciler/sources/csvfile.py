@@ -87,6 +87,12 @@ class CsvFile:
             return f"(SELECT NULL::UBIGINT AS ord, {selected} FROM {reader})"
         return f"(SELECT ordinality::UBIGINT AS ord, {selected} FROM {reader} WITH ORDINALITY)"
 
+    def line_offset(self) -> int | None:
+        """The constant line - row offset when every row is one line, else None."""
+        if not self._line_map_ready:
+            self._build_line_map()
+        return None if self._multiline else (1 if self.has_header else 0)
+
     def line_of(self, ordinal: int) -> int:
         """The 1-based line on which data row ``ordinal`` starts."""
         if not self._line_map_ready:
