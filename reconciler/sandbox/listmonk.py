@@ -5,12 +5,9 @@ listmonk has (lists, subscribers, list subscriptions, the bounce webhook).
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 import time
 import uuid
-import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,11 +15,17 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.core import Vendor, json_response
+from reconciler.sandbox.listmonk_files import (
+    SUBSCRIPTION_STATUSES,
+    check_params,
+    iso,
+    read_csv,
+    stamp,
+)
 
 ALREADY_RUNNING = (
     "An import is already running. Wait for it to finish or stop it before trying again."
 )
-SUBSCRIPTION_STATUSES = ("unconfirmed", "confirmed", "unsubscribed")
 IMPORT_STEPS = 2  # polls (per polls_per_step) from importing to finished
 
 
@@ -202,8 +205,8 @@ class ListmonkVendor(Vendor):
                 "attribs": json.loads(r["attribs"] or "{}"),
                 "status": r["status"],
                 "lists": subs.get(r["id"], []),
-                "created_at": _iso(r["created"]),
-                "updated_at": _iso(r["updated"]),
+                "created_at": iso(r["created"]),
+                "updated_at": iso(r["updated"]),
             }
             for r in chosen
         ]
@@ -312,14 +315,14 @@ class ListmonkVendor(Vendor):
             params = json.loads(request.form.get("params", ""))
         except ValueError:
             return error(400, "Invalid params: not JSON")
-        problem = _check_params(params)
+        problem = check_params(params)
         if problem:
             return error(400, problem)
         upload = request.files.get("file")
         if upload is None:
             return error(400, "Invalid file: no file uploaded")
         try:
-            rows = _read_csv(upload.read(), params["delim"])
+            rows = read_csv(upload.read(), params["delim"])
         except ValueError as exc:
             return error(400, f"Invalid file: {exc}")
         fail = self.sandbox.faults.take_job_failure(self.name)
@@ -333,7 +336,7 @@ class ListmonkVendor(Vendor):
                 0,
                 json.dumps(params),
                 json.dumps(rows),
-                f"{_stamp()} processing '{upload.filename}'\n",
+                f"{stamp()} processing '{upload.filename}'\n",
                 int(fail),
             ),
         )
@@ -354,10 +357,10 @@ class ListmonkVendor(Vendor):
         params = json.loads(row["params"])
         if row["fail"]:
             imported = self._apply(rows[: len(rows) // 2], params)
-            status, log = "failed", f"{_stamp()} import failed: the import broke midway\n"
+            status, log = "failed", f"{stamp()} import failed: the import broke midway\n"
         else:
             imported = self._apply(rows, params)
-            status, log = "finished", f"{_stamp()} imported finished\n"
+            status, log = "finished", f"{stamp()} imported finished\n"
         self.db.execute(
             "UPDATE listmonk_import SET polls=?, imported=?, status=?, log=log || ? WHERE one=1",
             (polls, imported, status, log),
@@ -469,70 +472,3 @@ class ListmonkVendor(Vendor):
                         ),
                     )
                     self._blocklist(sub_id)
-
-
-def _check_params(params: Any) -> str | None:
-    if not isinstance(params, dict):
-        return "Invalid params: expected a JSON object"
-    if params.get("mode") not in ("subscribe", "blocklist"):
-        return "Invalid mode: expected subscribe or blocklist"
-    delim = params.get("delim")
-    if not isinstance(delim, str) or len(delim) != 1:
-        return "Invalid delimiter: expected a single character"
-    lists = params.get("lists") or []
-    if not isinstance(lists, list) or not all(isinstance(i, int) for i in lists):
-        return "Invalid lists: expected an array of list IDs"
-    if params["mode"] == "subscribe" and not lists:
-        return "Invalid lists: at least one list is needed in subscribe mode"
-    status = params.get("subscription_status")
-    if status is not None and status not in SUBSCRIPTION_STATUSES:
-        return "Invalid subscription_status"
-    if not isinstance(params.get("overwrite", False), bool):
-        return "Invalid overwrite: expected true or false"
-    params.setdefault("overwrite", False)
-    return None
-
-
-def _read_csv(raw: bytes, delim: str) -> list[dict[str, Any]]:
-    if raw[:2] == b"PK":
-        try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
-                if len(names) != 1:
-                    raise ValueError("the ZIP must hold one CSV file")
-                raw = archive.read(names[0])
-        except zipfile.BadZipFile:
-            raise ValueError("not a valid ZIP file") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text), delimiter=delim)
-    if not reader.fieldnames or "email" not in [f.strip().lower() for f in reader.fieldnames]:
-        raise ValueError("the CSV needs an 'email' column")
-    rows = []
-    for line in reader:
-        record = {k.strip().lower(): (v or "") for k, v in line.items() if k}
-        email = record.get("email", "").strip().lower()
-        if not email:
-            continue
-        try:
-            attribs = json.loads(record.get("attributes") or "{}")
-        except ValueError:
-            attribs = {}
-        rows.append(
-            {
-                "email": email,
-                "name": record.get("name", "").strip(),
-                "attribs": attribs if isinstance(attribs, dict) else {},
-            }
-        )
-    return rows
-
-
-def _stamp() -> str:
-    return time.strftime("%Y/%m/%d %H:%M:%S")
-
-
-def _iso(value: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))

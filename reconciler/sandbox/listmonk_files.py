@@ -1,0 +1,79 @@
+"""listmonk's import request: parameter checks and the CSV (or ZIP) it uploads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import zipfile
+from typing import Any
+
+SUBSCRIPTION_STATUSES = ("unconfirmed", "confirmed", "unsubscribed")
+
+
+def check_params(params: Any) -> str | None:
+    if not isinstance(params, dict):
+        return "Invalid params: expected a JSON object"
+    if params.get("mode") not in ("subscribe", "blocklist"):
+        return "Invalid mode: expected subscribe or blocklist"
+    delim = params.get("delim")
+    if not isinstance(delim, str) or len(delim) != 1:
+        return "Invalid delimiter: expected a single character"
+    lists = params.get("lists") or []
+    if not isinstance(lists, list) or not all(isinstance(i, int) for i in lists):
+        return "Invalid lists: expected an array of list IDs"
+    if params["mode"] == "subscribe" and not lists:
+        return "Invalid lists: at least one list is needed in subscribe mode"
+    status = params.get("subscription_status")
+    if status is not None and status not in SUBSCRIPTION_STATUSES:
+        return "Invalid subscription_status"
+    if not isinstance(params.get("overwrite", False), bool):
+        return "Invalid overwrite: expected true or false"
+    params.setdefault("overwrite", False)
+    return None
+
+
+def read_csv(raw: bytes, delim: str) -> list[dict[str, Any]]:
+    if raw[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
+                if len(names) != 1:
+                    raise ValueError("the ZIP must hold one CSV file")
+                raw = archive.read(names[0])
+        except zipfile.BadZipFile:
+            raise ValueError("not a valid ZIP file") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text), delimiter=delim)
+    if not reader.fieldnames or "email" not in [f.strip().lower() for f in reader.fieldnames]:
+        raise ValueError("the CSV needs an 'email' column")
+    rows = []
+    for line in reader:
+        record = {k.strip().lower(): (v or "") for k, v in line.items() if k}
+        email = record.get("email", "").strip().lower()
+        if not email:
+            continue
+        try:
+            attribs = json.loads(record.get("attributes") or "{}")
+        except ValueError:
+            attribs = {}
+        rows.append(
+            {
+                "email": email,
+                "name": record.get("name", "").strip(),
+                "attribs": attribs if isinstance(attribs, dict) else {},
+            }
+        )
+    return rows
+
+
+def stamp() -> str:
+    return time.strftime("%Y/%m/%d %H:%M:%S")
+
+
+def iso(value: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
