@@ -7,11 +7,8 @@ Paths are relative to the ``/ongage`` prefix, which stands for ``https://api.ong
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
-import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +16,12 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.core import Vendor, json_response
+from reconciler.sandbox.ongage_export import (
+    DATE_FORMATS,
+    check_fields,
+    check_statuses,
+    export_zip,
+)
 from reconciler.sandbox.ongage_rows import (
     COUNT_KEYS,
     Contact,
@@ -41,33 +44,6 @@ STATUS_DESC = {
 }
 ACTIONS = ("add", "remove", "unsubscribe", "resubscribe", "bounce", "complaint")
 DELIMITERS = {",": ",", "|": "|", "t": "\t", "\t": "\t", ";": ";"}
-DATE_FORMATS = (
-    "mm/dd/yyyy",
-    "mm/dd/yy",
-    "mm-dd-yyyy",
-    "mm-dd-yy",
-    "dd/mm/yyyy",
-    "dd/mm/yy",
-    "dd-mm-yyyy",
-    "dd-mm-yy",
-)
-EXPORT_STATUSES = (
-    "active",
-    "unjoin-member",
-    "clicked",
-    "opened",
-    "inactive",
-    "bounced",
-    "complaint",
-)
-# Which contacts an export status selects (clicked/opened/inactive: the sandbox has no mailings).
-STATUS_SELECTS = {
-    "active": "active",
-    "unjoin-member": "unsubscribed",
-    "bounced": "bounced",
-    "complaint": "complaint",
-}
-SYSTEM_FIELDS = ("ocx_contact_id", "ocx_created_date", "ocx_unsubscribe_date")
 DEFAULT_FIELDS = ["first_name", "last_name"]
 MAX_CONCURRENT_IMPORTS = 2
 # Retrieve calls before an export is ready. Not scaled by polls_per_step, which paces import
@@ -88,29 +64,6 @@ def _bool(value: Any) -> bool | None:
         return value
     if value in (0, 1, "0", "1", "true", "false"):
         return value in (1, "1", "true")
-    return None
-
-
-def _check_statuses(statuses: Any, by_segment: bool) -> str | None:
-    if not isinstance(statuses, list) or not statuses:
-        return "status is required (an array)"
-    for status in statuses:
-        if status not in EXPORT_STATUSES:
-            return f"status {status!r} is not one of {', '.join(EXPORT_STATUSES)}"
-        if status in ("bounced", "complaint") and not by_segment:
-            return f"status {status} is available for export based on segment only"
-    return None
-
-
-def _check_fields(selected: Any, fields: list[str]) -> str | None:
-    if selected is None:
-        return None
-    if not isinstance(selected, list) or not all(isinstance(f, str) for f in selected):
-        return "fields_selected must be an array of strings"
-    known = {"email", *fields, *SYSTEM_FIELDS}
-    unknown = [f for f in selected if f not in known]
-    if unknown:
-        return f"unknown field(s) in fields_selected: {', '.join(unknown)}"
     return None
 
 
@@ -410,7 +363,7 @@ class OngageVendor(Vendor):
                 return f"{key} must be an array of integers"
         if segments and any(s != segment for s in segments):
             return f"unknown segment_id; list {list_id} has segment {segment} (All members)"
-        return _check_statuses(body.get("status"), bool(segments)) or _check_fields(
+        return check_statuses(body.get("status"), bool(segments)) or check_fields(
             body.get("fields_selected"), fields
         )
 
@@ -445,37 +398,13 @@ class OngageVendor(Vendor):
             return error(412, "Invalid data: the export is not finished yet")
         body = json.loads(row["request"])
         _, fields, _ = self._list(list_id)
-        columns = body.get("fields_selected") or ["email", *fields]
-        wanted = {STATUS_SELECTS[s] for s in body["status"] if s in STATUS_SELECTS}
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        for index, r in enumerate(
-            self.db.query(
-                "SELECT email, status, fields, created FROM ongage_contacts WHERE list_id=? "
-                "ORDER BY email",
-                (list_id,),
-            ),
-            start=1,
-        ):
-            if r["status"] not in wanted:
-                continue
-            values = json.loads(r["fields"])
-            system = {
-                "ocx_contact_id": str(index),
-                "ocx_created_date": str(int(r["created"])),
-                "ocx_unsubscribe_date": "",
-            }
-            writer.writerow(
-                [
-                    r["email"] if c == "email" else system.get(c, values.get(c) or "")
-                    for c in columns
-                ]
-            )
-        archive = io.BytesIO()
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(f"export_{row['id']}.csv", buffer.getvalue())
-        return Response(archive.getvalue(), mimetype="application/zip")
+        contacts = self.db.query(
+            "SELECT email, status, fields, created FROM ongage_contacts WHERE list_id=? "
+            "ORDER BY email",
+            (list_id,),
+        )
+        archive = export_zip(body, fields, contacts, row["id"])
+        return Response(archive, mimetype="application/zip")
 
     # -- inspection ---------------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
