@@ -182,14 +182,6 @@ def diff_list(
         f"(d.fh{i} IS NOT NULL AND d.fh{i} IS DISTINCT FROM c.cfh{i})" for i in range(len(aliases))
     )
     changed = f" OR {field_changed}" if field_changed else ""
-    con.execute(f"""
-        CREATE OR REPLACE TABLE hot AS
-        SELECT coalesce(d.h, c.h) AS h FROM des d FULL OUTER JOIN cur c ON d.h = c.h
-        WHERE d.h IS NULL OR c.h IS NULL OR c.status <> 'active' OR d.h2 <> c.h2{changed}
-        UNION SELECT h FROM des GROUP BY h HAVING count(*) > 1
-        UNION SELECT h FROM sup WHERE scope IN ('', {_lit(entry.name)})
-        UNION SELECT h FROM opt
-    """)
     # The common cases — a plain add (declared once, valid, unknown to the vendor, neither
     # suppressed nor opted in) and a plain drop (active at the vendor, undeclared, not
     # suppressed, authoritative list) — need no rules beyond that: they skip the per-address
@@ -201,15 +193,22 @@ def diff_list(
         UNION SELECT h FROM sup WHERE {scope}
         UNION SELECT h FROM opt
     """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE joined AS
+        SELECT coalesce(d.h, c.h) AS h, c.h IS NULL AS only_declared,
+               d.h IS NULL AND c.status = 'active' AS only_active
+        FROM des d FULL OUTER JOIN cur c ON d.h = c.h
+        WHERE d.h IS NULL OR c.h IS NULL OR c.status <> 'active' OR d.h2 <> c.h2{changed}
+    """)
+    con.execute("CREATE OR REPLACE TABLE hot AS SELECT h FROM joined UNION SELECT h FROM special")
     con.execute(
-        "CREATE OR REPLACE TABLE plain_add AS SELECT d.h FROM des d ANTI JOIN cur c "
-        "ON d.h = c.h WHERE d.ok AND d.h NOT IN (SELECT h FROM special)"
+        "CREATE OR REPLACE TABLE plain_add AS SELECT h FROM joined "
+        "WHERE only_declared AND h NOT IN (SELECT h FROM special)"
     )
     drops = cfg.mode is ListMode.AUTHORITATIVE
     con.execute(
-        "CREATE OR REPLACE TABLE plain_drop AS SELECT c.h FROM cur c ANTI JOIN des d "
-        "ON c.h = d.h WHERE c.status = 'active' AND c.h NOT IN (SELECT h FROM special)"
-        + ("" if drops else " AND false")
+        "CREATE OR REPLACE TABLE plain_drop AS SELECT h FROM joined "
+        "WHERE only_active AND h NOT IN (SELECT h FROM special)" + ("" if drops else " AND false")
     )
     con.execute(
         "CREATE OR REPLACE TABLE hot_des AS SELECT src, ord, ok, h FROM des "
