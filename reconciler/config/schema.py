@@ -216,6 +216,19 @@ class SandboxConfig(_Model):
     polls_per_step: int = Field(default=1, ge=1, le=1000)
 
 
+class WritebackConfig(_Model):
+    """Where ``reconciler suppressions pull`` writes the unsubscribes, bounces and complaints
+    seen at the vendors. Once it exists the file is read as one more suppression source."""
+
+    path: str  # relative to the file that names it
+
+
+class SuppressionsPolicy(_Model):
+    # A suppression pulled from one list (``writeback``) applies to every list at every vendor
+    # instead of only to the list it was seen on.
+    propagate_vendor_suppressions: bool = False
+
+
 class Config(_Model):
     version: Literal[1] = 1
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
@@ -224,3 +237,5 @@ class Config(_Model):
     resubscribe: list[OptInSource] = Field(default_factory=list)
     state: dict[str, str | int | bool] = Field(default_factory=dict)
     sandbox: SandboxConfig = SandboxConfig()
+    writeback: WritebackConfig | None = None
+    suppressions_policy: SuppressionsPolicy = SuppressionsPolicy()

@@ -26,10 +26,12 @@ from reconciler.sources.csvfile import (
     CsvFile,
     collect_row_errors,
     failing_file,
+    sql_ident,
     sql_str,
     translate_duckdb_error,
 )
 from reconciler.sources.desired import (
+    SCOPE_ALIAS,
     CsvRowSource,
     DesiredSources,
     RowSource,
@@ -54,7 +56,8 @@ def load_desired(con: Any, loaded: LoadedConfig, targets: Sequence[str] | None) 
     desired = collect_sources(loaded, targets)
     for source in desired.all_sources():
         source.prepare(con)
-    problems = _load_suppressions(con, desired)
+    propagate = loaded.config.suppressions_policy.propagate_vendor_suppressions
+    problems = _load_suppressions(con, desired, propagate=propagate)
     problems += _load_opt_ins(con, desired)
     if problems:
         raise SourceError(problems, summary="The suppression and opt-in sources hold bad rows")
@@ -73,18 +76,21 @@ def opt_in_index(con: Any, desired: DesiredSources) -> OptInIndex:
     return index
 
 
-def _scoped(desired: DesiredSources) -> list[tuple[str, RowSource]]:
-    pairs: list[tuple[str, RowSource]] = [("", s) for s in desired.suppressions]
+def _scoped(desired: DesiredSources, *, propagate: bool) -> list[tuple[str, RowSource]]:
+    """Each suppression source with the SQL of its scope: '' for every list, else a list name."""
+    pairs: list[tuple[str, RowSource]] = [(sql_str(""), s) for s in desired.suppressions]
     for name, entry in desired.lists.items():
-        pairs.extend((name, s) for s in entry.suppressions)
+        pairs.extend((sql_str(name), s) for s in entry.suppressions)
+    pulled = sql_str("") if propagate else f"coalesce(trim({sql_ident(SCOPE_ALIAS)}), '')"
+    pairs.extend((pulled, s) for s in desired.pulled)
     return pairs
 
 
-def _load_suppressions(con: Any, desired: DesiredSources) -> list[Problem]:
+def _load_suppressions(con: Any, desired: DesiredSources, *, propagate: bool) -> list[Problem]:
     parts = [
-        f"SELECT {sql_str(scope)} AS scope, src, ord, email, {reason_sql(source)} AS reason "
+        f"SELECT {scope} AS scope, src, ord, email, {reason_sql(source)} AS reason "
         f"FROM {source.sql()}"
-        for scope, source in _scoped(desired)
+        for scope, source in _scoped(desired, propagate=propagate)
     ]
     body = " UNION ALL ".join(parts) or (
         "SELECT ''::VARCHAR AS scope, 0 AS src, 0::UBIGINT AS ord, ''::VARCHAR AS email, "

@@ -131,6 +131,9 @@ class DesiredSources:
     opt_ins: list[RowSource]
     opt_in_lists: dict[int, dict[int, tuple[str, ...] | None]]  # src -> ord -> lists filter
     by_id: dict[int, RowSource]
+    # The write-back file of `suppressions pull`: each row scoped to the list in its `list`
+    # column (alias SCOPE_ALIAS), unless the policy propagates them to every list.
+    pulled: list[RowSource] = field(default_factory=list)
 
     def locate(self, src: int, ordinal: int) -> tuple[str, int | None]:
         return self.by_id[src].locate(ordinal)
@@ -146,6 +149,7 @@ class DesiredSources:
 MEMBER_ALIASES = ("email",)
 SUPPRESSION_ALIASES = ("email", "reason")
 OPT_IN_ALIASES = ("email", "consent")
+SCOPE_ALIAS = "scope_list"
 
 
 class _Collector:
@@ -314,9 +318,32 @@ def collect_sources(loaded: LoadedConfig, targets: Sequence[str] | None = None) 
             opt_ins.extend(
                 collector.csv_sources(path, opt_spec, {"email": "email", "consent": "consent"})
             )
+    pulled = _pulled_sources(collector)
     if collector.problems:
         raise SourceError(collector.problems, summary="The sources cannot be read")
-    return DesiredSources(lists, global_sup, opt_ins, collector.opt_in_lists, collector.by_id)
+    return DesiredSources(
+        lists, global_sup, opt_ins, collector.opt_in_lists, collector.by_id, pulled
+    )
+
+
+def _pulled_sources(collector: _Collector) -> list[RowSource]:
+    """The write-back file, once a pull has written it (before that there is nothing to read)."""
+    writeback = collector.loaded.config.writeback
+    if writeback is None:
+        return []
+    path = collector.loaded.resolve_path(("writeback", "path"), writeback.path)
+    if not path.is_file():
+        return []
+    spec = CsvSuppressions(csv=str(path.absolute()))
+    wanted = {"email": "email", "reason": "reason", SCOPE_ALIAS: "list"}
+    sources = collector.csv_sources(("writeback",), spec, wanted)
+    for source in sources:
+        assert isinstance(source, CsvRowSource)
+        if source.columns.get("reason") is None:
+            collector.problems.append(
+                Problem("the write-back file has no 'reason' column", file=source.display, line=1)
+            )
+    return sources
 
 
 def fixed_reason(source: RowSource) -> SuppressionReason | None:
