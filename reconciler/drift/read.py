@@ -1,0 +1,27 @@
+"""Read every vendor and the state, and make the Drift: what ``drift`` and ``suppressions
+pull`` share. Nothing is sent to any vendor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler.apply.inflight import pending_rows
+from reconciler.config.loader import LoadedConfig
+from reconciler.drift.compute import SAMPLE, compute_drift
+from reconciler.drift.model import Drift
+from reconciler.engine.planner import build_plan
+from reconciler.plan.pending import subtract_pending
+from reconciler.runtime import Runtime, config_dir
+from reconciler.state.open import open_store
+
+
+def read_drift(
+    loaded: LoadedConfig, *, targets: Sequence[str] | None = None, sample: int = SAMPLE
+) -> Drift:
+    workdir = config_dir(loaded) / ".reconciler" / "work"
+    with Runtime(loaded, workdir=workdir) as runtime:
+        plan = build_plan(loaded, targets=targets, read_current=runtime.read_current)
+    state = open_store(config_dir(loaded), loaded.config.state).read()
+    # Rows of jobs still in flight are counted once, as pending, not as changes too.
+    plan = subtract_pending(plan, pending_rows(state))
+    return compute_drift(plan, state, sample=sample)
