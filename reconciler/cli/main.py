@@ -6,17 +6,37 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
 
 #: Command modules under ``reconciler.cli``; each has ``register(subparsers)`` which sets
 #: ``func=run`` on its parser, and ``run(args) -> int``.
-COMMANDS: tuple[str, ...] = ("validate", "plan", "apply", "refresh", "state", "sandbox")
+COMMANDS: tuple[str, ...] = (
+    "validate",
+    "plan",
+    "apply",
+    "refresh",
+    "drift",
+    "suppressions",
+    "state",
+    "sandbox",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 1 like every other error: to scripts, 2 means "there are changes"
+    (``plan --detailed-exitcode``) or "there is drift" (``drift``). Subcommand parsers inherit
+    the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reconciler",
         description="Declarative sync of e-mail marketing lists and suppressions.",
     )

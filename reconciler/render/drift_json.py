@@ -1,0 +1,137 @@
+"""The drift report's JSON form (a public contract: ``specs/drift-json.md``, schema in
+``specs/drift.schema.json``). The Markdown and HTML reports are rendered from this form, so
+all three always agree, and addresses are masked here once for all of them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.address import mask
+from reconciler.drift.model import (
+    CHANGE_KINDS,
+    PART_ORDER,
+    Drift,
+    FieldDifference,
+    ListDrift,
+    Part,
+)
+from reconciler.model import ContactStatus
+from reconciler.plan.model import CurrentStateRef
+
+#: What a field value becomes in a redacted report: names are personal data too.
+HIDDEN = "***"
+
+_LEFT = (ContactStatus.UNSUBSCRIBED, ContactStatus.BOUNCED, ContactStatus.COMPLAINT)
+
+
+def _parts(counts: dict[Part, int]) -> dict[str, int]:
+    return {part.value: counts[part] for part in PART_ORDER}
+
+
+def _current(ref: CurrentStateRef | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    return {
+        "kind": ref.kind,
+        "location": ref.location,
+        "rows": ref.rows,
+        "sha256": ref.sha256,
+        "read_at": ref.read_at.isoformat() if ref.read_at else None,
+    }
+
+
+def _fields(diff: FieldDifference, email: Callable[[str], str], redact: bool) -> dict[str, Any]:
+    def value(text: str | None) -> str | None:
+        return HIDDEN if redact and text is not None else text
+
+    return {
+        "email": email(diff.email),
+        "declared_at": diff.declared_at,
+        "fields": [
+            {"name": name, "vendor": value(old), "desired": value(new)}
+            for name, old, new in diff.fields
+        ],
+    }
+
+
+def list_to_dict(ld: ListDrift, *, sample: int, redact: bool) -> dict[str, Any]:
+    def email(address: str) -> str:
+        return mask(address) if redact else address
+
+    by_action: dict[str, int] = {}
+    for job in ld.pending:
+        by_action[job.action] = by_action.get(job.action, 0) + job.rows
+    return {
+        "name": ld.name,
+        "provider": ld.provider,
+        "vendor": ld.vendor,
+        "vendor_list_id": ld.vendor_list_id,
+        "mode": ld.mode.value,
+        "current": _current(ld.current),
+        "has_drift": ld.has_drift,
+        "counts": _parts(ld.counts),
+        "changes": {
+            "by_kind": {kind.value: ld.changes.get(kind, 0) for kind in CHANGE_KINDS},
+            "gaps": [
+                {"action": g.action.value, "count": g.count, "explanation": g.explanation}
+                for g in ld.gaps
+            ],
+            "sample": [
+                {"kind": c.kind.value, "email": email(c.email), "reason": c.reason}
+                for c in ld.change_sample
+            ],
+        },
+        "absorb": {
+            "by_status": {
+                status.value: sum(1 for a in ld.absorb if a.status is status) for status in _LEFT
+            },
+            "sample": [
+                {
+                    "email": email(a.email),
+                    "status": a.status.value,
+                    "reason": a.reason.value,
+                    "declared_at": a.declared_at,
+                }
+                for a in ld.absorb[:sample]
+            ],
+        },
+        "fields": {
+            "by_field": dict(ld.field_counts),
+            "sample": [_fields(d, email, redact) for d in ld.field_sample[:sample]],
+        },
+        "pending": {
+            "by_action": by_action,
+            "jobs": [
+                {
+                    "action": job.action,
+                    "batch": job.batch,
+                    "rows": job.rows,
+                    "status": job.status,
+                    "vendor_job_id": job.vendor_job_id,
+                    "submitted_at": job.submitted_at.isoformat() if job.submitted_at else None,
+                }
+                for job in ld.pending
+            ],
+        },
+        "held_suppressed": ld.held_suppressed,
+    }
+
+
+def drift_to_dict(drift: Drift, *, redact: bool = True) -> dict[str, Any]:
+    return {
+        "format_version": drift.format_version,
+        "created_at": drift.created_at.isoformat(),
+        "config_checksum": drift.config_checksum,
+        "has_drift": drift.has_drift,
+        "redacted": redact,
+        "sample": drift.sample,
+        "summary": _parts(drift.counts),
+        "vendors": {vendor: _parts(counts) for vendor, counts in drift.by_vendor.items()},
+        "lists": [list_to_dict(ld, sample=drift.sample, redact=redact) for ld in drift.lists],
+    }
+
+
+def render_json(drift: Drift, *, redact: bool = True) -> str:
+    return json.dumps(drift_to_dict(drift, redact=redact), indent=2, ensure_ascii=False) + "\n"

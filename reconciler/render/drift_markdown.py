@@ -1,0 +1,23 @@
+"""The drift report as Markdown, for an issue or a pull request, rendered from its JSON form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.drift.model import Drift
+from reconciler.render.drift_json import drift_to_dict
+from reconciler.render.drift_text import summary_line
+from reconciler.render.markdown import environment, md_escape
+
+
+def md_strict(value: Any) -> str:
+    """As the plan's md filter, and asterisks too: masked values are full of them."""
+    return md_escape(value).replace("*", "\\*")
+
+
+def render_markdown(drift: Drift, *, redact: bool = True) -> str:
+    data = drift_to_dict(drift, redact=redact)
+    env = environment()
+    env.filters["md"] = md_strict
+    template = env.get_template("drift.md.j2")
+    return template.render(report=data, summary=summary_line(drift))
