@@ -249,6 +249,7 @@ def test_markdown_masks_addresses_and_field_values_unless_asked() -> None:
     assert "| c\\*\\*\\*@example.com | unsubscribed | m.csv:6 |" in masked
     assert "| b\\*\\*\\*@example.com | first_name | \\*\\*\\* | \\*\\*\\* |" in masked
     assert "| news | ongage | 4 | 2 | 1 | 0 |" in masked
+    assert "| remove | h\\*\\*\\*@example.com | not declared |\n\n… and 1 more\n" in masked
     full = render_markdown(drift, redact=False)
     assert "| carl@example.com | unsubscribed | m.csv:6 |" in full
     assert "| bob@example.com | first_name | Robert | Bob |" in full
