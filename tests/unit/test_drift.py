@@ -272,6 +272,7 @@ def test_html_escapes_values_and_loads_nothing_from_outside() -> None:
 
 
 def test_json_report_matches_its_schema_redacted_or_not() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
     drift = make_drift(state=State(jobs=[job("news", "submitted", 5)]))
     for redact in (True, False):
         data = drift_to_dict(drift, redact=redact)
