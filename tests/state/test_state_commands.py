@@ -84,13 +84,13 @@ def test_pull_prints_the_state_and_push_replaces_it_by_the_serial_and_lineage_ru
     edited["lists"]["b"] = {"provider": "og", "vendor": "ongage", "vendor_list_id": "b"}
     p.write("edited.json", json.dumps(edited))
     pushed = p.run("state", "push", "edited.json")
-    assert pushed.out == f"Pushed edited.json to st/state.json: serial 2.\n"
+    assert pushed.out == "Pushed edited.json to st/state.json: serial 2.\n"
     assert sorted(store.read().lists) == ["a", "b"]  # type: ignore[union-attr]
 
     again = p.run("state", "push", "edited.json")  # serial 1 is older than the stored 2
     assert again.code == 1
     assert again.err == (
-        f"Error: refusing to write serial 1 over serial 2 at st/state.json: someone else "
+        "Error: refusing to write serial 1 over serial 2 at st/state.json: someone else "
         "wrote the state meanwhile\n"
     )
     p.write("other.json", _state("z").model_dump_json())
@@ -98,7 +98,7 @@ def test_pull_prints_the_state_and_push_replaces_it_by_the_serial_and_lineage_ru
     assert other.code == 1 and "they are different states" in other.err
     assert store.read().serial == 2  # type: ignore[union-attr]
     forced = p.run("state", "push", "other.json", "--force")
-    assert forced.out == f"Pushed other.json to st/state.json: serial 3.\n"
+    assert forced.out == "Pushed other.json to st/state.json: serial 3.\n"
     assert sorted(store.read().lists) == ["z"]  # type: ignore[union-attr]
     assert store.current_lock() is None
 
