@@ -121,7 +121,7 @@ class Runtime:
             if staging is None and config.base_url == SANDBOX_URL:
                 from reconciler.staging.sandbox import SandboxStager
 
-                stager = SandboxStager(self._sandbox())
+                stager = self._stack.enter_context(SandboxStager(self._sandbox()))
             elif staging is not None:
                 stager = self._stack.enter_context(
                     open_stager(staging, config_dir=config_dir(self.loaded))

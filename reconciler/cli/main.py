@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 from typing import NoReturn
 
 from reconciler import __version__
@@ -48,9 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # CI cancels a job with SIGTERM: unwind like Ctrl-C, so the state is pushed and the lock
+    # released on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code: int = args.func(args)
     except ReconcilerError as exc:

@@ -1,27 +1,34 @@
-"""``reconciler state``: read the state, and break a stale lock by its ID."""
+"""``reconciler state``: read the state, break a stale lock by its ID, pull and push the state,
+and migrate it between the configured store and a local file."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from reconciler.cli.common import add_config_argument
 from reconciler.config.loader import load_config
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, StateError
 from reconciler.runtime import config_dir
+from reconciler.state.local import LocalStateStore
+from reconciler.state.model import parse_state
 from reconciler.state.open import open_store
 from reconciler.state.store import StateStore
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("state", help="read the state; unlock a stale lock")
+    parser = sub.add_parser("state", help="read, unlock, pull, push or migrate the state")
     commands = parser.add_subparsers(dest="state_command", metavar="COMMAND", required=True)
     for name, help_text in (
         ("list", "lists with the fingerprint of the last export seen"),
         ("show", "the whole state as JSON"),
         ("jobs", "the job ledger"),
         ("unlock", "remove a stale lock (needs its ID)"),
+        ("pull", "print the stored state file (JSON) on stdout"),
+        ("push", "replace the stored state with a state file (same lineage, serial not older)"),
+        ("migrate", "copy the state between the configured store and a local file"),
     ):
         command = commands.add_parser(name, help=help_text)
         add_config_argument(command)
@@ -31,18 +38,43 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             command.add_argument("--status")
         if name == "unlock":
             command.add_argument("lock_id")
+        if name == "push":
+            command.add_argument("file", metavar="FILE")
+            command.add_argument(
+                "--force",
+                action="store_true",
+                help="push even a different lineage or an older serial (the stored state is "
+                "kept as the previous version)",
+            )
+        if name == "migrate":
+            way = command.add_mutually_exclusive_group(required=True)
+            way.add_argument("--from", dest="from_file", metavar="FILE", help="local → configured")
+            way.add_argument("--to", dest="to_file", metavar="FILE", help="configured → local")
         command.set_defaults(func=globals()[f"run_{name}"])
+
+
+class _UnsetIsEmpty(dict[str, str]):
+    """The environment, with every unset variable read as empty."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 def _store(args: argparse.Namespace) -> StateStore:
     if args.state:
-        return open_store(Path("."), {}, override=args.state)
+        return open_store(Path("."), override=args.state)
     try:
         loaded = load_config(Path(args.config))
-    except ConfigError:
-        # The state must stay readable when the sources are broken: fall back to the default.
-        root = Path(args.config)
-        return open_store(root if root.is_dir() else root.parent, {})
+    except ConfigError as exc:
+        # The state must stay readable without the vendors' secrets (a CI job that only
+        # inspects it); guessing another store for a broken configuration would not be.
+        try:
+            loaded = load_config(Path(args.config), env=_UnsetIsEmpty(os.environ))
+        except ConfigError:
+            raise exc from None
     return open_store(config_dir(loaded), loaded.config.state)
 
 
@@ -106,4 +138,68 @@ def run_unlock(args: argparse.Namespace) -> int:
     store = _store(args)
     store.unlock(args.lock_id)
     print(f"Unlocked {store.location}.")
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    store = _store(args)
+    state = store.read()
+    if state is None:
+        raise StateError(f"there is no state at {store.location} yet")
+    print(state.model_dump_json(indent=2))
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateError(f"cannot read {args.file}: {exc}") from None
+    state = parse_state(text, args.file)
+    store = _store(args)
+    with store.locked("state push"):
+        written = store.write(state, force=args.force)
+    if written is not state:  # ``write`` hands back the stored state when nothing changed
+        print(f"{store.location} already holds this state (serial {written.serial}).")
+    else:
+        print(f"Pushed {args.file} to {store.location}: serial {written.serial}.")
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    configured = _store(args)
+    local = LocalStateStore(Path(args.from_file or args.to_file))
+    source, target = (local, configured) if args.from_file else (configured, local)
+    if (
+        isinstance(configured, LocalStateStore)
+        and configured.path.resolve() == local.path.resolve()
+    ):
+        raise StateError(f"the state is already at {target.location}: nothing to migrate")
+    with source.locked("state migrate"), target.locked("state migrate"):
+        state = source.read()
+        if state is None:
+            raise StateError(f"there is no state at {source.location} to migrate")
+        there = target.read()
+        if there is not None and there.lineage != state.lineage:
+            raise StateError(
+                f"{target.location} already holds another state (lineage {there.lineage}, "
+                f"serial {there.serial}); nothing was migrated. Move it away first, or "
+                f"`reconciler state push --force` if it is to be replaced"
+            )
+        written = target.write(state)
+        check = target.read()
+        if check is None or check.content_key() != written.content_key():
+            raise StateError(
+                f"the state read back from {target.location} differs from {source.location}"
+            )
+    then = (
+        f"{source.location} is left as it was: remove it."
+        if args.from_file
+        else f"Point the configuration's `state:` at it (backend: local, path: …); "
+        f"{source.location} is left as it was."
+    )
+    print(
+        f"Migrated the state (lineage {written.lineage}, serial {written.serial}) from "
+        f"{source.location} to {target.location}. {then}"
+    )
     return 0

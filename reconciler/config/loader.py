@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, ValidationError
 
 from reconciler.config.schema import Config
 from reconciler.config.yamlfile import Positions, YamlProblem, read_yaml
@@ -297,7 +297,10 @@ def _model_at(path: KeyPath, data: Any) -> type[BaseModel] | None:
             info = annotation.model_fields.get(str(part))
             if info is None:
                 return None
-            annotation = info.annotation
+            # pydantic keeps a field's own Annotated metadata (a Discriminator) beside it
+            annotation = (
+                Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+            )
         elif get_origin(annotation) in (dict, list):
             annotation = get_args(annotation)[-1]
         else:
@@ -314,12 +317,25 @@ def _model_at(path: KeyPath, data: Any) -> type[BaseModel] | None:
     )
 
 
+def _tagged_member(annotation: Any, value: Any) -> Any:
+    """The member of a tagged union (``Discriminator(callable)``) that ``value`` selects."""
+    for meta in annotation.__metadata__:
+        if isinstance(meta, Discriminator) and callable(meta.discriminator):
+            tag = meta.discriminator(value) if isinstance(value, dict) else None
+            for member in get_args(get_args(annotation)[0]):
+                if any(
+                    isinstance(m, Tag) and m.tag == tag for m in getattr(member, "__metadata__", ())
+                ):
+                    return get_args(member)[0]
+    return None
+
+
 def _unwrap(annotation: Any, value: Any) -> Any:
     """Resolve Annotated/Optional/tagged unions to the member ``value`` selects."""
     for _ in range(8):
         args = get_args(annotation)
         if get_origin(annotation) is not None and hasattr(annotation, "__metadata__"):
-            annotation = args[0]
+            annotation = _tagged_member(annotation, value) or args[0]
             continue
         if args and get_origin(annotation) not in (dict, list, tuple):
             members = [a for a in args if a is not type(None)]

@@ -216,6 +216,43 @@ class SandboxConfig(_Model):
     polls_per_step: int = Field(default=1, ge=1, le=1000)
 
 
+class LocalStateConfig(_Model):
+    """The state as a file on this machine (relative to the configuration file)."""
+
+    backend: Literal["local"] = "local"
+    path: str = Field(default=".reconciler/state.json", min_length=1)
+
+
+class S3StateConfig(_Model):
+    """The state as an S3 object, locked with a conditional write next to it; credentials come
+    from the usual AWS sources (environment, shared files, SSO, web identity, instance role)."""
+
+    backend: Literal["s3"]
+    bucket: str = Field(min_length=1)
+    # Required: two configurations sharing a bucket must not share a state by default.
+    key: str = Field(min_length=1, pattern=r"^[^/]")
+    region: str | None = None
+    # For S3-compatible stores (MinIO, Ceph, R2, ...).
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+
+def _state_backend(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("backend", "local"))
+    return str(getattr(value, "backend", "local"))
+
+
+StateConfig = Annotated[
+    Annotated[LocalStateConfig, Tag("local")] | Annotated[S3StateConfig, Tag("s3")],
+    Discriminator(
+        _state_backend,
+        custom_error_type="state_backend",
+        custom_error_message="expected backend 'local' or 's3'",
+    ),
+]
+
+
 class WritebackConfig(_Model):
     """Where ``reconciler suppressions pull`` writes the unsubscribes, bounces and complaints
     seen at the vendors. Once it exists the file is read as one more suppression source."""
@@ -235,7 +272,7 @@ class Config(_Model):
     lists: dict[Name, ListConfig] = Field(default_factory=dict)
     suppressions: list[SuppressionSource] = Field(default_factory=list)
     resubscribe: list[OptInSource] = Field(default_factory=list)
-    state: dict[str, str | int | bool] = Field(default_factory=dict)
+    state: StateConfig = LocalStateConfig()
     sandbox: SandboxConfig = SandboxConfig()
     writeback: WritebackConfig | None = None
     suppressions_policy: SuppressionsPolicy = SuppressionsPolicy()

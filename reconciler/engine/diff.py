@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from reconciler.address import SQL_NORMALISE, SQL_VALID, invalid_reason
@@ -28,7 +30,7 @@ from reconciler.engine.rules import (
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode, SuppressionReason
-from reconciler.plan.model import ListChange, ListPlan
+from reconciler.plan.model import NO_VALUES, ListChange, ListPlan
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
 _STATUS_RANK = {
@@ -215,11 +217,22 @@ def diff_list(
         "WHERE NOT ok OR h IN (SELECT h FROM hot)"
     )
     field_cols = "".join(f", {a}" for a in aliases)
+    # Plain adds (usually nearly all of a big plan's rows) come sorted, with their reason
+    # computed by DuckDB where a source's lines are a constant offset from its rows (sorting
+    # into a table first is faster than fetching an ORDER BY).
+    reason, exact = _reason_sql(desired, entry)
+    con.execute(
+        f"CREATE OR REPLACE TABLE plain_rows AS SELECT e, {reason} AS reason"
+        f"{'' if exact else ', src, ord'}{field_cols} "
+        f"FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM raw_des JOIN hot_des USING (src, ord) "
+        "WHERE h IN (SELECT h FROM plain_add)) ORDER BY e"
+    )
+    plain_adds = _fetch(con, "SELECT * FROM plain_rows")
+    con.execute("DROP TABLE plain_rows")
     declared_rows = _fetch(
         con,
-        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok, "
-        f"h IN (SELECT h FROM plain_add) AS plain{field_cols} "
-        "FROM raw_des JOIN hot_des USING (src, ord)",
+        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok{field_cols} "
+        "FROM raw_des JOIN hot_des USING (src, ord) WHERE h NOT IN (SELECT h FROM plain_add)",
     )
     # The vendor's hot rows: one more parallel read of the export, filtered by key.
     vendor_rows = _fetch(
@@ -228,9 +241,7 @@ def diff_list(
         f"FROM (SELECT *, {cur_e} AS e, {hash_sql(cur_e)} AS h FROM {cur_sql}) "
         "SEMI JOIN hot USING (h)",
     )
-    plain_adds = [r for r in declared_rows if r[5]]
-    declared_rows = [(*r[:5], *r[6:]) for r in declared_rows if not r[5]]
-    plain_drops = {r[0] for r in vendor_rows if r[3]}
+    plain_drops = sorted(r[0] for r in vendor_rows if r[3])
     vendor_rows = [(*r[:3], *r[4:]) for r in vendor_rows if not r[3]]
     sup_rows = _fetch(
         con,
@@ -254,7 +265,15 @@ def diff_list(
             + ("" if cfg.skip_invalid else " (set skip_invalid: true to plan without bad rows)"),
         )
 
-    changes = _plain_changes(desired, plain_adds, plain_drops, cfg.managed_fields, rules)
+    groups: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
+    groups[ChangeKind.ADD] = _plain_adds(desired, plain_adds, cfg.managed_fields, exact)
+    if plain_drops:
+        kind = ChangeKind(rules.drop_action.value)
+        reason = f"not declared (authoritative list, drop action: {kind})"
+        groups[kind] = [
+            _new_change((kind, email, reason, NO_VALUES, NO_VALUES)) for email in plain_drops
+        ]
+    decided = False
     for email in declared.keys() | vendor_state.keys() | suppressed.keys():
         change = decide(
             email,
@@ -265,16 +284,20 @@ def diff_list(
             opt_in=opt_ins.for_list(email, entry.name),
         )
         if change is not None:
-            changes.append(change)
-    changes.sort(key=lambda c: (_KIND_POS[c.kind], c.email))
-    return ListPlan(
+            groups[change.kind].append(change)
+            decided = True
+    if decided:
+        # Each group is one or two sorted runs: sorting by address alone is nearly linear.
+        for rows in groups.values():
+            rows.sort(key=_EMAIL)
+    return ListPlan.from_groups(
+        groups,
         name=entry.name,
         provider=provider,
         vendor=vendor,
         vendor_list_id=cfg.list_id,
         mode=cfg.mode,
         drop_action=cfg.drop_action,
-        changes=tuple(changes),
         current=current.ref(int(current_rows)),
         desired_members=int(desired_rows) - int(invalid_rows) - duplicates,
         active_members=int(active_rows),
@@ -282,47 +305,61 @@ def diff_list(
     )
 
 
-def _plain_changes(
-    desired: DesiredSources,
-    adds: Sequence[tuple[Any, ...]],
-    drops: set[str],
-    managed: Sequence[str],
-    rules: ListRules,
-) -> list[ListChange]:
-    """Changes for plain adds and drops, built in bulk (see diff_list)."""
-    changes: list[ListChange] = []
-    _plain_adds(desired, adds, managed, changes)
-    if drops:
-        kind = ChangeKind(rules.drop_action.value)
-        reason = f"not declared (authoritative list, drop action: {kind})"
-        changes.extend(ListChange(kind, email, reason) for email in drops)
-    return changes
+#: ``ListChange(*row)`` without the named tuple's Python-level ``__new__`` (plans hold millions
+#: of rows); it takes every field, defaults are not applied.
+_new_change = partial(tuple.__new__, ListChange)
+_EMAIL = itemgetter(1)
+
+
+def _reason_sql(desired: DesiredSources, entry: ListSources) -> tuple[str, bool]:
+    """SQL for a member row's ``file:line`` where the line is ``ord`` plus a constant (NULL
+    where :meth:`DesiredSources.locate` must tell: inline rows, multi-line CSV), and whether
+    that covers every source."""
+    cases = []
+    exact = True
+    for source in entry.members:
+        offset = source.file.line_offset() if isinstance(source, CsvRowSource) else None
+        if offset is None:
+            exact = False
+            continue
+        prefix = _lit(f"{source.display}:")
+        cases.append(f"WHEN {source.src_id} THEN {prefix} || (ord + {offset})")
+    return (f"CASE src {' '.join(cases)} END" if cases else "NULL::VARCHAR"), exact
 
 
 def _plain_adds(
-    desired: DesiredSources,
-    adds: Sequence[tuple[Any, ...]],
-    managed: Sequence[str],
-    changes: list[ListChange],
-) -> None:
-    offsets: dict[int, tuple[str, int | None]] = {}
-    for src, ordinal, _raw, email, _ok, _plain, *values in adds:
-        if src not in offsets:
-            source = desired.by_id[src]
-            offset = source.file.line_offset() if isinstance(source, CsvRowSource) else None
-            offsets[src] = (source.display, offset)
-        display, offset = offsets[src]
-        if offset is not None:
-            reason = f"{display}:{ordinal + offset}"
-        else:
-            file, line = desired.locate(src, ordinal)
-            reason = f"{file}:{line}" if line else file
-        fields = {
-            name: value.strip()
-            for name, value in zip(managed, values, strict=True)
-            if value is not None and value.strip()
-        }
-        changes.append(ListChange(ChangeKind.ADD, email, reason, fields))
+    desired: DesiredSources, rows: Sequence[tuple[Any, ...]], managed: Sequence[str], exact: bool
+) -> list[ListChange]:
+    """Changes for plain adds (see diff_list), in address order, built in bulk. Rows are
+    ``email, reason, [src, ord,] values...`` (``src, ord`` unless every reason is ``exact``)."""
+    add = ChangeKind.ADD
+    if not exact:
+        rows = [
+            (email, reason or desired.origin(src, ordinal), *values)
+            for email, reason, src, ordinal, *values in rows
+        ]
+    if not managed:
+        return [_new_change((add, row[0], row[1], NO_VALUES, NO_VALUES)) for row in rows]
+    if len(managed) == 1:
+        name = managed[0]
+        return [
+            _new_change(
+                (add, email, reason, {name: s} if v and (s := v.strip()) else NO_VALUES, NO_VALUES)
+            )
+            for email, reason, v in rows
+        ]
+    return [
+        _new_change(
+            (
+                add,
+                email,
+                reason,
+                {n: v.strip() for n, v in zip(managed, values, strict=True) if v and v.strip()},
+                NO_VALUES,
+            )
+        )
+        for email, reason, *values in rows
+    ]
 
 
 def _lit(value: str) -> str:

@@ -3,6 +3,8 @@ diff every list. The only module that knows the order of those steps."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import gc
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -169,14 +171,25 @@ def build_plan(
 ) -> Plan:
     check_targets(loaded, targets)
     # A plan is millions of small objects that all stay alive and hold no cycles: the cyclic
-    # GC would re-scan them again and again while they are made.
+    # GC would re-scan them again and again while they are made, and again on every full
+    # collection afterwards (writing batches, rendering). Frozen, it never looks at them;
+    # reference counting still frees them.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         return _build_plan(loaded, targets, read_current)
     finally:
         if gc_was_enabled:
+            _freeze_once()
+            gc.freeze()
             gc.enable()
+
+
+@functools.cache
+def _freeze_once() -> None:
+    # Frozen objects are never collected, not even at exit, where extension modules (DuckDB's
+    # nanobind) would report them as leaked: hand them back to the collector first.
+    atexit.register(gc.unfreeze)
 
 
 def _build_plan(

@@ -10,8 +10,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from itertools import chain
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from reconciler.model import KIND_ORDER, ChangeKind, DropAction, ListMode
 
@@ -20,7 +21,9 @@ FORMAT_VERSION = 1
 FieldValues = Mapping[str, str | None]
 
 
-_NO_VALUES: FieldValues = MappingProxyType({})
+#: The empty field values that rows without fields share (read-only).
+NO_VALUES: FieldValues = MappingProxyType({})
+_NO_VALUES = NO_VALUES
 
 
 class ListChange(NamedTuple):
@@ -88,6 +91,16 @@ class ListPlan:
         for change in self.changes:
             grouped[change.kind].append(change)
         return grouped
+
+    @classmethod
+    def from_groups(cls, groups: Mapping[ChangeKind, list[ListChange]], **fields: Any) -> ListPlan:
+        """A plan from its changes already grouped by kind (each group in address order):
+        the groups become ``by_kind`` as they are, without another pass over every row."""
+        plan = cls(
+            changes=tuple(chain.from_iterable(groups.get(k, ()) for k in KIND_ORDER)), **fields
+        )
+        plan.__dict__["by_kind"] = {kind: list(groups.get(kind, ())) for kind in KIND_ORDER}
+        return plan
 
     def of_kind(self, kind: ChangeKind) -> Iterator[ListChange]:
         return iter(self.by_kind[kind])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import StateError, StateLockedError
 from reconciler.state.model import State, parse_state
-from reconciler.state.store import LockInfo, StateStore
+from reconciler.state.store import LockInfo, StateStore, conflict_error
 
 
 class LocalStateStore(StateStore):
@@ -20,14 +21,20 @@ class LocalStateStore(StateStore):
         self.location = str(path)
         self.backup = path.with_name(path.name + ".backup")
         self.lock_path = path.with_name(path.name + ".lock")
+        # What ``read`` saw (a digest, or None for no file): a write checks it is still there.
+        self._seen: str | None = None
+        self._was_read = False
 
     def read(self) -> State | None:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
+            self._seen, self._was_read = None, True
             return None
         except OSError as exc:
             raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
+        self._seen, self._was_read = _digest(raw), True
+        text = raw.decode("utf-8", errors="replace")  # undecodable bytes: reported as bad JSON
         try:
             return parse_state(text, str(self.path))
         except StateError as exc:
@@ -47,10 +54,21 @@ class LocalStateStore(StateStore):
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if self._was_read and self._current_digest() != self._seen:
+            # Not atomic like S3's conditional write: the lock is what serialises local writers.
+            tmp.unlink(missing_ok=True)
+            raise conflict_error(str(self.path))
         if self.path.exists():
             shutil.copyfile(self.path, self.backup)
         os.replace(tmp, self.path)
         _fsync_dir(self.path.parent)
+        self._seen = _digest(data.encode("utf-8"))
+
+    def _current_digest(self) -> str | None:
+        try:
+            return _digest(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
 
     # -- locking ------------------------------------------------------------------------------
     def lock(self, operation: str) -> LockInfo:
@@ -92,6 +110,10 @@ class LocalStateStore(StateStore):
                 "nothing was unlocked"
             )
         self.lock_path.unlink(missing_ok=True)
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
 def _fsync_dir(directory: Path) -> None:

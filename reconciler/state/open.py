@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from reconciler.errors import StateError
+from reconciler.config.schema import LocalStateConfig, S3StateConfig, StateConfig
 from reconciler.state.local import LocalStateStore
 from reconciler.state.store import StateStore
 
-DEFAULT_PATH = ".reconciler/state.json"
+DEFAULT_PATH = LocalStateConfig().path
 
 
 def open_store(
-    config_dir: Path, settings: Mapping[str, Any], *, override: str | None = None
+    config_dir: Path, settings: StateConfig | None = None, *, override: str | None = None
 ) -> StateStore:
+    """The store ``settings`` describes; ``override`` (``--state FILE``) is always a local file."""
     if override:
         return LocalStateStore(Path(override))
-    backend = settings.get("backend", "local")
-    if backend != "local":
-        raise StateError(f"unknown state backend {backend!r} (available: local)")
-    return LocalStateStore(config_dir / str(settings.get("path", DEFAULT_PATH)))
+    if isinstance(settings, S3StateConfig):
+        from reconciler.state.s3 import S3StateStore  # boto3 only when asked for
+
+        return S3StateStore(
+            settings.bucket,
+            settings.key,
+            region=settings.region,
+            endpoint_url=settings.endpoint_url,
+            profile=settings.profile,
+        )
+    path = Path(settings.path if settings is not None else DEFAULT_PATH)
+    return LocalStateStore(path if path.is_absolute() else config_dir / path)

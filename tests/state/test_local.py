@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,8 @@ class TestLocalConformance(StateStoreConformance):
     def make_store(self, tmp_path: Path) -> StateStore:
         return LocalStateStore(tmp_path / "state.json")
 
-    def store_factory(self, tmp_path: Path) -> tuple[type, tuple[object, ...]]:
-        return LocalStateStore, (tmp_path / "state.json",)
+    def store_factory(self, tmp_path: Path) -> Callable[[], StateStore]:
+        return partial(LocalStateStore, tmp_path / "state.json")
 
 
 def test_previous_version_is_kept_as_backup(tmp_path: Path) -> None:
