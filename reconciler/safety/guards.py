@@ -129,7 +129,7 @@ def _change_violations(list_plan: ListPlan, limits: GuardSettings) -> Iterator[G
                 list_plan.name,
                 count,
                 base,
-                max_percent,
+                float(max_percent),
                 guard.flag,
                 f"{count:,} of {base:,} active members ({_percent(count * 100 / base, max_percent)}"
                 f"%) {guard.outcome}; the limit is {_number(max_percent)}%",
@@ -230,7 +230,7 @@ def _export_violations(
             list_plan.name,
             missing,
             expected,
-            limit,
+            float(limit),
             EXPORT_SHRINK_FLAG,
             f"the current state read ({ref.location}) has {ref.rows:,} rows, "
             f"{_percent(missing * 100 / expected, limit)}% fewer than the {expected:,} expected "

@@ -60,7 +60,7 @@ def test_an_empty_members_file_is_shown_then_refused_with_exit_3(cli: Cli, proje
             "list": "newsletter",
             "count": 5,
             "base": 5,
-            "limit": 30,
+            "limit": 30.0,
             "flag": "--allow-mass-removal",
             "overridden": False,
             "explanation": "5 of 5 active members (100%) would be removed or unsubscribed; "
