@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome, Events
 from reconciler.apply.events import LogEvents, RichEvents
 from reconciler.cli.common import load
+from reconciler.cli.guards import check_guards, enforce
 from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show
 from reconciler.config.loader import LoadedConfig
 from reconciler.engine.planner import build_plan
@@ -130,8 +131,10 @@ def run(args: argparse.Namespace) -> int:
         ledger.start_run("apply")
         resumed: list[BatchOutcome] = applier.resume()
         plan = build_plan(loaded, targets=args.target, read_current=rt.read_current)
+        plan = check_guards(plan, loaded, ledger.state, args)
         show(plan, args)
         raise_if_gaps(plan)
+        enforce(plan, on_blocked=lambda: ledger.finish_run("blocked by safety guards"))
         _record_exports(ledger.state, plan)
         if not plan.has_actions:
             ledger.finish_run("no changes")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reconciler.apply.inflight import pending_rows
 from reconciler.cli.common import add_config_argument, load, write_file
+from reconciler.cli.guards import add_guard_arguments, check_guards, enforce
 from reconciler.engine.planner import build_plan
 from reconciler.errors import CapabilityError
 from reconciler.plan.jsonform import dumps, plan_to_dict
@@ -30,6 +31,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         help="show every row instead of a sample per list and action",
     )
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
+    add_guard_arguments(parser)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     # rows: they are shown as pending, not planned twice.
     state = open_store(config_dir(loaded), loaded.config.state).read()
     plan = subtract_pending(plan, pending_rows(state))
+    plan = check_guards(plan, loaded, state, args)
     show(plan, args)
     if args.json:
         target = Path(args.json)
@@ -86,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         write_file(args.markdown, render_markdown(plan, redact=not args.no_redact))
     raise_if_gaps(plan)
+    enforce(plan)
     if args.detailed_exitcode and plan.has_actions:
         return 2
     return 0

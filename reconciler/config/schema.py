@@ -190,6 +190,30 @@ def _id_text(value: Any) -> Any:
 VendorId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1)]
 
 
+Percent = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class GuardSettings(_Model):
+    """Safety guard limits (``specs/safety.md``). Top-level ``guards:`` sets the defaults;
+    ``lists.NAME.guards:`` overrides them key by key; ``null`` turns a limit off.
+
+    Percentages are of the list's members active at the vendor before the change. A plan
+    over a limit is still shown, then refused until the guard's ``--allow-…`` flag is given."""
+
+    max_drop_percent: Percent | None = 30
+    max_drop_count: Count | None = None
+    max_add_percent: Percent | None = 100
+    max_add_count: Count | None = None
+    max_update_percent: Percent | None = 50
+    max_update_count: Count | None = None
+    max_suppression_percent: Percent | None = None
+    max_suppression_count: Count | None = 1000
+    max_export_shrink_percent: Percent | None = 20
+    allow_empty_export: bool = False
+    allow_export_mismatch: bool = False
+
+
 class ListConfig(_Model):
     provider: Name
     list_id: VendorId
@@ -203,6 +227,8 @@ class ListConfig(_Model):
     export: ExportConfig | None = None
     # Vendor-specific per-list knobs (e.g. Ongage import_type: suppression).
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # Only the keys given here override the top-level ``guards:``.
+    guards: GuardSettings = GuardSettings()
 
 
 class SandboxConfig(_Model):
@@ -274,5 +300,6 @@ class Config(_Model):
     resubscribe: list[OptInSource] = Field(default_factory=list)
     state: StateConfig = LocalStateConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    guards: GuardSettings = GuardSettings()
     writeback: WritebackConfig | None = None
     suppressions_policy: SuppressionsPolicy = SuppressionsPolicy()

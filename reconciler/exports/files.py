@@ -69,6 +69,9 @@ class JsonExportSnapshot:
     managed_fields: Sequence[str]
     fingerprint: FileFingerprint
     table: str = "listmonk_json_export"
+    # listmonk's ``total`` less the file's subscribers that are not on the list: the rows a
+    # complete file yields (a saved page of a paginated listing yields fewer).
+    reported_total: int | None = None
 
     def prepare(self, con: Any) -> None:
         display = display_path(self.path)
@@ -100,6 +103,11 @@ class JsonExportSnapshot:
         if rows:
             marks = ", ".join("?" for _ in rows[0])
             con.executemany(f"INSERT INTO {self.table} VALUES ({marks})", rows)
+        total = data["data"].get("total")
+        if isinstance(total, int) and not isinstance(total, bool):
+            self.reported_total = total - (
+                sum(1 for s in results if isinstance(s, dict)) - len(rows)
+            )
 
     def sql(self, *, positions: bool = False) -> str:
         aliases = [f"f{i}" for i in range(len(self.managed_fields))]
@@ -114,7 +122,12 @@ class JsonExportSnapshot:
 
     def ref(self, rows: int) -> CurrentStateRef:
         return CurrentStateRef(
-            "export", display_path(self.path), rows, self.fingerprint.hexdigest(), now_utc()
+            "export",
+            display_path(self.path),
+            rows,
+            self.fingerprint.hexdigest(),
+            now_utc(),
+            self.reported_total,
         )
 
 

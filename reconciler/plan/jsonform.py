@@ -17,6 +17,7 @@ from reconciler.plan.model import (
     FORMAT_VERSION,
     CapabilityGap,
     CurrentStateRef,
+    GuardViolation,
     ListChange,
     ListPlan,
     Plan,
@@ -58,7 +59,34 @@ def _current(ref: CurrentStateRef | None) -> dict[str, Any] | None:
         "rows": ref.rows,
         "sha256": ref.sha256,
         "read_at": ref.read_at.isoformat() if ref.read_at else None,
+        "reported_total": ref.reported_total,
     }
+
+
+def guard_to_dict(violation: GuardViolation) -> dict[str, Any]:
+    return {
+        "guard": violation.guard,
+        "list": violation.list,
+        "count": violation.count,
+        "base": violation.base,
+        "limit": violation.limit,
+        "flag": violation.flag,
+        "overridden": violation.overridden,
+        "explanation": violation.explanation,
+    }
+
+
+def guard_from_dict(data: dict[str, Any]) -> GuardViolation:
+    return GuardViolation(
+        data["guard"],
+        data["list"],
+        data["count"],
+        data["base"],
+        data["limit"],
+        data["flag"],
+        data["explanation"],
+        data["overridden"],
+    )
 
 
 def list_to_dict(
@@ -121,6 +149,7 @@ def plan_to_dict(
             list_to_dict(lp, rows_dir=rows_dir, base=base, inline_row_limit=inline_row_limit)
             for lp in plan.lists
         ],
+        "guards": [guard_to_dict(v) for v in plan.guards],
     }
 
 
@@ -157,6 +186,7 @@ def plan_from_dict(data: dict[str, Any], *, base: Path | None = None) -> Plan:
                     current["rows"],
                     current["sha256"],
                     datetime.fromisoformat(current["read_at"]) if current["read_at"] else None,
+                    current.get("reported_total"),
                 )
                 if current
                 else None,
@@ -175,6 +205,7 @@ def plan_from_dict(data: dict[str, Any], *, base: Path | None = None) -> Plan:
         created_at=datetime.fromisoformat(data["created_at"]),
         config_checksum=data.get("config_checksum", ""),
         format_version=data["format_version"],
+        guards=tuple(guard_from_dict(g) for g in data.get("guards") or ()),
     )
 
 

@@ -54,6 +54,9 @@ class CurrentStateRef:
     rows: int
     sha256: str
     read_at: datetime | None = None
+    # The vendor's own count of the rows this read should have returned, where it reports
+    # one (listmonk's ``total``): a different ``rows`` means the read was cut short.
+    reported_total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,25 @@ class CapabilityGap:
     action: ChangeKind
     count: int
     explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuardViolation:
+    """A safety guard a list exceeded (``specs/safety.md``).
+
+    ``count`` is measured against ``base`` (active members, or the export rows expected) and
+    compared with ``limit`` (a percentage for ``*_percent`` guards, a number of contacts or
+    rows for ``*_count`` guards, None for the ``allow_*`` ones). ``flag`` is the one command
+    line flag that lets it through; ``overridden`` says it was given."""
+
+    guard: str  # the setting's key, e.g. "max_drop_percent"
+    list: str
+    count: int
+    base: int
+    limit: float | None
+    flag: str
+    explanation: str  # the numbers in words, e.g. "5 of 5 active members (100%) would be …"
+    overridden: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,11 @@ class Plan:
     created_at: datetime
     config_checksum: str = ""
     format_version: int = FORMAT_VERSION
+    guards: tuple[GuardViolation, ...] = ()  # filled in by the safety guards, not the engine
+
+    @property
+    def blocked(self) -> tuple[GuardViolation, ...]:
+        return tuple(v for v in self.guards if not v.overridden)
 
     @property
     def counts(self) -> dict[ChangeKind, int]:

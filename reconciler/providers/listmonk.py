@@ -174,10 +174,17 @@ class ListmonkProvider(Provider):
 
     # -- reading ------------------------------------------------------------------------------
     def _subscribers(self, list_id: int) -> list[dict[str, Any]]:
+        return self._listing(list_id)[0]
+
+    def _listing(self, list_id: int) -> tuple[list[dict[str, Any]], int | None]:
+        """The list's subscribers, and listmonk's ``total``: its own count of them, which the
+        safety guards compare with the rows received."""
         path = f"/api/subscribers?list_id={list_id}&per_page=all"
         data = self.http.json("GET", path)
         results = field(data, "data", "results", vendor="listmonk", endpoint=f"GET {path}")
-        return [r for r in results if isinstance(r, dict)]
+        total = data["data"].get("total")
+        reported = total if isinstance(total, int) and not isinstance(total, bool) else None
+        return [r for r in results if isinstance(r, dict)], reported
 
     def _subscriber_ids(self, list_id: int) -> dict[str, int]:
         return {str(r["email"]).lower(): int(r["id"]) for r in self._subscribers(list_id)}
@@ -187,10 +194,11 @@ class ListmonkProvider(Provider):
         target = self.workdir / "current" / f"{list_name}.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
         managed = list_config.managed_fields
+        subscribers, total = self._listing(list_id)
         with target.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["email", "status", *managed])
-            for sub in self._subscribers(list_id):
+            for sub in subscribers:
                 status = (
                     "blocklisted"
                     if sub.get("status") == "blocklisted"
@@ -210,7 +218,9 @@ class ListmonkProvider(Provider):
                 )
         snapshot = open_export(ExportConfig(format="ongage", path=str(target)), Path, managed)
         assert isinstance(snapshot, CsvExportSnapshot)
-        return VendorSnapshot(snapshot, f"listmonk GET /api/subscribers?list_id={list_id}")
+        return VendorSnapshot(
+            snapshot, f"listmonk GET /api/subscribers?list_id={list_id}", reported_total=total
+        )
 
 
 def _list_id(list_config: ListConfig) -> int:

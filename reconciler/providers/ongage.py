@@ -65,6 +65,7 @@ class VendorSnapshot:
 
     files: CsvExportSnapshot
     location: str
+    reported_total: int | None = None  # the vendor's own count of the rows, where it gives one
 
     def prepare(self, con: Any) -> None:
         self.files.prepare(con)
@@ -77,7 +78,9 @@ class VendorSnapshot:
 
     def ref(self, rows: int) -> CurrentStateRef:
         ref = self.files.ref(rows)
-        return CurrentStateRef("vendor", self.location, ref.rows, ref.sha256, ref.read_at)
+        return CurrentStateRef(
+            "vendor", self.location, ref.rows, ref.sha256, ref.read_at, self.reported_total
+        )
 
 
 class OngageProvider(Provider):

@@ -76,5 +76,9 @@ def render_markdown(plan: Plan, *, redact: bool = True, sample: int = SAMPLE) ->
     ]
     template = environment().get_template("plan.md.j2")
     return template.render(
-        summary=summary_line(plan), kinds=kinds, lists=data["lists"], table=table
+        summary=summary_line(plan),
+        kinds=kinds,
+        lists=data["lists"],
+        table=table,
+        guards=data["guards"],
     )

@@ -168,5 +168,29 @@ def render_text(
                 "vendors' documented APIs (see ✗ above).",
             )
         )
+    lines.extend(render_guards(plan, paint))
     lines.append(paint("1", summary_line(plan)))
     return "\n".join(lines) + "\n"
+
+
+def render_guards(plan: Plan, paint: _Painter) -> list[str]:
+    """The guards the plan exceeds: blocking ones in a loud block, the ones a flag let
+    through below it, so a reviewer sees both."""
+    lines: list[str] = []
+    blocked = plan.blocked
+    if blocked:
+        lines.append(paint("1;31", "Blocked by safety guards:"))
+        lines.extend(
+            paint("31", f"  ✗ {v.guard} on list {v.list!r}: {v.explanation} (override: {v.flag})")
+            for v in blocked
+        )
+    allowed = [v for v in plan.guards if v.overridden]
+    if allowed:
+        lines.append(paint("33", "Let through past safety guards:"))
+        lines.extend(
+            paint("33", f"  ! {v.guard} on list {v.list!r}: {v.explanation} (allowed by {v.flag})")
+            for v in allowed
+        )
+    if lines:
+        lines.append("")
+    return lines

@@ -25,6 +25,8 @@ suppressions:
   - inline: [{email: ivy@example.com, reason: complaint}]
 resubscribe:
   - inline: [{email: dana@example.com, consent: "ticket 1"}]
+# Removing one of three active members is 33%, over the default limit of 30%.
+guards: {max_drop_percent: 50}
 """
 MEMBERS = """\
 email,first_name
