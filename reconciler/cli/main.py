@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from reconciler import __version__
+from reconciler.cli.exitcodes import ExitCode
 from reconciler.errors import ReconcilerError
 
 #: Command modules under ``reconciler.cli``; each has ``register(subparsers)`` which sets
@@ -30,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on a usage error, and 2 means "changes present" here.
+        return ExitCode.ERROR if exc.code == 2 else int(exc.code or 0)
     try:
         code: int = args.func(args)
     except ReconcilerError as exc:
