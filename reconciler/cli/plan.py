@@ -33,7 +33,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--show-all",
         action="store_true",
-        help="show every row instead of a sample per list and action",
+        help="show every row instead of a sample per list and action (text and Markdown)",
     )
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
 
@@ -89,13 +89,15 @@ def raise_if_gaps(plan: Plan) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load(args)
     workdir = config_dir(loaded) / ".reconciler" / "work"
+    store = open_store(config_dir(loaded), loaded.config.state)
+    # A saved plan records the state as it was *before* the vendors were read: a write in
+    # between makes the plan stale rather than going unnoticed.
+    state_before = store.read()
     with Runtime(loaded, workdir=workdir) as runtime:
         plan = build_plan(loaded, targets=args.target, read_current=runtime.read_current)
     # Jobs still in flight (another apply running, or one that crashed) already carry some
     # rows: they are shown as pending, not planned twice.
-    store = open_store(config_dir(loaded), loaded.config.state)
-    state = store.read()
-    plan = subtract_pending(plan, pending_rows(state))
+    plan = subtract_pending(plan, pending_rows(store.read()))
     show(plan, args)
     if args.json:
         target = Path(args.json)
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             write_comments(Path(args.markdown_dir), split_comments(markdown))
     raise_if_gaps(plan)
     if args.out:
-        save(Path(args.out), plan, state, location=store.location, targets=args.target)
+        save(Path(args.out), plan, state_before, location=store.location, targets=args.target)
         config = "" if args.config == DEFAULT_CONFIG else f" -c {shlex.quote(args.config)}"
         print(
             f"\nSaved the plan to {args.out}. To apply exactly this plan, run:\n"

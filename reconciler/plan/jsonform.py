@@ -71,6 +71,10 @@ def values_json(values: FieldValues, *, compact: bool = False) -> str:
     if not values:
         return "{}"
     colon, comma = (":", ",") if compact else (": ", ", ")
+    if len(values) == 1:  # most rows: one managed field
+        ((name, value),) = values.items()
+        encoded = "null" if value is None else encode_basestring(value)
+        return f"{{{encode_basestring(name)}{colon}{encoded}}}"
     parts = []
     for name, value in sorted(values.items()):
         if value is None:

@@ -109,6 +109,7 @@ def test_fast_row_json_matches_json_dumps() -> None:
         expected = json.dumps(change_to_dict(change), ensure_ascii=False, sort_keys=True)
         assert change_to_json(change) == expected
     assert values_json({"z": None, "a": "x"}) == '{"a": "x", "z": null}'
+    assert values_json({"a": None}, compact=True) == '{"a":null}'
 
 
 # -- artifact ---------------------------------------------------------------------------------
