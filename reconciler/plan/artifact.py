@@ -29,8 +29,8 @@ from reconciler.plan.model import ListPlan, Plan
 ARTIFACT = "reconciler-plan"
 ARTIFACT_VERSION = 1
 MANIFEST = "manifest.json"
-#: Level 1 of deflate: JSON Lines rows compress about as well as at the default level 6, and
-#: several times faster (figures in specs/plan-artifact.md).
+#: Level 1 of deflate: on 1M plan rows about 10% bigger than the default level 6 (18.8 against
+#: 17.0 MiB) and 1.5 s of CPU faster to write (specs/plan-artifact.md).
 COMPRESS_LEVEL = 1
 
 
