@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from reconciler import __version__
+from reconciler.cli.exitcodes import ExitCode
 from reconciler.errors import ReconcilerError
 
 #: Command modules under ``reconciler.cli``; each has ``register(subparsers)`` which sets
@@ -36,7 +37,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on a usage error, and 2 means "changes present" here.
+        return ExitCode.ERROR if exc.code == 2 else int(exc.code or 0)
     # CI cancels a job with SIGTERM: unwind like Ctrl-C, so the state is pushed and the lock
     # released on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
