@@ -6,17 +6,23 @@ import argparse
 import sys
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 
 from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome, Events
 from reconciler.apply.events import LogEvents, RichEvents
+from reconciler.apply.inflight import pending_rows
+from reconciler.apply.staleness import check_config, check_fresh, check_state
 from reconciler.cli.common import load
+from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import check_guards, enforce
 from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show
 from reconciler.config.loader import LoadedConfig
 from reconciler.engine.planner import build_plan
-from reconciler.errors import ReconcilerError
+from reconciler.errors import PlanError, ReconcilerError, StalePlanError
 from reconciler.model import ChangeKind
+from reconciler.plan.artifact import read_saved_plan
 from reconciler.plan.model import Plan
+from reconciler.plan.pending import subtract_pending
 from reconciler.providers.base import JobState, Provider
 from reconciler.runtime import Runtime, config_dir
 from reconciler.state.ledger import StateLedger
@@ -24,11 +30,18 @@ from reconciler.state.model import ExportSeen, ListState, State, now
 from reconciler.state.open import open_store
 from reconciler.state.store import StateStore
 
-EXIT_FAILED_BATCHES = 5
+EXIT_FAILED_BATCHES = ExitCode.FAILED_BATCHES
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("apply", help="apply the plan as batched vendor import jobs")
+    parser.add_argument(
+        "planfile",
+        nargs="?",
+        metavar="PLANFILE",
+        help="a plan saved by `reconciler plan -out FILE`: apply exactly its rows, after "
+        "checking that the state and the vendors have not changed since",
+    )
     add_plan_arguments(parser)
     parser.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     parser.add_argument(
@@ -123,6 +136,8 @@ def wire(
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.planfile:
+        return run_saved(args)
     loaded = load(args)
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
@@ -136,34 +151,87 @@ def run(args: argparse.Namespace) -> int:
         raise_if_gaps(plan)
         enforce(plan, on_blocked=lambda: ledger.finish_run("blocked by safety guards"))
         _record_exports(ledger.state, plan)
-        if not plan.has_actions:
-            ledger.finish_run("no changes")
-            return EXIT_FAILED_BATCHES if any(o.state is JobState.FAILED for o in resumed) else 0
-        if not args.auto_approve and not confirm():
+        if plan.has_actions and not args.auto_approve and not confirm():
             ledger.finish_run("cancelled")
             print("Apply cancelled.")
-            return 1
-        if sys.stdout.isatty() and not args.no_color:
-            # Live progress on a terminal; plain log lines (above) everywhere else, e.g. CI.
-            with RichEvents() as progress:
-                applier.events = progress
-                report = applier.apply(plan)
-        else:
-            report = applier.apply(plan)
-        report.outcomes[:0] = resumed
-        for lp in plan.lists:
-            ledger.state.lists[lp.name].last_applied_at = now()
-        print("\nApply finished:")
-        print("\n".join(_summary(report)))
-        differences = [] if args.no_verify else _verify(loaded, rt, args.target)
-        outcome = (
-            "failed batches"
-            if report.failed
-            else ("verification differences" if differences else "succeeded")
+            return ExitCode.ERROR
+        return send(args, loaded, rt, ledger, applier, plan, resumed, targets=args.target)
+
+
+def run_saved(args: argparse.Namespace) -> int:
+    """Apply a saved plan: exactly its rows, once the state, the configuration and the vendors
+    are shown to be what it was made from. No question asked: the saved plan is what was
+    reviewed (as Terraform applies a saved plan)."""
+    if args.target:
+        raise PlanError(
+            "--target cannot be used with a saved plan: the plan applies the lists it was made "
+            "for; make it with `reconciler plan --target LIST -out FILE`"
         )
-        ledger.finish_run(outcome)
+    path = Path(args.planfile)
+    saved = read_saved_plan(path)
+    loaded = load(args)
+    check_config(path, saved, loaded.checksum)
+    base = config_dir(loaded)
+    store = open_store(base, loaded.config.state, override=args.state)
+    with store.locked("apply"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
+        check_state(path, saved, store.read(), store.location)
+        ledger, applier = wire(loaded, store, rt)
+        ledger.start_run("apply", plan_checksum=saved.plan_checksum)
+        resumed = applier.resume()
+        targets = list(saved.targets) if saved.targets else None
+        fresh = build_plan(loaded, targets=targets, read_current=rt.read_current)
+        fresh = subtract_pending(fresh, pending_rows(ledger.state))
+        try:
+            check_fresh(path, saved, fresh)
+        except StalePlanError:
+            ledger.finish_run("refused: stale plan")
+            raise
+        show(saved.plan, args)
+        raise_if_gaps(saved.plan)
+        # The guards as evaluated (and let through, with their flags) when the plan was made.
+        enforce(saved.plan, on_blocked=lambda: ledger.finish_run("blocked by safety guards"))
+        _record_exports(ledger.state, fresh)
+        del fresh  # the saved plan is what is sent; a big plan need not be held twice
+        return send(args, loaded, rt, ledger, applier, saved.plan, resumed, targets=targets)
+
+
+def send(
+    args: argparse.Namespace,
+    loaded: LoadedConfig,
+    rt: Runtime,
+    ledger: StateLedger,
+    applier: Applier,
+    plan: Plan,
+    resumed: list[BatchOutcome],
+    *,
+    targets: list[str] | None,
+) -> int:
+    """Send the plan's rows, report, verify; the exit code."""
+    if not plan.has_actions:
+        ledger.finish_run("no changes")
+        failed = any(o.state is JobState.FAILED for o in resumed)
+        return ExitCode.FAILED_BATCHES if failed else ExitCode.OK
+    if sys.stdout.isatty() and not args.no_color:
+        # Live progress on a terminal; plain log lines (above) everywhere else, e.g. CI.
+        with RichEvents() as progress:
+            applier.events = progress
+            report = applier.apply(plan)
+    else:
+        report = applier.apply(plan)
+    report.outcomes[:0] = resumed
+    for lp in plan.lists:
+        ledger.state.lists[lp.name].last_applied_at = now()
+    print("\nApply finished:")
+    print("\n".join(_summary(report)))
+    differences = [] if args.no_verify else _verify(loaded, rt, targets)
+    outcome = (
+        "failed batches"
+        if report.failed
+        else ("verification differences" if differences else "succeeded")
+    )
+    ledger.finish_run(outcome)
     if differences:
         print("Verification:\n" + "\n".join(differences))
     if report.failed:
-        return EXIT_FAILED_BATCHES
-    return 1 if differences else 0
+        return ExitCode.FAILED_BATCHES
+    return ExitCode.ERROR if differences else ExitCode.OK

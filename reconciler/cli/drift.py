@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.cli.common import add_config_argument, load, write_file
+from reconciler.cli.exitcodes import ExitCode
 from reconciler.drift.model import Drift
 from reconciler.drift.read import read_drift
 from reconciler.errors import ReconcilerError
@@ -86,4 +87,4 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(render_text(drift))
     sys.stdout.flush()
     write_reports(drift, reports, redact=not args.no_redact)
-    return 2 if drift.has_drift else 0
+    return ExitCode.CHANGES if drift.has_drift else ExitCode.OK

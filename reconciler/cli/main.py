@@ -8,9 +8,9 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import NoReturn
 
 from reconciler import __version__
+from reconciler.cli.exitcodes import ExitCode
 from reconciler.errors import ReconcilerError
 
 #: Command modules under ``reconciler.cli``; each has ``register(subparsers)`` which sets
@@ -27,18 +27,8 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit 1 like every other error: to scripts, 2 means "there are changes"
-    (``plan --detailed-exitcode``) or "there is drift" (``drift``). Subcommand parsers inherit
-    the class."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = argparse.ArgumentParser(
         prog="reconciler",
         description="Declarative sync of e-mail marketing lists and suppressions.",
     )
@@ -56,7 +46,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on a usage error, and 2 means "changes present" here.
+        return ExitCode.ERROR if exc.code == 2 else int(exc.code or 0)
     # CI cancels a job with SIGTERM: unwind like Ctrl-C, so the state is pushed and the lock
     # released on the way out.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
 from reconciler.apply.inflight import pending_rows
-from reconciler.cli.common import add_config_argument, load, write_file
+from reconciler.cli.common import DEFAULT_CONFIG, add_config_argument, load, write_file
+from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import add_guard_arguments, check_guards, enforce
 from reconciler.engine.planner import build_plan
 from reconciler.errors import CapabilityError
+from reconciler.plan.artifact import SavedPlan, StateRef, write_saved_plan
+from reconciler.plan.checksum import exports_checksum, plan_checksum
 from reconciler.plan.jsonform import dumps, plan_to_dict
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
-from reconciler.render.markdown import render_markdown
+from reconciler.render.comments import split_comments
+from reconciler.render.markdown import SAMPLE, render_markdown
 from reconciler.render.text import render_text, use_colour
 from reconciler.runtime import Runtime, config_dir
+from reconciler.state.model import State
 from reconciler.state.open import open_store
 
 
@@ -28,7 +34,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--show-all",
         action="store_true",
-        help="show every row instead of a sample per list and action",
+        help="show every row instead of a sample per list and action (text and Markdown)",
     )
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
     add_guard_arguments(parser)
@@ -37,8 +43,21 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("plan", help="show what apply would change, per list, and why")
     add_plan_arguments(parser)
+    parser.add_argument(
+        "-out",
+        "--out",
+        dest="out",
+        metavar="FILE",
+        help="save the plan to FILE, for `reconciler apply FILE` to apply exactly it",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the plan as JSON")
     parser.add_argument("--markdown", metavar="FILE", help="also write the plan as Markdown")
+    parser.add_argument(
+        "--markdown-dir",
+        metavar="DIR",
+        help="also write the Markdown plan as pull-request comments DIR/comment-01.md, … "
+        "each under GitHub's size limit",
+    )
     parser.add_argument(
         "--no-redact",
         action="store_true",
@@ -72,11 +91,15 @@ def raise_if_gaps(plan: Plan) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load(args)
     workdir = config_dir(loaded) / ".reconciler" / "work"
+    store = open_store(config_dir(loaded), loaded.config.state)
+    # A saved plan records the state as it was *before* the vendors were read: a write in
+    # between makes the plan stale rather than going unnoticed.
+    state_before = store.read()
     with Runtime(loaded, workdir=workdir) as runtime:
         plan = build_plan(loaded, targets=args.target, read_current=runtime.read_current)
     # Jobs still in flight (another apply running, or one that crashed) already carry some
     # rows: they are shown as pending, not planned twice.
-    state = open_store(config_dir(loaded), loaded.config.state).read()
+    state = store.read()
     plan = subtract_pending(plan, pending_rows(state))
     plan = check_guards(plan, loaded, state, args)
     show(plan, args)
@@ -86,10 +109,47 @@ def run(args: argparse.Namespace) -> int:
             plan, rows_dir=target.parent / f"{target.stem}.rows", base=target.parent
         )
         write_file(args.json, dumps(data))
-    if args.markdown:
-        write_file(args.markdown, render_markdown(plan, redact=not args.no_redact))
+    if args.markdown or args.markdown_dir:
+        sample = None if args.show_all else SAMPLE
+        markdown = render_markdown(plan, redact=not args.no_redact, sample=sample)
+        if args.markdown:
+            write_file(args.markdown, markdown)
+        if args.markdown_dir:
+            write_comments(Path(args.markdown_dir), split_comments(markdown))
     raise_if_gaps(plan)
     enforce(plan)
+    if args.out:
+        save(Path(args.out), plan, state_before, location=store.location, targets=args.target)
+        config = "" if args.config == DEFAULT_CONFIG else f" -c {shlex.quote(args.config)}"
+        print(
+            f"\nSaved the plan to {args.out}. To apply exactly this plan, run:\n"
+            f"  reconciler apply {shlex.quote(args.out)}{config}"
+        )
     if args.detailed_exitcode and plan.has_actions:
-        return 2
-    return 0
+        return ExitCode.CHANGES
+    return ExitCode.OK
+
+
+def save(
+    path: Path, plan: Plan, state: State | None, *, location: str, targets: list[str] | None
+) -> None:
+    ref = StateRef(location, state.lineage, state.serial) if state else StateRef(location, None, 0)
+    saved = SavedPlan(
+        plan,
+        ref,
+        plan_checksum=plan_checksum(plan),
+        exports_checksum=exports_checksum(plan),
+        targets=tuple(targets) if targets else None,
+    )
+    write_saved_plan(path, saved)
+
+
+def write_comments(directory: Path, comments: list[str]) -> None:
+    """``comment-01.md``, ``comment-02.md``, … replacing those of an earlier run, which a CI
+    job would otherwise post again."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("comment-*.md"):
+        old.unlink()
+    width = max(2, len(str(len(comments))))
+    for n, text in enumerate(comments, start=1):
+        (directory / f"comment-{n:0{width}d}.md").write_text(text, encoding="utf-8")

@@ -7,6 +7,7 @@ import argparse
 from datetime import UTC, datetime
 
 from reconciler.cli.common import add_config_argument, load
+from reconciler.cli.exitcodes import ExitCode
 from reconciler.drift.read import read_drift
 from reconciler.drift.writeback import merge, pulled_rows, read_rows, render_csv, write_atomically
 from reconciler.errors import ConfigError, Problem
@@ -51,4 +52,4 @@ def run_pull(args: argparse.Namespace) -> int:
         f"{display}: {merged.added:,} added, {merged.updated:,} updated, "
         f"{len(merged.rows):,} suppression(s) in total."
     )
-    return 0
+    return ExitCode.OK

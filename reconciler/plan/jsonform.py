@@ -7,16 +7,19 @@ lists spill their rows into a JSON Lines file next to the plan (``rows_file``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import IO, Any
 
 from reconciler.model import KIND_ORDER, ChangeKind, DropAction, ListMode
 from reconciler.plan.model import (
     FORMAT_VERSION,
     CapabilityGap,
     CurrentStateRef,
+    FieldValues,
     GuardViolation,
     ListChange,
     ListPlan,
@@ -24,6 +27,13 @@ from reconciler.plan.model import (
 )
 
 INLINE_ROW_LIMIT = 100_000
+
+_NO_VALUES: FieldValues = MappingProxyType({})
+
+#: Writes a list's rows somewhere and returns the ``rows_file`` reference to record.
+RowsSink = Callable[[ListPlan], str]
+#: Opens a recorded ``rows_file`` reference for reading, as text.
+RowsOpener = Callable[[str], IO[str]]
 
 
 def _counts(counts: dict[ChangeKind, int]) -> dict[str, int]:
@@ -41,12 +51,49 @@ def change_to_dict(change: ListChange) -> dict[str, Any]:
 
 
 def change_from_dict(data: dict[str, Any]) -> ListChange:
+    # The decoded dicts are the row's own: no copy, and the shared empty mapping for the many
+    # rows without values (a saved plan holds millions of rows).
     return ListChange(
-        ChangeKind(data["kind"]),
+        _KINDS.get(data["kind"]) or ChangeKind(data["kind"]),
         data["email"],
         data["reason"],
-        dict(data.get("fields") or {}),
-        dict(data.get("previous") or {}),
+        data.get("fields") or _NO_VALUES,
+        data.get("previous") or _NO_VALUES,
+    )
+
+
+_KINDS = {kind.value: kind for kind in ChangeKind}
+
+
+def values_json(values: FieldValues, *, compact: bool = False) -> str:
+    """A row's field values as a JSON object with sorted keys, like ``json.dumps(values,
+    ensure_ascii=False, sort_keys=True)`` (``separators=(",", ":")`` when ``compact``), built
+    by hand: several times faster for the one or two string values rows carry."""
+    if not values:
+        return "{}"
+    colon, comma = (":", ",") if compact else (": ", ", ")
+    if len(values) == 1:  # most rows: one managed field
+        ((name, value),) = values.items()
+        encoded = "null" if value is None else encode_basestring(value)
+        return f"{{{encode_basestring(name)}{colon}{encoded}}}"
+    parts = []
+    for name, value in sorted(values.items()):
+        if value is None:
+            parts.append(f"{encode_basestring(name)}{colon}null")
+        else:
+            parts.append(f"{encode_basestring(name)}{colon}{encode_basestring(value)}")
+    return "{" + comma.join(parts) + "}"
+
+
+def change_to_json(change: ListChange) -> str:
+    """``json.dumps(change_to_dict(change), ensure_ascii=False, sort_keys=True)``, written out
+    by hand: about twice as fast, and a saved plan writes millions of rows."""
+    return (
+        f'{{"email": {encode_basestring(change.email)}, '
+        f'"fields": {values_json(change.fields)}, '
+        f'"kind": "{change.kind.value}", '
+        f'"previous": {values_json(change.previous)}, '
+        f'"reason": {encode_basestring(change.reason)}}}'
     )
 
 
@@ -95,6 +142,7 @@ def list_to_dict(
     rows_dir: Path | None = None,
     base: Path | None = None,
     inline_row_limit: int = INLINE_ROW_LIMIT,
+    rows_sink: RowsSink | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": list_plan.name,
@@ -114,7 +162,9 @@ def list_to_dict(
         ],
         "skipped_invalid": list(list_plan.skipped_invalid),
     }
-    if rows_dir is not None and len(list_plan.changes) > inline_row_limit:
+    if rows_sink is not None:
+        data["rows_file"] = rows_sink(list_plan)
+    elif rows_dir is not None and len(list_plan.changes) > inline_row_limit:
         rows_dir.mkdir(parents=True, exist_ok=True)
         path = rows_dir / f"{list_plan.name}.jsonl"
         write_rows(path, list_plan.changes)
@@ -126,9 +176,19 @@ def list_to_dict(
 
 def write_rows(path: Path, changes: Iterable[ListChange]) -> None:
     with path.open("w", encoding="utf-8") as fh:
-        for change in changes:
-            fh.write(json.dumps(change_to_dict(change), ensure_ascii=False, sort_keys=True))
-            fh.write("\n")
+        write_rows_to(fh, changes)
+
+
+def write_rows_to(fh: IO[str], changes: Iterable[ListChange]) -> None:
+    """Rows as JSON Lines: one row object per line, keys sorted."""
+    batch: list[str] = []
+    for change in changes:
+        batch.append(change_to_json(change))
+        if len(batch) == 10_000:
+            fh.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        fh.write("\n".join(batch) + "\n")
 
 
 def plan_to_dict(
@@ -137,28 +197,45 @@ def plan_to_dict(
     rows_dir: Path | None = None,
     base: Path | None = None,
     inline_row_limit: int = INLINE_ROW_LIMIT,
+    rows_sink: RowsSink | None = None,
 ) -> dict[str, Any]:
     """The canonical JSON form. ``rows_dir``: where lists of more than ``inline_row_limit``
-    rows write them (paths recorded relative to ``base``, the JSON file's directory)."""
+    rows write them (paths recorded relative to ``base``, the JSON file's directory);
+    ``rows_sink``: instead, where every list writes its rows (a saved plan's archive)."""
     return {
         "format_version": plan.format_version,
         "created_at": plan.created_at.isoformat(),
         "config_checksum": plan.config_checksum,
         "summary": _counts(plan.counts),
         "lists": [
-            list_to_dict(lp, rows_dir=rows_dir, base=base, inline_row_limit=inline_row_limit)
+            list_to_dict(
+                lp,
+                rows_dir=rows_dir,
+                base=base,
+                inline_row_limit=inline_row_limit,
+                rows_sink=rows_sink,
+            )
             for lp in plan.lists
         ],
         "guards": [guard_to_dict(v) for v in plan.guards],
     }
 
 
-def _read_rows(path: Path) -> tuple[ListChange, ...]:
-    with path.open(encoding="utf-8") as fh:
-        return tuple(change_from_dict(json.loads(line)) for line in fh if line.strip())
+def read_rows_from(fh: IO[str]) -> tuple[ListChange, ...]:
+    decode = json.JSONDecoder().raw_decode
+    return tuple(change_from_dict(decode(line)[0]) for line in fh if line.strip())
 
 
-def plan_from_dict(data: dict[str, Any], *, base: Path | None = None) -> Plan:
+def plan_from_dict(
+    data: dict[str, Any], *, base: Path | None = None, open_rows: RowsOpener | None = None
+) -> Plan:
+    """Back from the canonical form; ``rows_file`` references are opened with ``open_rows``
+    (by default: paths relative to ``base``)."""
+
+    def open_file(reference: str) -> IO[str]:
+        return ((base or Path()) / reference).open(encoding="utf-8")
+
+    opener = open_rows or open_file
     if data.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"unsupported plan format_version {data.get('format_version')!r} "
@@ -167,7 +244,8 @@ def plan_from_dict(data: dict[str, Any], *, base: Path | None = None) -> Plan:
     lists = []
     for item in data["lists"]:
         if "rows_file" in item:
-            rows = _read_rows((base or Path()) / item["rows_file"])
+            with opener(item["rows_file"]) as fh:
+                rows = read_rows_from(fh)
         else:
             rows = tuple(change_from_dict(r) for r in item["rows"])
         current = item.get("current")

@@ -1,19 +1,37 @@
-"""The plan as Markdown through jinja2 templates, with addresses masked by default."""
+"""The plan as Markdown for pull-request comments, through a jinja2 template: a summary table
+(list × action), then per list collapsible ``<details>`` blocks of sample rows with the reason
+of each change. Addresses are masked by default, in the address column and wherever one
+appears in free text (a reason, a consent reference, a field value).
+
+``render.comments`` splits the result into comments that fit GitHub's size limit.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reconciler.address import mask
 from reconciler.model import KIND_ORDER
-from reconciler.plan.jsonform import plan_to_dict
+from reconciler.plan.jsonform import change_to_dict, guard_to_dict, list_to_dict
 from reconciler.plan.model import Plan
 from reconciler.render.text import summary_line
 
 SAMPLE = 20
+
+# Addresses inside free text: a plainer local part than address.EMAIL_PATTERN's, which also
+# allows ' and = and would swallow the "name='" before an address in "name='ann@…'".
+_ADDRESS_IN_TEXT = re.compile(
+    r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def mask_text(text: str) -> str:
+    """Every address in ``text`` masked as ``j***@example.com``."""
+    return _ADDRESS_IN_TEXT.sub(lambda m: mask(m.group()), text)
 
 
 def md_escape(value: Any) -> str:
@@ -23,7 +41,7 @@ def md_escape(value: Any) -> str:
 
 
 def code_escape(value: Any) -> str:
-    return str(value).replace("`", "'")
+    return str(value).replace("`", "'").replace("\n", " ")
 
 
 def environment() -> Environment:
@@ -48,22 +66,32 @@ def _detail(row: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in row["fields"].items())
 
 
-def render_markdown(plan: Plan, *, redact: bool = True, sample: int = SAMPLE) -> str:
-    data = plan_to_dict(plan)
+def render_markdown(plan: Plan, *, redact: bool = True, sample: int | None = SAMPLE) -> str:
+    """``sample``: rows shown per list and kind; ``None`` shows every row."""
+    hide = mask_text if redact else str
     kinds = [k.value for k in KIND_ORDER]
-    for lp in data["lists"]:
-        samples: dict[str, list[dict[str, str]]] = {k: [] for k in kinds}
-        for row in lp.get("rows", []):
-            bucket = samples[row["kind"]]
-            if len(bucket) < sample:
-                bucket.append(
-                    {
-                        "email": mask(row["email"]) if redact else row["email"],
-                        "detail": _detail(row),
-                        "reason": row["reason"],
-                    }
-                )
-        lp["samples"] = samples
+    lists = []
+    for list_plan in plan.lists:
+        # The list's JSON form without its rows (a plan may hold millions); the sampled rows
+        # are converted alone, by the same function.
+        data = list_to_dict(list_plan, rows_sink=lambda _lp: "")
+        samples: dict[str, list[dict[str, str]]] = {}
+        for kind in KIND_ORDER:
+            rows = list_plan.by_kind[kind]
+            shown = rows if sample is None else rows[:sample]
+            samples[kind.value] = [
+                {
+                    "email": mask(row["email"]) if redact else row["email"],
+                    "detail": hide(_detail(row)),
+                    "reason": hide(row["reason"]),
+                }
+                for row in map(change_to_dict, shown)
+            ]
+        data["samples"] = samples
+        if data["current"]:
+            data["current"]["location"] = hide(data["current"]["location"])
+        data["skipped_invalid"] = [hide(s) for s in data["skipped_invalid"]]
+        lists.append(data)
     table = [
         "| list | vendor | " + " | ".join(kinds) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in kinds) + " |",
@@ -71,14 +99,14 @@ def render_markdown(plan: Plan, *, redact: bool = True, sample: int = SAMPLE) ->
             f"| {md_escape(lp['name'])} | {md_escape(lp['vendor'])} | "
             + " | ".join(f"{lp['changes'][k]:,}" for k in kinds)
             + " |"
-            for lp in data["lists"]
+            for lp in lists
         ),
     ]
     template = environment().get_template("plan.md.j2")
     return template.render(
         summary=summary_line(plan),
         kinds=kinds,
-        lists=data["lists"],
+        lists=lists,
         table=table,
-        guards=data["guards"],
+        guards=[guard_to_dict(v) for v in plan.guards],
     )

@@ -131,3 +131,33 @@ def test_markdown_masks_addresses_and_escapes_values() -> None:
     assert "| a***@example.com | first_name='&lt;script&gt;\\|x' | m.csv:2 |" in markdown
     assert "ann@example.com" not in markdown
     assert "ann@example.com" in render_markdown(plan, redact=False)
+
+
+def test_markdown_masks_addresses_in_free_text_too_unless_asked() -> None:
+    change = ListChange(
+        ChangeKind.RESUBSCRIBE,
+        "dana.diaz@example.com",
+        "opt-in: mail from dana.diaz@example.com to support@example.com (s.yaml:9)",
+        {"first_name": "Dana", "referrer": "Ann.Archer@Example.com"},
+    )
+    plan = Plan(
+        (ListPlan("news", "og", "ongage", "1", ListMode.ADDITIVE, DropAction.REMOVE, (change,)),),
+        NOW,
+    )
+    row = (
+        "| d***@example.com | first_name='Dana', referrer='A***@Example.com' | opt-in: mail "
+        "from d***@example.com to s***@example.com (s.yaml:9) |"
+    )
+    assert row in render_markdown(plan).splitlines()
+    shown = render_markdown(plan, redact=False)
+    assert "dana.diaz@example.com" in shown and "support@example.com" in shown
+
+
+def test_markdown_sample_note_is_outside_the_table_and_sample_none_shows_all() -> None:
+    lines = render_markdown(make_plan(adds=25)).splitlines()
+    note = lines.index("… and 5 more")
+    assert lines[note - 1] == "" and lines[note - 2].startswith("| m***@example.com |")
+    assert sum(line.startswith("| m***") for line in lines) == 20
+    every = render_markdown(make_plan(adds=25), sample=None).splitlines()
+    assert sum(line.startswith("| m***") for line in every) == 25
+    assert not any(line.startswith("… and") for line in every)
