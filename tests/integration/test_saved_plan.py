@@ -20,6 +20,8 @@ CONFIG = """\
 providers:
   og: {type: ongage, base_url: sandbox}
 sandbox: {seed: seed.yaml}
+# The scenario removes 1 of 3 members (33%), past the default drop guard.
+guards: {max_drop_percent: 50}
 lists:
   news:
     provider: og
