@@ -8,6 +8,7 @@ import importlib
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from reconciler.config.loader import LoadedConfig
 from reconciler.config.schema import SANDBOX_URL, Credentials, ListConfig
@@ -35,10 +36,29 @@ def config_dir(loaded: LoadedConfig) -> Path:
     return loaded.root if loaded.root.is_dir() else loaded.root.parent
 
 
+class ReadEvents(Protocol):
+    """Progress of reading the vendors' current state (an export can take minutes)."""
+
+    def reading(self, list_name: str, where: str) -> None: ...
+
+    def read(self, list_name: str) -> None: ...
+
+
+class NoReadEvents:
+    def reading(self, list_name: str, where: str) -> None:
+        return None
+
+    def read(self, list_name: str) -> None:
+        return None
+
+
 class Runtime:
-    def __init__(self, loaded: LoadedConfig, *, workdir: Path) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, *, workdir: Path, read_events: ReadEvents | None = None
+    ) -> None:
         self.loaded = loaded
         self.workdir = workdir
+        self.read_events: ReadEvents = read_events or NoReadEvents()
         self._stack = ExitStack()
         self._providers: dict[str, Provider] = {}
         self._stagers: dict[str, Stager | None] = {}
@@ -111,7 +131,11 @@ class Runtime:
                 "no export file is configured: taken as empty",
                 len(list_config.managed_fields),
             )
-        return provider.read_current(list_name, list_config)
+        self.read_events.reading(list_name, f"{provider.vendor.value} list {list_config.list_id}")
+        try:
+            return provider.read_current(list_name, list_config)
+        finally:
+            self.read_events.read(list_name)
 
     def stager_for(self, provider_name: str) -> Stager | None:
         if provider_name not in self._stagers:

@@ -97,6 +97,8 @@ class ApplyReport:
 class Events(Protocol):
     """Progress reporting (a rich progress bar on a terminal, log lines in CI)."""
 
+    def batch_staging(self, batch: Batch) -> None: ...
+
     def batch_submitted(self, batch: Batch, job: JobRef) -> None: ...
 
     def batch_polled(self, batch: Batch, status: JobStatus) -> None: ...
@@ -182,6 +184,7 @@ class Applier:
                     "needs a staging backend to publish batch files (providers.NAME.staging)",
                     vendor=provider.vendor.value,
                 )
+            self.events.batch_staging(batch)
             batch = _with_url(batch, stager.publish(batch.path))
         entry_id = self.ledger.submitting(batch, provider=provider.name, url=batch.url)
         try:

@@ -12,7 +12,7 @@ from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome, Events
 from reconciler.apply.events import LogEvents, RichEvents
 from reconciler.apply.inflight import pending_rows
 from reconciler.apply.staleness import check_config, check_fresh, check_state
-from reconciler.cli.common import load
+from reconciler.cli.common import load, reading_progress
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import check_guards, enforce
 from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show
@@ -145,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         ledger, applier = wire(loaded, store, rt)
         ledger.start_run("apply")
         resumed: list[BatchOutcome] = applier.resume()
-        plan = build_plan(loaded, targets=args.target, read_current=rt.read_current)
+        with reading_progress(rt, args):
+            plan = build_plan(loaded, targets=args.target, read_current=rt.read_current)
         plan = check_guards(plan, loaded, ledger.state, args)
         show(plan, args)
         raise_if_gaps(plan)
@@ -179,7 +180,8 @@ def run_saved(args: argparse.Namespace) -> int:
         ledger.start_run("apply", plan_checksum=saved.plan_checksum)
         resumed = applier.resume()
         targets = list(saved.targets) if saved.targets else None
-        fresh = build_plan(loaded, targets=targets, read_current=rt.read_current)
+        with reading_progress(rt, args):
+            fresh = build_plan(loaded, targets=targets, read_current=rt.read_current)
         fresh = subtract_pending(fresh, pending_rows(ledger.state))
         try:
             check_fresh(path, saved, fresh)

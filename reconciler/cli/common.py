@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.config.loader import LoadedConfig, load_config
+from reconciler.runtime import NoReadEvents, Runtime
 
 DEFAULT_CONFIG = "."
 
@@ -33,3 +36,20 @@ def write_file(path: str, text: str) -> None:
 
 def err(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+@contextmanager
+def reading_progress(runtime: Runtime, args: argparse.Namespace) -> Iterator[None]:
+    """On a terminal, show which vendor is being read while the block runs (exports can take
+    minutes); elsewhere, e.g. CI, nothing: the plan says where each state came from."""
+    if not sys.stderr.isatty() or getattr(args, "no_color", False):
+        yield
+        return
+    from reconciler.apply.events import RichReadEvents
+
+    with RichReadEvents() as events:
+        runtime.read_events = events
+        try:
+            yield
+        finally:
+            runtime.read_events = NoReadEvents()

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 from reconciler.apply.inflight import pending_rows
-from reconciler.cli.common import DEFAULT_CONFIG, add_config_argument, load, write_file
+from reconciler.cli.common import (
+    DEFAULT_CONFIG,
+    add_config_argument,
+    load,
+    reading_progress,
+    write_file,
+)
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import add_guard_arguments, check_guards, enforce
 from reconciler.engine.planner import build_plan
@@ -95,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     # A saved plan records the state as it was *before* the vendors were read: a write in
     # between makes the plan stale rather than going unnoticed.
     state_before = store.read()
-    with Runtime(loaded, workdir=workdir) as runtime:
+    with Runtime(loaded, workdir=workdir) as runtime, reading_progress(runtime, args):
         plan = build_plan(loaded, targets=args.target, read_current=runtime.read_current)
     # Jobs still in flight (another apply running, or one that crashed) already carry some
     # rows: they are shown as pending, not planned twice.

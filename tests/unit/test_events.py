@@ -7,9 +7,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from reconciler.apply.events import LogEvents, RichEvents
+from reconciler.apply.events import LogEvents, RichEvents, RichReadEvents
+from reconciler.config.loader import load_config
+from reconciler.engine.planner import build_plan
 from reconciler.model import Action
 from reconciler.providers.base import Batch, JobRef, JobState, JobStatus
+from reconciler.runtime import Runtime
 
 BATCH = Batch("news", "1001", Action.ADD, 1, Path("b.csv"), 1200, "ab" * 32)
 DONE = JobStatus(JobState.SUCCEEDED, "40003", {"total": 1200, "success": 1200})
@@ -34,3 +37,63 @@ def test_live_progress_on_a_terminal_ends_with_each_batch_outcome() -> None:
         events.batch_polled(BATCH, JobStatus(JobState.PENDING, "40002"))
         events.batch_finished(BATCH, DONE)
     assert "news add #1 (1,200 rows): succeeded (40003)" in out.getvalue()
+
+
+def test_a_staged_batch_becomes_its_job_on_the_same_line() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    with RichEvents(console) as events:
+        events.batch_staging(BATCH)
+        assert [t.description for t in events.progress.tasks] == [
+            "news add #1 (1,200 rows): uploading the batch file"
+        ]
+        events.batch_submitted(BATCH, JobRef("7"))
+        assert [t.description for t in events.progress.tasks] == ["news add #1 (1,200 rows) job 7"]
+
+
+def test_staging_adds_no_ci_log_line() -> None:
+    out = io.StringIO()
+    LogEvents(out).batch_staging(BATCH)
+    assert out.getvalue() == ""
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def reading(self, list_name: str, where: str) -> None:
+        self.calls.append(("reading", f"{list_name} from {where}"))
+
+    def read(self, list_name: str) -> None:
+        self.calls.append(("read", list_name))
+
+
+def test_each_vendor_read_is_announced_and_closed(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "providers: {og: {type: ongage, base_url: sandbox}}\n"
+        "lists:\n"
+        "  a: {provider: og, list_id: 1001}\n"
+        "  b: {provider: og, list_id: 1002}\n"
+    )
+    loaded = load_config(tmp_path / "r.yaml")
+    recorder = Recorder()
+    with Runtime(loaded, workdir=tmp_path / "work", read_events=recorder) as runtime:
+        build_plan(loaded, read_current=runtime.read_current)
+    assert recorder.calls == [
+        ("reading", "a from ongage list 1001"),
+        ("read", "a"),
+        ("reading", "b from ongage list 1002"),
+        ("read", "b"),
+    ]
+
+
+def test_the_read_spinner_is_gone_once_the_list_is_read() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    with RichReadEvents(console) as events:
+        events.reading("news", "ongage list 1001")
+        assert [t.description for t in events.progress.tasks] == [
+            "reading the current state of 'news' from ongage list 1001"
+        ]
+        events.read("news")
+        assert events.progress.tasks == []
