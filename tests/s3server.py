@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -52,3 +53,40 @@ def moto_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint)
+
+
+@contextmanager
+def s3_with_buckets(*buckets: str, versioned: tuple[str, ...] = ()) -> Iterator[str]:
+    """A moto server with ``buckets`` (``versioned`` among them with versioning on), and
+    test credentials in the environment, where reconciler subprocesses inherit them."""
+    saved = {name: os.environ.get(name) for name in _AWS_ENV}
+    os.environ.update(_AWS_ENV)
+    try:
+        with moto_server() as url:
+            client = s3_client(url)
+            for bucket in buckets:
+                client.create_bucket(Bucket=bucket)
+            for bucket in versioned:
+                client.put_bucket_versioning(
+                    Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+                )
+            yield url
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from reconciler.model import ChangeKind, ContactStatus, ListMode, SuppressionReason
+from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode, SuppressionReason
 from reconciler.plan.model import CapabilityGap, CurrentStateRef, ListChange
 
 FORMAT_VERSION = 1
@@ -38,13 +38,8 @@ class Part(StrEnum):
 PART_ORDER: tuple[Part, ...] = (Part.CHANGES, Part.ABSORB, Part.FIELDS, Part.PENDING)
 
 #: The kinds counted under ``changes``: every action but field updates (``fields``).
-CHANGE_KINDS: tuple[ChangeKind, ...] = (
-    ChangeKind.ADD,
-    ChangeKind.REMOVE,
-    ChangeKind.UNSUBSCRIBE,
-    ChangeKind.RESUBSCRIBE,
-    ChangeKind.BOUNCE,
-    ChangeKind.COMPLAINT,
+CHANGE_KINDS: tuple[ChangeKind, ...] = tuple(
+    kind for kind in KIND_ORDER if kind not in (ChangeKind.UPDATE, ChangeKind.HELD)
 )
 
 _REASON_OF_STATUS: Mapping[ContactStatus, SuppressionReason] = {

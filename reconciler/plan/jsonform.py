@@ -97,7 +97,8 @@ def change_to_json(change: ListChange) -> str:
     )
 
 
-def _current(ref: CurrentStateRef | None) -> dict[str, Any] | None:
+def current_to_dict(ref: CurrentStateRef | None) -> dict[str, Any] | None:
+    """The JSON form of where a list's current state came from."""
     if ref is None:
         return None
     return {
@@ -151,7 +152,7 @@ def list_to_dict(
         "vendor_list_id": list_plan.vendor_list_id,
         "mode": list_plan.mode.value,
         "drop_action": list_plan.drop_action.value,
-        "current": _current(list_plan.current),
+        "current": current_to_dict(list_plan.current),
         "desired_members": list_plan.desired_members,
         "active_members": list_plan.active_members,
         "changes": _counts(list_plan.counts),

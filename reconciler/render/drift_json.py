@@ -18,6 +18,7 @@ from reconciler.drift.model import (
     Part,
 )
 from reconciler.model import ContactStatus
+from reconciler.plan.jsonform import current_to_dict
 from reconciler.plan.model import CurrentStateRef
 
 #: What a field value becomes in a redacted report: names are personal data too.
@@ -31,15 +32,12 @@ def _parts(counts: dict[Part, int]) -> dict[str, int]:
 
 
 def _current(ref: CurrentStateRef | None) -> dict[str, Any] | None:
-    if ref is None:
-        return None
-    return {
-        "kind": ref.kind,
-        "location": ref.location,
-        "rows": ref.rows,
-        "sha256": ref.sha256,
-        "read_at": ref.read_at.isoformat() if ref.read_at else None,
-    }
+    """The plan JSON's fingerprint of a current state, without the vendor's reported total
+    (not part of the drift report's schema)."""
+    data = current_to_dict(ref)
+    if data is not None:
+        data.pop("reported_total", None)
+    return data
 
 
 def _fields(diff: FieldDifference, email: Callable[[str], str], redact: bool) -> dict[str, Any]:

@@ -20,27 +20,16 @@ import pytest
 
 from tests.integration.project import Project
 from tests.integration.test_apply_ongage import CONFIG, EXPECTED, MEMBERS, SEED, import_actions
-from tests.s3server import moto_server
+from tests.s3server import s3_client, s3_with_buckets
 
 BUCKET = "reconciler-state"
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        # Read by the tests' client and by every reconciler subprocess (Project.env).
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        with moto_server() as url:
-            _client(url).create_bucket(Bucket=BUCKET)
-            yield url
-
-
-def _client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint)
+    # The test credentials are read by the tests' client and every reconciler subprocess.
+    with s3_with_buckets(BUCKET) as url:
+        yield url
 
 
 class S3Project(Project):
@@ -61,7 +50,7 @@ class S3Project(Project):
         )
 
     def s3_object(self, key: str) -> dict[str, Any] | None:
-        client = _client(self.endpoint)
+        client = s3_client(self.endpoint)
         try:
             body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
         except client.exceptions.NoSuchKey:

@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,7 +14,7 @@ from reconciler.errors import StateError, StateLockedError
 from reconciler.state.model import ListState, State
 from reconciler.state.s3 import S3StateStore
 from reconciler.state.store import LockInfo, StateStore
-from tests.s3server import moto_server
+from tests.s3server import s3_client, s3_with_buckets
 from tests.state.conformance import StateStoreConformance
 
 PLAIN, VERSIONED = "state-plain", "state-versioned"
@@ -23,25 +22,9 @@ PLAIN, VERSIONED = "state-plain", "state-versioned"
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        # The child processes of the lock tests inherit these.
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        with moto_server() as url:
-            client = _client(url)
-            client.create_bucket(Bucket=PLAIN)
-            client.create_bucket(Bucket=VERSIONED)
-            client.put_bucket_versioning(
-                Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"}
-            )
-            yield url
-
-
-def _client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint)
+    # The child processes of the lock tests inherit the test credentials.
+    with s3_with_buckets(PLAIN, VERSIONED, versioned=(VERSIONED,)) as url:
+        yield url
 
 
 def _key(tmp_path: Path) -> str:
@@ -76,7 +59,7 @@ def test_previous_version_is_a_backup_object_on_a_plain_bucket(
 ) -> None:
     store = S3StateStore(PLAIN, _key(tmp_path), endpoint_url=s3_endpoint)
     state = store.write(State())
-    client = _client(s3_endpoint)
+    client = s3_client(s3_endpoint)
     first = client.get_object(Bucket=PLAIN, Key=_key(tmp_path))["Body"].read()
     store.write(_changed(state, "a"))
     backup = client.get_object(Bucket=PLAIN, Key=f"{_key(tmp_path)}.backup")["Body"].read()
@@ -92,7 +75,7 @@ def test_previous_versions_are_object_versions_on_a_versioned_bucket(
     state = store.write(State())
     store.write(_changed(state, "a"))
     store.write(_changed(state, "b"))
-    client = _client(s3_endpoint)
+    client = s3_client(s3_endpoint)
     versions = client.list_object_versions(Bucket=VERSIONED, Prefix=f"{tmp_path.name}/")
     assert [v["Key"] for v in versions["Versions"]] == [_key(tmp_path)] * 3  # no backup object
     serials = sorted(
@@ -109,7 +92,7 @@ def test_previous_versions_are_object_versions_on_a_versioned_bucket(
 def test_the_lock_is_an_object_created_only_if_absent(tmp_path: Path, s3_endpoint: str) -> None:
     store = S3StateStore(PLAIN, _key(tmp_path), endpoint_url=s3_endpoint)
     info = store.lock("apply")
-    client = _client(s3_endpoint)
+    client = s3_client(s3_endpoint)
     held = client.get_object(Bucket=PLAIN, Key=f"{_key(tmp_path)}.lock")["Body"].read()
     assert LockInfo.model_validate_json(held) == info
     # The store's own condition, sent by hand: S3 itself refuses a second lock object.
@@ -122,7 +105,7 @@ def test_the_lock_is_an_object_created_only_if_absent(tmp_path: Path, s3_endpoin
 def test_an_unreadable_lock_object_still_locks_and_can_be_cleared(
     tmp_path: Path, s3_endpoint: str
 ) -> None:
-    _client(s3_endpoint).put_object(Bucket=PLAIN, Key=f"{_key(tmp_path)}.lock", Body=b"garbage")
+    s3_client(s3_endpoint).put_object(Bucket=PLAIN, Key=f"{_key(tmp_path)}.lock", Body=b"garbage")
     store = S3StateStore(PLAIN, _key(tmp_path), endpoint_url=s3_endpoint)
     with pytest.raises(StateLockedError, match="locked by an unreadable lock object"):
         store.lock("apply")
@@ -147,7 +130,7 @@ def test_a_write_the_sdk_retried_after_it_landed_is_not_a_conflict(
 def test_a_corrupted_state_object_is_a_clear_error_and_nothing_is_overwritten(
     tmp_path: Path, s3_endpoint: str
 ) -> None:
-    client = _client(s3_endpoint)
+    client = s3_client(s3_endpoint)
     client.put_object(Bucket=PLAIN, Key=_key(tmp_path), Body=b'{"format_version": 1, "seri')
     store = S3StateStore(PLAIN, _key(tmp_path), endpoint_url=s3_endpoint)
     with pytest.raises(StateError) as exc:

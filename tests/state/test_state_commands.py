@@ -13,7 +13,7 @@ from reconciler.state.local import LocalStateStore
 from reconciler.state.model import JobEntry, ListState, State
 from reconciler.state.s3 import S3StateStore
 from tests.integration.project import Project
-from tests.s3server import moto_server
+from tests.s3server import s3_with_buckets
 
 BUCKET = "cli-state"
 PROVIDER = """\
@@ -24,15 +24,8 @@ providers:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        with moto_server() as url:
-            import boto3
-
-            boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
-            yield url
+    with s3_with_buckets(BUCKET) as url:
+        yield url
 
 
 def _state(*lists: str) -> State:
