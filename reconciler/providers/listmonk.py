@@ -46,7 +46,9 @@ class ListmonkProvider(Provider):
         user = creds.username.get_secret_value() if creds.username else ""
         secret = creds.password or creds.api_key
         token = secret.get_secret_value() if secret else ""
-        self.http = VendorHttp("listmonk", self.base_url, auth=(user, token))
+        self.http = VendorHttp(
+            "listmonk", self.base_url, auth=(user, token), policy=self.http_policy
+        )
 
     def close(self) -> None:
         self.http.close()

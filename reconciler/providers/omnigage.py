@@ -41,7 +41,11 @@ class OmnigageProvider(Provider):
         token = creds.api_key.get_secret_value() if creds.api_key else ""
         secret = creds.password.get_secret_value() if creds.password else ""
         self.http = VendorHttp(
-            "omnigage", self.base_url, headers={"X-Account-Key": account}, auth=(token, secret)
+            "omnigage",
+            self.base_url,
+            headers={"X-Account-Key": account},
+            auth=(token, secret),
+            policy=self.http_policy,
         )
 
     def close(self) -> None:

@@ -100,7 +100,7 @@ class OngageProvider(Provider):
         ):
             if secret is not None:
                 headers[header] = secret.get_secret_value()
-        self.http = VendorHttp("ongage", self.base_url, headers=headers)
+        self.http = VendorHttp("ongage", self.base_url, headers=headers, policy=self.http_policy)
 
     def close(self) -> None:
         self.http.close()

@@ -52,7 +52,7 @@ class YesmailProvider(Provider):
             headers["Api-User"] = creds.username.get_secret_value()
         if creds.api_key is not None:
             headers["Api-Key"] = creds.api_key.get_secret_value()
-        self.http = VendorHttp("yesmail", self.base_url, headers=headers)
+        self.http = VendorHttp("yesmail", self.base_url, headers=headers, policy=self.http_policy)
 
     def close(self) -> None:
         self.http.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconciler.errors import StateError, StateLockedError
+from reconciler.faultpoints import crash_point
 from reconciler.state.model import State, parse_state
 from reconciler.state.store import LockInfo, StateStore
 
@@ -47,9 +48,11 @@ class LocalStateStore(StateStore):
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        crash_point("state-write-temp")
         if self.path.exists():
             shutil.copyfile(self.path, self.backup)
         os.replace(tmp, self.path)
+        crash_point("state-write-renamed")
         _fsync_dir(self.path.parent)
 
     # -- locking ------------------------------------------------------------------------------
