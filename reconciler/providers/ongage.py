@@ -196,7 +196,9 @@ class OngageProvider(Provider):
             "status": [status],
             "fields_selected": ["email", *list_config.managed_fields],
         }
-        data = self.http.json("POST", path, json=body)
+        # Creating an export only reads the list: one created twice by a retry is harmless, so
+        # a 5xx or a timeout is retried like a read (not resolved as an ambiguous submission).
+        data = self.http.json("POST", path, json=body, idempotent=True)
         export_id = field(data, "payload", "id", vendor="ongage", endpoint=f"POST {path}")
         retrieve = f"/{list_id}/api/export/{export_id}/retrieve"
         deadline = time.monotonic() + self.export_timeout
