@@ -133,8 +133,16 @@ class OmnigageProvider(Provider):
             return JobStatus(JobState.PENDING, status, counts)
         if status == "completed" and not counts["erred"]:
             return JobStatus(JobState.SUCCEEDED, status, counts)
-        if status in ("completed", "failed"):
-            message = f"import {status}: {counts['erred']} row(s) erred"
+        if status == "completed":
+            message = f"import completed with {counts['erred']} row(s) erred"
+            return JobStatus(JobState.FAILED, status, counts, message)
+        if status == "failed":
+            # A failed import stops midway: say how far it got, not only what erred.
+            judged = sum(counts[k] for k in ("created", "updated", "erred", "skipped"))
+            message = (
+                f"import failed after {judged} of {counts['total']} row(s) "
+                f"({counts['erred']} erred)"
+            )
             return JobStatus(JobState.FAILED, status, counts, message)
         raise ProviderError(
             f"unknown import status {status!r}", vendor="omnigage", endpoint=f"GET {path}"

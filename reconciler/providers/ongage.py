@@ -142,8 +142,10 @@ class OngageProvider(Provider):
         )
         counts = {k: int(payload.get(k) or 0) for k in COUNT_KEYS if k in payload}
         message = str(payload.get("status_desc") or "")
-        if payload.get("status_info"):
-            message = f"{message}: {payload['status_info']}"
+        info = str(payload.get("status_info") or "")
+        if info:
+            # The detail often repeats the description ("Error: …"): say it once.
+            message = info if info.startswith(message) else f"{message}: {info}"
         if status == 40003:
             state = JobState.SUCCEEDED
         elif status >= 90000:

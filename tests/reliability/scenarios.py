@@ -15,30 +15,55 @@ from typing import Any
 from tests.reliability.harness import Contacts, FaultProject
 
 MEMBERS = "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\nivy@example.com,Ivy\n"
-SUPPRESSIONS = "suppressions:\n  - inline: [{email: ivy@example.com, reason: complaint}]\n"
+#: Brisk polling: the sandbox answers at once, and a test waits on every poll interval.
+FAST = {"poll_interval_seconds": 0.005}
+
+
+def four_actions(vendor: str, list_id: str) -> str:
+    """A list whose plan is a complaint, a removal, an add and an update."""
+    return f"""\
+providers:
+  p: {{type: {vendor}, base_url: sandbox, options: OPTIONS}}
+sandbox: {{seed: seed.yaml, polls_per_step: POLLS}}
+lists:
+  news:
+    provider: p
+    list_id: {list_id}
+    managed_fields: [first_name]
+    members: [{{csv: members.csv}}]
+suppressions:
+  - inline: [{{email: ivy@example.com, reason: complaint}}]
+"""
+
+
+def adds_only(vendor: str, list_id: str, field: str) -> str:
+    """An additive list with two adds (for vendors that can only add and update)."""
+    return f"""\
+providers:
+  p: {{type: {vendor}, base_url: sandbox, options: OPTIONS}}
+sandbox: {{seed: seed.yaml, polls_per_step: POLLS}}
+lists:
+  news:
+    provider: p
+    list_id: {list_id}
+    mode: additive
+    managed_fields: [{field}]
+    members: [{{csv: members.csv}}]
+"""
 
 
 @dataclass(frozen=True)
 class Scenario:
     vendor: str
     list_id: str
-    provider: str  # the providers: entry, with OPTIONS where the options go
+    template: str  # the configuration, with OPTIONS (provider options) and POLLS
     seed: str
     expected: Contacts
     members: str = MEMBERS
 
     def config(self, *, polls: int = 1, options: dict[str, Any] | None = None) -> str:
-        opts = json.dumps(options or {})
-        return (
-            f"providers:\n  p: {self.provider.replace('OPTIONS', opts)}\n"
-            f"sandbox: {{seed: seed.yaml, polls_per_step: {polls}}}\n"
-            "lists:\n"
-            "  news:\n"
-            "    provider: p\n"
-            f"    list_id: {self.list_id}\n"
-            "    managed_fields: [first_name]\n"
-            "    members: [{csv: members.csv}]\n" + SUPPRESSIONS
-        )
+        opts = json.dumps({**FAST, **(options or {})})
+        return self.template.replace("OPTIONS", opts).replace("POLLS", str(polls))
 
     def project(
         self,
@@ -100,7 +125,7 @@ SUBMISSIONS = {
 ONGAGE = Scenario(
     vendor="ongage",
     list_id="1001",
-    provider="{type: ongage, base_url: sandbox, options: OPTIONS}",
+    template=four_actions("ongage", "1001"),
     seed="""\
 ongage:
   lists:
@@ -122,7 +147,7 @@ ONGAGE_SUBMISSIONS = ["add", "add+overwrite", "complaint", "remove"]
 LISTMONK = Scenario(
     vendor="listmonk",
     list_id="3",
-    provider="{type: listmonk, base_url: sandbox, options: OPTIONS}",
+    template=four_actions("listmonk", "3"),
     seed="""\
 listmonk:
   lists:
@@ -140,3 +165,32 @@ listmonk:
     },
 )
 LISTMONK_SUBMISSIONS = ["complaint ivy@example.com", "import", "import+overwrite", "remove"]
+
+YESMAIL = Scenario(
+    vendor="yesmail",
+    list_id="weekly",
+    template=adds_only("yesmail", "weekly", "firstname"),
+    members="email,firstname\nann@example.com,Ann\nbob@example.com,Bob\n",
+    seed="""\
+yesmail:
+  subscribers: [ann@example.com, bob@example.com]
+  lists:
+    weekly: {columns: [firstname, lastname]}
+""",
+    expected={
+        "ann@example.com": ("active", {"firstname": "Ann"}),
+        "bob@example.com": ("active", {"firstname": "Bob"}),
+    },
+)
+
+OMNIGAGE = Scenario(
+    vendor="omnigage",
+    list_id="L1",
+    template=adds_only("omnigage", "L1", "first-name"),
+    members="email,first-name\nann@example.com,Ann\nbob@example.com,Bob\n",
+    seed="omnigage:\n  lists:\n    L1:\n      contacts: []\n",
+    expected={
+        "ann@example.com": ("active", {"first-name": "Ann"}),
+        "bob@example.com": ("active", {"first-name": "Bob"}),
+    },
+)
