@@ -13,7 +13,14 @@ from reconciler.errors import ProviderError
 from reconciler.model import Action, VendorType
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
 from reconciler.providers.capabilities import CAPABILITIES
-from reconciler.providers.http import VendorHttp, describe, field
+from reconciler.providers.http import (
+    AmbiguousSubmission,
+    VendorHttp,
+    describe,
+    field,
+    mapping,
+    whole_number,
+)
 
 DEFAULT_BATCH = 100_000
 COUNTS = (
@@ -90,7 +97,12 @@ class OmnigageProvider(Provider):
         }
         created = self.http.json("POST", "/api/v1/import-contacts", idempotent=False, json=body)
         import_id = field(
-            created, "data", "id", vendor="omnigage", endpoint="POST /api/v1/import-contacts"
+            created,
+            "data",
+            "id",
+            vendor="omnigage",
+            endpoint="POST /api/v1/import-contacts",
+            error=AmbiguousSubmission,
         )
         return JobRef(str(import_id), {"upload": upload_id})
 
@@ -125,10 +137,21 @@ class OmnigageProvider(Provider):
 
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         path = f"/api/v1/import-contacts/{job.vendor_job_id}"
+        endpoint = f"GET {path}"
         data = self.http.json("GET", path)
-        attrs = field(data, "data", "attributes", vendor="omnigage", endpoint=f"GET {path}")
+        attrs = mapping(
+            field(data, "data", "attributes", vendor="omnigage", endpoint=endpoint),
+            "data.attributes",
+            vendor="omnigage",
+            endpoint=endpoint,
+        )
         status = str(attrs.get("status"))
-        counts = {k.removeprefix("count-"): int(attrs.get(k) or 0) for k in COUNTS}
+        counts = {
+            k.removeprefix("count-"): whole_number(
+                attrs.get(k), f"data.attributes.{k}", vendor="omnigage", endpoint=endpoint
+            )
+            for k in COUNTS
+        }
         if status in ("queued", "processing"):
             return JobStatus(JobState.PENDING, status, counts)
         if status == "completed" and not counts["erred"]:
@@ -145,5 +168,8 @@ class OmnigageProvider(Provider):
             )
             return JobStatus(JobState.FAILED, status, counts, message)
         raise ProviderError(
-            f"unknown import status {status!r}", vendor="omnigage", endpoint=f"GET {path}"
+            f"unknown import status {status!r}; the job stays in the ledger: `reconciler "
+            "refresh` follows it later",
+            vendor="omnigage",
+            endpoint=endpoint,
         )
