@@ -31,6 +31,7 @@ from tests.reliability.scenarios import (
     LISTMONK_SUBMISSIONS,
     ONGAGE,
     ONGAGE_SUBMISSIONS,
+    YESMAIL,
     Scenario,
 )
 
@@ -185,3 +186,20 @@ def test_sandbox_store_keeps_faults_for_the_next_command(tmp_path: Path) -> None
     finally:
         sandbox.db.close()
     assert [f.status if f else None for f in taken] == [503, 503, None]
+
+
+def test_yesmail_killed_after_the_vendor_accepted_sends_the_batch_again(tmp_path: Path) -> None:
+    """Yesmail has no listing to find a ticket by: a batch whose ticket number was lost in a
+    crash is sent again. Its imports are `update` imports, so the second changes nothing; the
+    list still ends as declared (specs/reliability.md, known limits)."""
+    p = YESMAIL.project(tmp_path)
+    path = "/yesmail/v2/target-lists/weekly/members/file-import"
+    p.inject(path=path, method="POST", kind="hang", after=True, seconds=120)
+    proc = apply(p)
+    wait_for("Yesmail accepting the batch", lambda: p.faults_pending() == 0, proc)
+    kill(proc)
+    p.unlock_after_kill()
+    finished(p.run("apply", "-c", "reconciler.yaml", "--auto-approve", "--no-verify"))
+    assert YESMAIL.contacts(p) == YESMAIL.expected
+    assert YESMAIL.submissions(p) == ["file-import", "file-import"]
+    assert [j.status for j in p.state().jobs] == ["unsent", "succeeded"]
