@@ -86,7 +86,7 @@ PIECES = st.sampled_from(
 )
 
 
-@examples(60)
+@examples(40)
 @given(
     st.sampled_from([b"email,name\n", b"\xef\xbb\xbfemail,name\r\n", b"email\n", b"email;name\n"]),
     st.lists(PIECES, max_size=30) | st.binary(max_size=120).map(lambda b: [b]),
@@ -101,7 +101,7 @@ def test_hostile_bytes_plan_or_name_the_file_and_line(header: bytes, body: list[
 NEWLINES = st.sampled_from(["\n", "\r\n"])
 
 
-@examples(40)
+@examples(30)
 @given(ROWS, NEWLINES, st.lists(NEWLINES, min_size=9, max_size=9))
 def test_mixed_line_endings_are_reported_at_the_first_switch(
     rows: list[str], header_end: str, ends: list[str]
@@ -120,7 +120,7 @@ def test_mixed_line_endings_are_reported_at_the_first_switch(
         )
 
 
-@examples(40)
+@examples(30)
 @given(ROWS, st.data())
 def test_a_stray_quote_is_reported_at_its_line(rows: list[str], data: st.DataObject) -> None:
     row = data.draw(st.integers(0, len(rows) - 1), label="row")
@@ -148,7 +148,7 @@ def test_a_huge_field_is_reported_at_its_line(rows: list[str], data: st.DataObje
     )
 
 
-@examples(40)
+@examples(25)
 @given(ROWS, st.sampled_from([b"\xff", b"\xc3(", b"\xe9", b"\xed\xa0\x80"]), st.data())
 def test_a_byte_that_is_not_utf8_is_reported_at_its_line(
     rows: list[str], bad: bytes, data: st.DataObject
@@ -170,7 +170,7 @@ def test_a_byte_that_is_not_utf8_is_reported_at_its_line(
 SPACES = st.text(alphabet=" ", max_size=2)
 
 
-@examples(30)
+@examples(20)
 @given(st.lists(st.tuples(SPACES, ADDRESS, SPACES, st.booleans()), min_size=1, max_size=6))
 def test_an_address_in_any_case_and_spacing_plans_as_its_normal_form(
     written: list[tuple[str, str, str, bool]],

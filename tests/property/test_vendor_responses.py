@@ -159,7 +159,7 @@ def check(vendor: str, answer: Any) -> None:
 def test_any_variation_of_a_documented_answer(documented: str) -> None:
     vendor = documented.split("-")[0]
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(mutated(DOCUMENTED[documented]))
     def run(answer: Any) -> None:
         check(vendor, answer)
@@ -169,7 +169,7 @@ def test_any_variation_of_a_documented_answer(documented: str) -> None:
 
 @pytest.mark.parametrize("vendor", sorted(LIST_IDS))
 def test_any_json_at_all(vendor: str) -> None:
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(ANY_JSON)
     def run(answer: Any) -> None:
         check(vendor, json.loads(json.dumps(answer)))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import pytest
 
@@ -114,8 +113,10 @@ def leaks(text: str | bytes) -> list[str]:
     return [secret for secret in FORBIDDEN if secret.encode() in data]
 
 
-def test_no_artifact_holds_a_credential(tmp_path: Path) -> None:
-    p = FaultProject(tmp_path, ENV)
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaultProject, list[Run]]:
+    """Every command once, then a refused request; the project and each command's output."""
+    p = FaultProject(tmp_path_factory.mktemp("secrets"), ENV)
     p.write("reconciler.yaml", CONFIG)
     p.write("seed.yaml", SEED)
     p.write("members.csv", "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n")
@@ -123,7 +124,12 @@ def test_no_artifact_holds_a_credential(tmp_path: Path) -> None:
     # A refused request puts the vendor's answer in an error message.
     p.inject(path="/ongage/", kind="status", status=401, count=20, body='{"message": "denied"}')
     runs.append(p.run("plan", "-c", "reconciler.yaml"))
+    return p, runs
 
+
+def test_no_artifact_holds_a_credential(full_run: tuple[FaultProject, list[Run]]) -> None:
+    p, runs = full_run
+    tmp_path = p.root
     assert [r.code for r in runs] == [0, 0, 5, 0, 0, 0, 0, 1], [r.err for r in runs]
     assert runs[-1].err == "Error: ongage POST /1001/api/export: answered 401: denied\n"
     for run in runs:
@@ -155,14 +161,13 @@ def test_no_artifact_holds_a_credential(tmp_path: Path) -> None:
     assert staged and leaks(" ".join(staged)) == []
 
 
-def test_personal_data_stays_where_the_spec_says(tmp_path: Path) -> None:
-    """The claims of specs/reliability.md, "Personal data", checked on one run."""
-    p = FaultProject(tmp_path, ENV)
-    p.write("reconciler.yaml", CONFIG)
-    p.write("seed.yaml", SEED)
-    p.write("members.csv", "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n")
-    p.run("plan", "-c", "reconciler.yaml", "--json", "out/plan.json", "--markdown", "out/plan.md")
-    assert p.run("apply", "-c", "reconciler.yaml", "--auto-approve").code == 5
+def test_personal_data_stays_where_the_spec_says(
+    full_run: tuple[FaultProject, list[Run]],
+) -> None:
+    """The claims of specs/reliability.md, "Personal data", checked on the same run."""
+    p, runs = full_run
+    tmp_path = p.root
+    assert runs[2].code == 5  # apply: the Yesmail row for zed failed
     state_dir = tmp_path / ".reconciler"
 
     # The state and its backup: no address, no name.

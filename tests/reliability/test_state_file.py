@@ -4,6 +4,7 @@ lock file. Each ends with a clear error (no traceback), nothing overwritten, not
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,12 +44,19 @@ def test_a_second_apply_is_refused_by_the_lock_naming_the_holder(tmp_path: Path)
     assert not (tmp_path / ".reconciler" / "state.json.lock").exists()
 
 
-def applied(tmp_path: Path) -> FaultProject:
-    """A project after one apply: a state and its backup."""
-    p = ONGAGE.project(tmp_path)
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project after one apply (a state and its backup), copied by each test."""
+    p = ONGAGE.project(tmp_path_factory.mktemp("applied"))
     finished(p.run(*APPLY))
     assert p.state_file.with_name("state.json.backup").exists()
-    return p
+    return p.root
+
+
+@pytest.fixture
+def applied(template: Path, tmp_path: Path) -> FaultProject:
+    shutil.copytree(template, tmp_path / "p")
+    return FaultProject(tmp_path / "p")
 
 
 BROKEN = [
@@ -97,9 +105,9 @@ def refused(run: Run, says: str, then: str) -> None:
 
 @pytest.mark.parametrize(("corrupt", "says", "then"), BROKEN)
 def test_a_broken_state_file_is_a_clear_error_offering_the_backup(
-    tmp_path: Path, corrupt: Callable[[str], str], says: str, then: str
+    applied: FaultProject, corrupt: Callable[[str], str], says: str, then: str
 ) -> None:
-    p = applied(tmp_path)
+    p = applied
     backup = p.state_file.with_name("state.json.backup")
     p.state_file.write_text(corrupt(p.state_file.read_text()))
     broken, kept = p.state_file.read_bytes(), backup.read_bytes()
@@ -110,13 +118,11 @@ def test_a_broken_state_file_is_a_clear_error_offering_the_backup(
     assert not p.state_file.with_name("state.json.lock").exists()
     assert p.requests()[sent:] == []  # stopped before asking any vendor anything
 
-    p.state_file.write_bytes(kept)  # what the message says to do
-    again = finished(p.run(*APPLY))
-    assert again.out.splitlines()[-1].startswith("Plan: 0 to add, 0 to remove")
 
-
-def test_every_command_that_reads_the_state_refuses_a_truncated_one(tmp_path: Path) -> None:
-    p = applied(tmp_path)
+def test_every_command_that_reads_the_state_refuses_a_truncated_one(
+    applied: FaultProject,
+) -> None:
+    p = applied
     text = p.state_file.read_text()
     p.state_file.write_text(text[: len(text) // 3])
     broken = p.state_file.read_bytes()
@@ -125,9 +131,13 @@ def test_every_command_that_reads_the_state_refuses_a_truncated_one(tmp_path: Pa
         refused(run, "is not valid JSON (", "); it may be truncated or corrupted")
     assert p.state_file.read_bytes() == broken
 
+    p.state_file.write_bytes(p.state_file.with_name("state.json.backup").read_bytes())
+    again = finished(p.run(*APPLY))  # restored as the message says: all is well again
+    assert again.out.splitlines()[-1].startswith("Plan: 0 to add, 0 to remove")
 
-def test_a_broken_lock_file_refuses_and_is_cleared_by_unlock(tmp_path: Path) -> None:
-    p = applied(tmp_path)
+
+def test_a_broken_lock_file_refuses_and_is_cleared_by_unlock(applied: FaultProject) -> None:
+    p = applied
     lock = p.state_file.with_name("state.json.lock")
     lock.write_text('{"id": "0c5e')  # a lock whose writer died mid-write
     run = p.run(*APPLY)
