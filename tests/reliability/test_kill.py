@@ -70,6 +70,10 @@ def rerun_converges(sc: Scenario, p: FaultProject) -> None:
     state = p.state()  # valid: parsed exactly as reconciler reads it
     assert_state_settled(state)
     assert sorted(j.action for j in state.jobs if j.status == "succeeded") == ACTIONS
+    # Nothing holding addresses is left behind: no batch file (the killed run's included),
+    # no scratch copy of a vendor's list (the killed run's included).
+    leftovers = [".reconciler/batches", ".reconciler/work"]
+    assert [f for d in leftovers for f in (p.root / d).rglob("*") if f.is_file()] == []
     if sc.vendor == "ongage":
         # Every import the vendor ran is in the ledger under its ID: none was lost.
         with p.store() as sandbox:
@@ -78,8 +82,10 @@ def rerun_converges(sc: Scenario, p: FaultProject) -> None:
         assert succeeded == ran
 
 
-def _batch_file(p: FaultProject, action: str) -> bool:
-    return any((p.root / ".reconciler" / "batches").glob(f"*/news/news-{action}-0001.csv"))
+def _batch_file(p: FaultProject, action: str) -> str | None:
+    """The text of the batch file of ``action``, if it is on disk."""
+    found = list((p.root / ".reconciler" / "batches").glob(f"*/news/news-{action}-0001.csv"))
+    return found[0].read_text() if found else None
 
 
 def test_killed_after_writing_a_batch_file_ongage(tmp_path: Path) -> None:
@@ -88,7 +94,7 @@ def test_killed_after_writing_a_batch_file_ongage(tmp_path: Path) -> None:
     p.inject(path="/_sandbox/files/", method="PUT", kind="hang", seconds=120)
     proc = apply(p)
     wait_for("staging to hang", lambda: p.faults_pending() == 0, proc)
-    assert _batch_file(p, "complaint")
+    assert _batch_file(p, "complaint") == "email\nivy@example.com\n"
     kill(proc)
     assert p.raw_state()["jobs"] == []  # the ledger never saw the batch
     rerun_converges(ONGAGE, p)
@@ -99,9 +105,10 @@ def test_killed_after_writing_a_batch_file_listmonk(tmp_path: Path) -> None:
     # file is the ledger's `submitting` write (the run's second), where the run dies.
     p = LISTMONK.project(tmp_path, env={"RECONCILER_CRASH_AT": "state-write-temp:2"})
     assert p.run("apply", "-c", "reconciler.yaml", "--auto-approve").code == 137
-    assert _batch_file(p, "complaint")
+    assert _batch_file(p, "complaint") == "email\nivy@example.com\n"
     assert p.raw_state()["jobs"] == []
     rerun_converges(LISTMONK, p)
+    assert _batch_file(p, "complaint") is None  # removed once its job was final
 
 
 @BOTH
@@ -150,6 +157,7 @@ def test_killed_while_polling(tmp_path: Path, sc: Scenario) -> None:
     action = SUBMIT_ACTION[sc.vendor]
     wait_for(f"a submitted {action}", lambda: ledger_has(p, action, "submitted"), proc)
     kill(proc)
+    assert list((p.root / ".reconciler" / "work").glob("run-*/providers"))  # the killed scratch
     job_id = next(j["vendor_job_id"] for j in p.raw_state()["jobs"] if j["action"] == action)
     rerun_converges(sc, p)
     final = next(j for j in p.state().jobs if j.action == action)
