@@ -246,6 +246,8 @@ class Sandbox:
         )
         self.settings = settings or Settings()
         self.faults = Faults(self.db)
+        # Set when the server stops: injected hangs end, and nothing more is logged.
+        self.stopping = threading.Event()
         self.base_url = ""  # set by the server once the port is known
         from reconciler.sandbox.vendors import VENDOR_CLASSES
 
@@ -307,7 +309,7 @@ class Sandbox:
 
     def _fault_response(self, fault: Fault) -> Response:
         if fault.kind == "hang":
-            time.sleep(min(fault.seconds, self.settings.max_hang_seconds))
+            self.stopping.wait(min(fault.seconds, self.settings.max_hang_seconds))
             return json_response({"error": "injected hang"}, 504)
         headers = {}
         if fault.retry_after is not None:
@@ -319,6 +321,8 @@ class Sandbox:
         return json_response({"error": f"injected {fault.status}"}, fault.status, headers)
 
     def _log(self, vendor: str, request: Request, status: int) -> None:
+        if self.stopping.is_set():
+            return  # a hang that outlived the server: its store is closing
         headers = {
             k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in request.headers.items()
         }
