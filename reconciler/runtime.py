@@ -1,10 +1,17 @@
 """What a command needs around the configuration while it runs: the vendor providers, the
 embedded sandbox when a provider says ``base_url: sandbox``, and staging for file-pulling
-vendors. Started on entry, stopped on exit, nothing left behind."""
+vendors. Started on entry, stopped on exit, nothing left behind: the providers' scratch files
+(the vendors' current lists, read for the plan) live in a directory of this command's own under
+``workdir``, removed on exit, so a ``plan`` run during an ``apply`` never touches its files and
+no copy of a vendor's list outlives the command."""
 
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
+import socket
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -63,6 +70,7 @@ class Runtime:
         self._providers: dict[str, Provider] = {}
         self._stagers: dict[str, Stager | None] = {}
         self.sandbox_url: str | None = None
+        self._scratch: Path | None = None
 
     def __enter__(self) -> Runtime:
         return self
@@ -95,6 +103,23 @@ class Runtime:
         for provider in self._providers.values():
             provider.close()
         self._stack.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def scratch(self) -> Path:
+        """This command's own scratch directory (created on first use); those of commands
+        that were killed (their process is gone) are removed first."""
+        if self._scratch is None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            prefix = f"run-{socket.gethostname()}-"
+            for stale in self.workdir.glob(f"{prefix}*-*"):
+                pid = stale.name[len(prefix) :].split("-", 1)[0]
+                if pid.isdigit() and not _alive(int(pid)):
+                    shutil.rmtree(stale, ignore_errors=True)
+            self._scratch = Path(
+                tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=self.workdir)
+            )
+        return self._scratch
 
     def provider(self, name: str) -> Provider:
         if name not in self._providers:
@@ -119,7 +144,7 @@ class Runtime:
                     config = config.model_copy(update={"options": options})
             cls = provider_class(config.type)
             self._providers[name] = cls(
-                name, config, base_url=base_url, workdir=self.workdir / "providers" / name
+                name, config, base_url=base_url, workdir=self.scratch() / "providers" / name
             )
         return self._providers[name]
 
@@ -152,3 +177,13 @@ class Runtime:
                 )
             self._stagers[provider_name] = stager
         return self._stagers[provider_name]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

@@ -9,7 +9,9 @@ The order of every batch's life, and why:
    (``Provider.find_submitted``) before ever sending that batch again;
 4. the request is sent; the vendor's job ID is recorded and written *before* any polling;
 5. the job is polled to its end; its final status and counts are recorded;
-6. the staged file is retired.
+6. the staged file is retired, and the batch file removed: it holds addresses and field values,
+   and once the job is final the ledger's row count and sha256 say all that is needed. Files of
+   jobs still in flight stay (the next run resumes them; ``plan`` shows their rows as pending).
 
 Suppression actions go first (complaint, bounce, unsubscribe, remove), then resubscribes, adds
 and updates, so that an address is never mailed in the window between two batches.
@@ -17,6 +19,7 @@ and updates, so that an address is never mailed in the window between two batche
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,16 +148,19 @@ class Applier:
                     self.events.note(
                         f"{item.batch.key}: never reached {provider.vendor}; re-planned"
                     )
+                    _remove_batch_file(item.batch)
                     continue
                 self.ledger.submitted(item.entry_id, job)
             assert job is not None
             status = self._wait(provider, list_config, item.entry_id, item.batch, job)
+            _remove_batch_file(item.batch)
             outcomes.append(self._outcome(item.batch, job, status, resumed=True))
         return outcomes
 
     # -- apply --------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> ApplyReport:
         report = ApplyReport(self.resume())
+        self._remove_orphaned_batch_files()
         done = self.ledger.done_keys()
         for list_plan in plan.lists:
             provider = self.providers[list_plan.provider]
@@ -165,9 +171,19 @@ class Applier:
                 for batch in self._batches(provider, list_config, list_plan, action):
                     if batch.key in done:
                         self.events.note(f"{batch.key}: already applied, skipped")
+                        _remove_batch_file(batch)
                         continue
                     report.outcomes.append(self._send(provider, list_config, batch))
         return report
+
+    def _remove_orphaned_batch_files(self) -> None:
+        """Files a crashed run wrote but never recorded (or never settled): ``batch_dir`` is
+        ``<batches>/<run id>``, and apply holds the state's lock, so every file under
+        ``<batches>`` that no ledger entry in flight refers to is nobody's."""
+        keep = {item.batch.path.resolve() for item in self.ledger.in_flight()}
+        for path in self.batch_dir.parent.glob("*/*/*.csv"):
+            if path.resolve() not in keep:
+                _remove_batch_file(path)
 
     def _batches(
         self, provider: Provider, list_config: ListConfig, list_plan: ListPlan, action: Action
@@ -195,6 +211,7 @@ class Applier:
             if found is None:
                 # The vendor holds no such job: the request never took effect.
                 self.ledger.unsent(entry_id, f"{exc}; not found at the vendor")
+                _remove_batch_file(batch)
                 raise
             job = found
         except ProviderError as exc:
@@ -202,12 +219,14 @@ class Applier:
             self.ledger.finished(entry_id, failed)
             if stager is not None and batch.url:
                 stager.retire(batch.url)
+            _remove_batch_file(batch)
             return self._outcome(batch, None, failed)
         self.ledger.submitted(entry_id, job)
         self.events.batch_submitted(batch, job)
         status = self._wait(provider, list_config, entry_id, batch, job)
         if stager is not None and batch.url:
             stager.retire(batch.url)
+        _remove_batch_file(batch)
         return self._outcome(batch, job, status)
 
     def _wait(
@@ -248,6 +267,16 @@ class Applier:
             status.message,
             resumed,
         )
+
+
+def _remove_batch_file(batch: Batch | Path) -> None:
+    """The job of a batch is final (or will never be): its file, and its list's and run's
+    directories once empty, are no longer needed."""
+    path = batch if isinstance(batch, Path) else batch.path
+    path.unlink(missing_ok=True)
+    for directory in (path.parent, path.parent.parent):
+        with contextlib.suppress(OSError):  # not empty: other batches are still in flight
+            directory.rmdir()
 
 
 def _with_url(batch: Batch, url: str) -> Batch:

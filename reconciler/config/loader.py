@@ -149,6 +149,7 @@ class _Loader:
                 target = self.merged.setdefault(key, {})
                 if not isinstance(target, dict):
                     continue
+                accepted: set[str] = set()
                 for name, item in value.items():
                     if name in target:
                         first = self.positions.get((key, name))
@@ -161,7 +162,11 @@ class _Loader:
                         )
                         continue
                     target[name] = item
-                    self._move(local, (key, name), (key, name))
+                    accepted.add(name)
+                # One pass for every name: a pass per name is quadratic in a big file.
+                for path, loc in local.items():
+                    if len(path) >= 2 and path[0] == key and path[1] in accepted:
+                        self.positions[path] = loc
             elif key in _CONCATENATED and isinstance(value, list):
                 target_list = self.merged.setdefault(key, [])
                 if not isinstance(target_list, list):
@@ -381,6 +386,9 @@ def _validation_problems(exc: ValidationError, data: Any, source_map: SourceMap)
                 message += f"; expected one of: {', '.join(allowed)}"
         elif kind in ("union_tag_not_found", "union_tag_invalid"):
             message = "expected a source with either 'csv:' (files) or 'inline:' (rows)"
+        elif kind in ("model_type", "dict_type"):
+            # pydantic says "a valid dictionary or instance of Credentials": YAML has mappings.
+            message = "expected a mapping (key: value)"
         else:
             message = str(error["msg"])
             message = message.replace("Input should be", "expected").replace("Value error, ", "")

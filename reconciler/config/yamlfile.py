@@ -3,7 +3,9 @@
 ruamel.yaml's round-trip loader keeps line and column of each mapping key and sequence item;
 they are collected here into a flat ``{key_path: Location}`` map so that every later error can
 point at ``file:line:column``. Anchors and aliases are refused: configuration has no need for
-them, and a nested alias ("billion laughs") would otherwise expand without bound.
+them, and a nested alias ("billion laughs") would otherwise expand without bound. Nesting deeper
+than :data:`MAX_DEPTH` is refused too, before the document is built (building it recurses, and
+thousands of ``[[[[`` would end in a RecursionError).
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
+from ruamel.yaml.reader import ReaderError
 
 from reconciler.errors import Problem
 
 KeyPath = tuple[str | int, ...]
 Positions = dict[KeyPath, tuple[int, int]]  # 1-based line and column
+#: The deepest configuration is about eight levels (lists.NAME.members[0].inline[0].fields.K).
+MAX_DEPTH = 64
 
 
 class YamlProblem(Exception):
@@ -44,26 +49,44 @@ def read_yaml(path: Path, display: str) -> tuple[Any, Positions]:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
-        for event in yaml.parse(text):
-            if isinstance(event, AliasEvent):
-                mark = event.start_mark
-                raise YamlProblem(
-                    Problem(
-                        f"YAML aliases (*{event.anchor}) are not allowed in configuration: "
-                        "write the value out",
-                        file=display,
-                        line=mark.line + 1,
-                        column=mark.column + 1,
-                    )
-                )
+        _check_events(yaml, text, display)
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         raise YamlProblem(_marked(exc, display)) from None
+    except ReaderError as exc:
+        raise YamlProblem(
+            Problem(
+                f"invalid YAML: character #x{exc.character:04x} is not allowed ({exc.reason})",
+                file=display,
+                line=text.count("\n", 0, exc.position) + 1,
+            )
+        ) from None
     except YAMLError as exc:
         raise YamlProblem(Problem(f"invalid YAML: {exc}", file=display)) from None
     positions: Positions = {}
     plain = _plain(data, (), positions)
     return plain, positions
+
+
+def _check_events(yaml: YAML, text: str, display: str) -> None:
+    """Refuse aliases and deep nesting from the event stream, before anything is built."""
+    depth = 0
+    for event in yaml.parse(text):
+        mark = event.start_mark
+        if isinstance(event, AliasEvent):
+            message = (
+                f"YAML aliases (*{event.anchor}) are not allowed in configuration: write the "
+                "value out"
+            )
+        elif isinstance(event, CollectionStartEvent) and (depth := depth + 1) > MAX_DEPTH:
+            message = f"nested more than {MAX_DEPTH} levels deep: configuration never needs that"
+        else:
+            if isinstance(event, CollectionEndEvent):
+                depth -= 1
+            continue
+        raise YamlProblem(
+            Problem(message, file=display, line=mark.line + 1, column=mark.column + 1)
+        )
 
 
 def _marked(exc: MarkedYAMLError, display: str) -> Problem:

@@ -28,6 +28,7 @@ from reconciler.sources.csvfile import (
     CsvFile,
     collect_row_errors,
     failing_file,
+    locate_unreadable,
     sql_ident,
     sql_str,
     translate_duckdb_error,
@@ -157,6 +158,8 @@ def translate_read_error(
                 problems = collect_row_errors(con, csv_file)
             except duckdb.Error:
                 problems = []
+            if not problems and (located := locate_unreadable(csv_file)):
+                problems = [located]
             if problems:
                 return SourceError(problems, summary=f"{csv_file.display} has bad rows")
             return translate_duckdb_error(exc, csv_file.display)

@@ -19,6 +19,7 @@ from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import Action, VendorType
+from reconciler.providers.http import RetryPolicy
 
 
 class JobState(StrEnum):
@@ -98,18 +99,22 @@ class Provider(abc.ABC):
         self.config = config
         self.base_url = (base_url or config.resolved_base_url()).rstrip("/")
         self.workdir = workdir
-        interval = config.options.get("poll_interval_seconds", self.poll_interval)
-        if (
-            isinstance(interval, bool)
-            or not isinstance(interval, int | float)
-            or not (0 < interval <= 3600)
-        ):
+        self.poll_interval = self.seconds_option("poll_interval_seconds", self.poll_interval)
+        # How long one vendor request may take to answer (connecting takes at most 10 s).
+        timeout = self.seconds_option("timeout_seconds", RetryPolicy.read_timeout)
+        self.http_policy = RetryPolicy(
+            read_timeout=timeout, connect_timeout=min(timeout, RetryPolicy.connect_timeout)
+        )
+
+    def seconds_option(self, name: str, default: float) -> float:
+        """A duration option (seconds, more than 0 and at most an hour), validated."""
+        value = self.config.options.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
             raise ProviderError(
-                f"option poll_interval_seconds must be a number of seconds from 0 to 3600, "
-                f"got {interval!r}",
+                f"option {name} must be a number of seconds from 0 to 3600, got {value!r}",
                 vendor=self.vendor.value,
             )
-        self.poll_interval = float(interval)
+        return float(value)
 
     def int_option(self, name: str, default: int, *, low: int, high: int) -> int:
         """A whole-number vendor option, validated with a message naming it."""

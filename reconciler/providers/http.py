@@ -109,6 +109,9 @@ class VendorHttp:
                 continue
             except httpx.HTTPError as exc:
                 raise self._error(f"HTTP error: {exc}", endpoint) from None
+            except httpx.InvalidURL as exc:
+                # e.g. an ID the vendor sent earlier that cannot be part of a URL
+                raise self._error(f"invalid URL: {exc}", endpoint) from None
             status = response.status_code
             if status in expect:
                 return response
@@ -128,9 +131,15 @@ class VendorHttp:
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.request(method, path, **kwargs)
-        return parse_json(response, self.vendor, f"{method.upper()} {path}")
+    def json(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> Any:
+        response = self.request(method, path, idempotent=idempotent, **kwargs)
+        creates = idempotent is False or (
+            idempotent is None and method.upper() not in ("GET", "HEAD", "PUT", "DELETE")
+        )
+        # A job-creating request answered 2xx was accepted, even when the answer is garbled:
+        # resolved by asking the vendor, never taken as a rejection (that would send it twice).
+        error = AmbiguousSubmission if creates else ProviderError
+        return parse_json(response, self.vendor, f"{method.upper()} {path}", error=error)
 
     def _backoff(self, attempt: int, response: httpx.Response | None = None) -> None:
         delay = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
@@ -178,26 +187,70 @@ def _message_of(data: Any) -> str | None:
     return None
 
 
-def parse_json(response: httpx.Response, vendor: str, endpoint: str) -> Any:
+def parse_json(
+    response: httpx.Response,
+    vendor: str,
+    endpoint: str,
+    *,
+    error: type[ProviderError] = ProviderError,
+) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ProviderError(
+        raise error(
             f"answered {response.status_code} with a body that is not JSON: {describe(response)}",
             vendor=vendor,
             endpoint=endpoint,
         ) from None
 
 
-def field(data: Any, *path: str | int, vendor: str, endpoint: str) -> Any:
-    """``data[path...]``, or a ProviderError naming what is missing."""
+def field(
+    data: Any,
+    *path: str | int,
+    vendor: str,
+    endpoint: str,
+    error: type[ProviderError] = ProviderError,
+) -> Any:
+    """``data[path...]``, or an ``error`` (a ProviderError) naming what is missing."""
     current = data
     for key in path:
         try:
             current = current[key]
         except (KeyError, IndexError, TypeError):
             where = ".".join(str(p) for p in path)
-            raise ProviderError(
-                f"response has no '{where}'", vendor=vendor, endpoint=endpoint
-            ) from None
+            raise error(f"response has no '{where}'", vendor=vendor, endpoint=endpoint) from None
     return current
+
+
+def whole_number(value: Any, where: str, *, vendor: str, endpoint: str) -> int:
+    """A count or index the vendor sent: a whole number or its decimal string (nothing is 0),
+    or a ProviderError naming the field."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ProviderError(
+        f"response has {where} {value!r}, not a whole number", vendor=vendor, endpoint=endpoint
+    )
+
+
+def mapping(value: Any, where: str, *, vendor: str, endpoint: str) -> dict[str, Any]:
+    """``value`` when it is a JSON object (nothing is an empty one), else a ProviderError."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProviderError(
+            f"response has {where} {_excerpt(value)}, not an object",
+            vendor=vendor,
+            endpoint=endpoint,
+        )
+    return value
+
+
+def _excerpt(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

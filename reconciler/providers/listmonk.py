@@ -18,7 +18,7 @@ from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import Action, VendorType
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
 from reconciler.providers.capabilities import CAPABILITIES
-from reconciler.providers.http import VendorHttp, field
+from reconciler.providers.http import VendorHttp, field, mapping, whole_number
 from reconciler.providers.ongage import VendorSnapshot
 
 IMPORT_PATH = "/api/import/subscribers"
@@ -46,7 +46,9 @@ class ListmonkProvider(Provider):
         user = creds.username.get_secret_value() if creds.username else ""
         secret = creds.password or creds.api_key
         token = secret.get_secret_value() if secret else ""
-        self.http = VendorHttp("listmonk", self.base_url, auth=(user, token))
+        self.http = VendorHttp(
+            "listmonk", self.base_url, auth=(user, token), policy=self.http_policy
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -128,9 +130,12 @@ class ListmonkProvider(Provider):
         return JobRef(f"import:{name}", {"name": name, "started": started, "rows": len(rows)})
 
     def _import_status(self) -> dict[str, Any]:
+        endpoint = f"GET {IMPORT_PATH}"
         data = self.http.json("GET", IMPORT_PATH)
-        status = field(data, "data", vendor="listmonk", endpoint=f"GET {IMPORT_PATH}")
-        return status if isinstance(status, dict) else {}
+        status = field(data, "data", vendor="listmonk", endpoint=endpoint)
+        if status is None:  # listmonk always describes the import, "none" when there is none
+            raise ProviderError("response has no 'data'", vendor="listmonk", endpoint=endpoint)
+        return mapping(status, "data", vendor="listmonk", endpoint=endpoint)
 
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         if job.vendor_job_id.startswith(SYNC):
@@ -141,8 +146,10 @@ class ListmonkProvider(Provider):
             return JobStatus(JobState.SUCCEEDED, "done", counts)
         status = self._import_status()
         counts = {
-            "total": int(status.get("total") or 0),
-            "imported": int(status.get("imported") or 0),
+            key: whole_number(
+                status.get(key), f"data.{key}", vendor="listmonk", endpoint=f"GET {IMPORT_PATH}"
+            )
+            for key in ("total", "imported")
         }
         word = str(status.get("status") or "none")
         if status.get("name") != job.detail.get("name"):
@@ -157,7 +164,15 @@ class ListmonkProvider(Provider):
             return JobStatus(JobState.PENDING, word, counts)
         if word == "finished":
             return JobStatus(JobState.SUCCEEDED, word, counts)
-        logs = str(self.http.json("GET", f"{IMPORT_PATH}/logs").get("data", "")).strip()
+        if word != "failed":
+            raise ProviderError(
+                f"unknown import status {word!r}; the job stays in the ledger: `reconciler "
+                "refresh` follows it later",
+                vendor="listmonk",
+                endpoint=f"GET {IMPORT_PATH}",
+            )
+        answer = self.http.json("GET", f"{IMPORT_PATH}/logs")
+        logs = str((answer.get("data") if isinstance(answer, dict) else None) or "").strip()
         last_line = logs.splitlines()[-1] if logs else ""
         return JobStatus(JobState.FAILED, word, counts, last_line or f"import {word}")
 
@@ -182,12 +197,24 @@ class ListmonkProvider(Provider):
         path = f"/api/subscribers?list_id={list_id}&per_page=all"
         data = self.http.json("GET", path)
         results = field(data, "data", "results", vendor="listmonk", endpoint=f"GET {path}")
+        if not isinstance(results, list):
+            raise ProviderError(
+                "response has no list at 'data.results'", vendor="listmonk", endpoint=f"GET {path}"
+            )
         total = data["data"].get("total")
         reported = total if isinstance(total, int) and not isinstance(total, bool) else None
         return [r for r in results if isinstance(r, dict)], reported
 
     def _subscriber_ids(self, list_id: int) -> dict[str, int]:
-        return {str(r["email"]).lower(): int(r["id"]) for r in self._subscribers(list_id)}
+        endpoint = f"GET /api/subscribers?list_id={list_id}"
+        ids = {}
+        for sub in self._subscribers(list_id):
+            email = field(sub, "email", vendor="listmonk", endpoint=endpoint)
+            sub_id = field(sub, "id", vendor="listmonk", endpoint=endpoint)
+            ids[str(email).lower()] = whole_number(
+                sub_id, "a subscriber's id", vendor="listmonk", endpoint=endpoint
+            )
+        return ids
 
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
         list_id = _list_id(list_config)
@@ -205,13 +232,14 @@ class ListmonkProvider(Provider):
                     else next(
                         (
                             str(s.get("subscription_status"))
-                            for s in sub.get("lists") or []
+                            for s in _objects(sub.get("lists"))
                             if s.get("id") == list_id
                         ),
                         "unconfirmed",
                     )
                 )
-                attribs = sub.get("attribs") or {}
+                attribs = sub.get("attribs")
+                attribs = attribs if isinstance(attribs, dict) else {}
                 values = [sub.get("name") if f == "name" else attribs.get(f) for f in managed]
                 writer.writerow(
                     [sub.get("email"), status, *("" if v is None else str(v) for v in values)]
@@ -221,6 +249,11 @@ class ListmonkProvider(Provider):
         return VendorSnapshot(
             snapshot, f"listmonk GET /api/subscribers?list_id={list_id}", reported_total=total
         )
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a list the vendor sent (anything else in it says nothing)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _list_id(list_config: ListConfig) -> int:

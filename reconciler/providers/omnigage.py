@@ -13,7 +13,14 @@ from reconciler.errors import ProviderError
 from reconciler.model import Action, VendorType
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
 from reconciler.providers.capabilities import CAPABILITIES
-from reconciler.providers.http import VendorHttp, describe, field
+from reconciler.providers.http import (
+    AmbiguousSubmission,
+    VendorHttp,
+    describe,
+    field,
+    mapping,
+    whole_number,
+)
 
 DEFAULT_BATCH = 100_000
 COUNTS = (
@@ -41,7 +48,11 @@ class OmnigageProvider(Provider):
         token = creds.api_key.get_secret_value() if creds.api_key else ""
         secret = creds.password.get_secret_value() if creds.password else ""
         self.http = VendorHttp(
-            "omnigage", self.base_url, headers={"X-Account-Key": account}, auth=(token, secret)
+            "omnigage",
+            self.base_url,
+            headers={"X-Account-Key": account},
+            auth=(token, secret),
+            policy=self.http_policy,
         )
 
     def close(self) -> None:
@@ -86,7 +97,12 @@ class OmnigageProvider(Provider):
         }
         created = self.http.json("POST", "/api/v1/import-contacts", idempotent=False, json=body)
         import_id = field(
-            created, "data", "id", vendor="omnigage", endpoint="POST /api/v1/import-contacts"
+            created,
+            "data",
+            "id",
+            vendor="omnigage",
+            endpoint="POST /api/v1/import-contacts",
+            error=AmbiguousSubmission,
         )
         return JobRef(str(import_id), {"upload": upload_id})
 
@@ -121,17 +137,39 @@ class OmnigageProvider(Provider):
 
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         path = f"/api/v1/import-contacts/{job.vendor_job_id}"
+        endpoint = f"GET {path}"
         data = self.http.json("GET", path)
-        attrs = field(data, "data", "attributes", vendor="omnigage", endpoint=f"GET {path}")
+        attrs = mapping(
+            field(data, "data", "attributes", vendor="omnigage", endpoint=endpoint),
+            "data.attributes",
+            vendor="omnigage",
+            endpoint=endpoint,
+        )
         status = str(attrs.get("status"))
-        counts = {k.removeprefix("count-"): int(attrs.get(k) or 0) for k in COUNTS}
+        counts = {
+            k.removeprefix("count-"): whole_number(
+                attrs.get(k), f"data.attributes.{k}", vendor="omnigage", endpoint=endpoint
+            )
+            for k in COUNTS
+        }
         if status in ("queued", "processing"):
             return JobStatus(JobState.PENDING, status, counts)
         if status == "completed" and not counts["erred"]:
             return JobStatus(JobState.SUCCEEDED, status, counts)
-        if status in ("completed", "failed"):
-            message = f"import {status}: {counts['erred']} row(s) erred"
+        if status == "completed":
+            message = f"import completed with {counts['erred']} row(s) erred"
+            return JobStatus(JobState.FAILED, status, counts, message)
+        if status == "failed":
+            # A failed import stops midway: say how far it got, not only what erred.
+            judged = sum(counts[k] for k in ("created", "updated", "erred", "skipped"))
+            message = (
+                f"import failed after {judged} of {counts['total']} row(s) "
+                f"({counts['erred']} erred)"
+            )
             return JobStatus(JobState.FAILED, status, counts, message)
         raise ProviderError(
-            f"unknown import status {status!r}", vendor="omnigage", endpoint=f"GET {path}"
+            f"unknown import status {status!r}; the job stays in the ledger: `reconciler "
+            "refresh` follows it later",
+            vendor="omnigage",
+            endpoint=endpoint,
         )

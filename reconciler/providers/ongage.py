@@ -26,7 +26,13 @@ from reconciler.providers.base import (
     Provider,
 )
 from reconciler.providers.capabilities import CAPABILITIES
-from reconciler.providers.http import VendorHttp, field
+from reconciler.providers.http import (
+    AmbiguousSubmission,
+    VendorHttp,
+    field,
+    mapping,
+    whole_number,
+)
 
 #: import_action and flags per plan action. An update is an add with overwrite: Ongage's way
 #: of changing fields of existing contacts without touching their status.
@@ -57,6 +63,9 @@ COUNT_KEYS = (
     "invalid",
 )
 DEFAULT_BATCH = 100_000
+#: Documented import statuses of a job not yet final (Queued, Validating, Processing, Updating
+#: list stats); 40003 is Completed and any status >= 90000 an error.
+PENDING_STATUSES = frozenset({40001, 40010, 40002, 40004})
 
 
 @dataclass
@@ -103,7 +112,7 @@ class OngageProvider(Provider):
         ):
             if secret is not None:
                 headers[header] = secret.get_secret_value()
-        self.http = VendorHttp("ongage", self.base_url, headers=headers)
+        self.http = VendorHttp("ongage", self.base_url, headers=headers, policy=self.http_policy)
 
     def close(self) -> None:
         self.http.close()
@@ -133,26 +142,53 @@ class OngageProvider(Provider):
         }
         path = f"/{list_id}/api/import"
         data = self.http.json("POST", path, json=body, idempotent=False)
-        import_id = field(data, "payload", "id", vendor="ongage", endpoint=f"POST {path}")
+        import_id = field(
+            data,
+            "payload",
+            "id",
+            vendor="ongage",
+            endpoint=f"POST {path}",
+            error=AmbiguousSubmission,
+        )
         return JobRef(str(import_id), {"file": _file_name(batch.url)})
 
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         path = f"/{list_config.list_id}/api/import/{job.vendor_job_id}"
+        endpoint = f"GET {path}"
         data = self.http.json("GET", path)
-        payload = field(data, "payload", vendor="ongage", endpoint=f"GET {path}")
-        status = _status_code(
-            field(payload, "status", vendor="ongage", endpoint=f"GET {path}"), path
+        payload = mapping(
+            field(data, "payload", vendor="ongage", endpoint=endpoint),
+            "payload",
+            vendor="ongage",
+            endpoint=endpoint,
         )
-        counts = {k: int(payload.get(k) or 0) for k in COUNT_KEYS if k in payload}
+        status = _status_code(
+            field(data, "payload", "status", vendor="ongage", endpoint=endpoint), path
+        )
+        counts = {
+            k: whole_number(payload.get(k), f"payload.{k}", vendor="ongage", endpoint=endpoint)
+            for k in COUNT_KEYS
+            if k in payload
+        }
         message = str(payload.get("status_desc") or "")
-        if payload.get("status_info"):
-            message = f"{message}: {payload['status_info']}"
+        info = str(payload.get("status_info") or "")
+        if info:
+            # The detail often repeats the description ("Error: …"): say it once.
+            message = info if info.startswith(message) else f"{message}: {info}"
         if status == 40003:
             state = JobState.SUCCEEDED
-        elif status >= 90000:
+        elif status >= 90000:  # "Any status >= 90000 are final statuses of errors."
             state = JobState.FAILED
-        else:
+        elif status in PENDING_STATUSES:
             state = JobState.PENDING
+        else:
+            # Not a documented status: waiting on it could last until the job timeout.
+            raise ProviderError(
+                f"unknown import status {status} ({message or 'no description'}); the job "
+                "stays in the ledger: `reconciler refresh` follows it later",
+                vendor="ongage",
+                endpoint=endpoint,
+            )
         return JobStatus(state, str(status), counts, message)
 
     def find_submitted(self, list_config: ListConfig, batch: Batch) -> JobRef | None:
@@ -169,7 +205,8 @@ class OngageProvider(Provider):
                 item.get("name"),
                 _file_name(str(item.get("file_url") or "")),
             ):
-                return JobRef(str(item["id"]), {"file": wanted})
+                found = field(item, "id", vendor="ongage", endpoint=f"GET {path}")
+                return JobRef(str(found), {"file": wanted})
         return None
 
     # -- reading ------------------------------------------------------------------------------
@@ -199,7 +236,9 @@ class OngageProvider(Provider):
             "status": [status],
             "fields_selected": ["email", *list_config.managed_fields],
         }
-        data = self.http.json("POST", path, json=body)
+        # Creating an export only reads the list: one created twice by a retry is harmless, so
+        # a 5xx or a timeout is retried like a read (not resolved as an ambiguous submission).
+        data = self.http.json("POST", path, json=body, idempotent=True)
         export_id = field(data, "payload", "id", vendor="ongage", endpoint=f"POST {path}")
         retrieve = f"/{list_id}/api/export/{export_id}/retrieve"
         deadline = time.monotonic() + self.export_timeout

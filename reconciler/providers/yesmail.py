@@ -12,7 +12,13 @@ from reconciler.errors import ProviderError
 from reconciler.model import Action, VendorType
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
 from reconciler.providers.capabilities import CAPABILITIES
-from reconciler.providers.http import VendorHttp, field
+from reconciler.providers.http import (
+    AmbiguousSubmission,
+    VendorHttp,
+    field,
+    mapping,
+    whole_number,
+)
 
 PENDING_STATES = frozenset({"accepted", "processing", "retrying"})
 DEFAULT_BATCH = 100_000
@@ -52,7 +58,7 @@ class YesmailProvider(Provider):
             headers["Api-User"] = creds.username.get_secret_value()
         if creds.api_key is not None:
             headers["Api-Key"] = creds.api_key.get_secret_value()
-        self.http = VendorHttp("yesmail", self.base_url, headers=headers)
+        self.http = VendorHttp("yesmail", self.base_url, headers=headers, policy=self.http_policy)
 
     def close(self) -> None:
         self.http.close()
@@ -88,7 +94,7 @@ class YesmailProvider(Provider):
         location = response.headers.get("Content-Location", "")
         ticket = location.rstrip("/").rsplit("/", 1)[-1]
         if not ticket:
-            raise ProviderError(
+            raise AmbiguousSubmission(
                 "accepted the import but sent no Content-Location ticket",
                 vendor="yesmail",
                 endpoint=f"POST {path}",
@@ -97,16 +103,21 @@ class YesmailProvider(Provider):
 
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         path = f"/v2/tickets/{job.vendor_job_id}"
+        endpoint = f"GET {path}"
         ticket = self.http.json("GET", path)
-        state = field(ticket, "state", vendor="yesmail", endpoint=f"GET {path}")
+        state = field(ticket, "state", vendor="yesmail", endpoint=endpoint)
+        if not isinstance(state, str) or state not in {*PENDING_STATES, "completed", "failed"}:
+            raise ProviderError(
+                f"unknown ticket state {state!r}; the job stays in the ledger: `reconciler "
+                "refresh` follows it later",
+                vendor="yesmail",
+                endpoint=endpoint,
+            )
         message = str(ticket.get("message") or "")
         if state in PENDING_STATES:
             return JobStatus(JobState.PENDING, state, message=message)
-        if state not in ("completed", "failed"):
-            raise ProviderError(
-                f"unknown ticket state {state!r}", vendor="yesmail", endpoint=f"GET {path}"
-            )
-        location = (ticket.get("response") or {}).get("location")
+        response = mapping(ticket.get("response"), "response", vendor="yesmail", endpoint=endpoint)
+        location = response.get("location")
         counts: dict[str, int] = {}
         failures: list[dict[str, Any]] = []
         if location:
@@ -121,14 +132,28 @@ class YesmailProvider(Provider):
     def _results(self, location: str, job: JobRef) -> tuple[dict[str, int], list[dict[str, Any]]]:
         result_id = location.rstrip("/").rsplit("/", 1)[-1]
         path = f"/v2/async-results/{result_id}"
+        endpoint = f"GET {path}"
         data = self.http.json("GET", path)
-        raw_counts = field(data, "counts", vendor="yesmail", endpoint=f"GET {path}")
-        counts = {k: int(v) for k, v in raw_counts.items() if isinstance(v, int)}
+        raw_counts = field(data, "counts", vendor="yesmail", endpoint=endpoint)
+        counts = {
+            str(k): whole_number(v, f"counts.{k}", vendor="yesmail", endpoint=endpoint)
+            for k, v in mapping(raw_counts, "counts", vendor="yesmail", endpoint=endpoint).items()
+        }
         addresses = _batch_addresses(job.detail.get("file"))
+        failed = data.get("failed") or []
+        if not isinstance(failed, list):
+            failed = [failed]  # judged item by item below
         failures = []
-        for item in data.get("failed") or []:
-            index = int(item.get("index", -1))
-            error = item.get("error") or {}
+        for item in failed:
+            item = mapping(item, "an item of failed", vendor="yesmail", endpoint=endpoint)
+            # No index: the failure is reported without an address rather than a wrong one.
+            index = (
+                whole_number(item["index"], "failed[].index", vendor="yesmail", endpoint=endpoint)
+                if item.get("index") is not None
+                else -1
+            )
+            error = item.get("error")
+            error = error if isinstance(error, dict) else {}
             failures.append(
                 {
                     "row": index + 1,

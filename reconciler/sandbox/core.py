@@ -5,8 +5,11 @@ Routes owned by the sandbox itself live under ``/_sandbox``:
 - ``GET  /_sandbox/state``     every vendor's lists and contacts (sorted, stable JSON)
 - ``GET  /_sandbox/requests``  the log of requests received, secrets masked
 - ``POST /_sandbox/faults``    inject faults: ``{"path": "/ongage/", "method": "POST",
-  "count": 2, "kind": "status", "status": 429, "retry_after": 1}``; kinds: ``status``,
-  ``hang`` (``seconds``), ``fail_job`` (``vendor``: the next N jobs fail midway)
+  "count": 2, "kind": "status", "status": 429, "retry_after": 1}``; kinds: ``status``
+  (optionally with a raw ``body`` and ``content_type``), ``hang`` (``seconds``), ``fail_job``
+  (``vendor``: the next N jobs fail midway); ``after: true`` lets the vendor act on the request
+  first (a job is created) and then answers with the fault. Faults are kept in the store, so
+  faults put into an embedded sandbox's data directory hold for the next command that starts it
 - ``DELETE /_sandbox/faults``  clear faults
 - ``POST /_sandbox/settings``  ``{"polls_per_step": N}``: how many polls a job needs per state
 - ``POST /_sandbox/seed``      load seed data (same shape as ``--seed`` files)
@@ -20,9 +23,9 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +114,13 @@ class Fault:
     retry_after: float | None = None
     seconds: float = 30.0
     vendor: str | None = None
+    # The vendor acts on the request (and it is logged with the vendor's status) before the
+    # fault answers: a job accepted whose answer never arrives, or arrives as a 502.
+    after: bool = False
+    # status: this body (with this content type) instead of the JSON error, e.g. an HTML page
+    # or truncated JSON.
+    body: str | None = None
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -122,41 +132,59 @@ class Settings:
 
 
 class Faults:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
+    """Injected faults, kept in the store: an embedded sandbox lives only as long as one
+    command, and a test prepares the faults of the next command in its data directory."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS faults ("
+            "id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT, remaining INTEGER)"
+        )
 
     def add(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
+        self.db.execute(
+            "INSERT INTO faults(spec, remaining) VALUES (?, ?)",
+            (json.dumps(asdict(fault)), fault.count),
+        )
 
     def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self.db.execute("DELETE FROM faults")
 
-    def take_request_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.kind == "fail_job" or not path.startswith(fault.path):
+    def _take(self, matches: Callable[[Fault], bool]) -> Fault | None:
+        """The first fault that ``matches``, with one use of it consumed."""
+        if not self.db.query("SELECT 1 FROM faults LIMIT 1"):
+            return None  # the common case: no transaction on every request
+        with self.db.transaction() as conn:
+            # fetchall: a statement still reading would keep the COMMIT from taking effect.
+            for row in conn.execute(
+                "SELECT id, spec, remaining FROM faults ORDER BY id"
+            ).fetchall():
+                fault = Fault(**json.loads(row["spec"]))
+                if not matches(fault):
                     continue
-                if fault.method and fault.method.upper() != method.upper():
-                    continue
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._faults.remove(fault)
+                if row["remaining"] <= 1:
+                    conn.execute("DELETE FROM faults WHERE id = ?", (row["id"],))
+                else:
+                    conn.execute(
+                        "UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (row["id"],)
+                    )
                 return fault
         return None
 
+    def take_request_fault(self, method: str, path: str) -> Fault | None:
+        def matches(fault: Fault) -> bool:
+            return (
+                fault.kind != "fail_job"
+                and path.startswith(fault.path)
+                and (not fault.method or fault.method.upper() == method.upper())
+            )
+
+        return self._take(matches)
+
     def take_job_failure(self, vendor: str) -> bool:
         """True when the next job created at ``vendor`` must fail midway."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.kind == "fail_job" and fault.vendor == vendor:
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._faults.remove(fault)
-                    return True
-        return False
+        return self._take(lambda f: f.kind == "fail_job" and f.vendor == vendor) is not None
 
 
 class Vendor:
@@ -217,7 +245,9 @@ class Sandbox:
                CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, data BLOB);"""
         )
         self.settings = settings or Settings()
-        self.faults = Faults()
+        self.faults = Faults(self.db)
+        # Set when the server stops: injected hangs end, and nothing more is logged.
+        self.stopping = threading.Event()
         self.base_url = ""  # set by the server once the port is known
         from reconciler.sandbox.vendors import VENDOR_CLASSES
 
@@ -234,14 +264,31 @@ class Sandbox:
 
     def handle(self, request: Request) -> Response:
         path = request.path
-        if path.startswith("/_sandbox/"):
+        admin = path.startswith("/_sandbox/")
+        fault = None
+        # The file host stands in for the web server or bucket a vendor fetches from, which
+        # fails too (and is logged when it does); the sandbox's own routes never fail.
+        if not admin or path.startswith("/_sandbox/files/"):
+            fault = self.faults.take_request_fault(request.method, path)
+        if admin and fault is None:
             return self._admin(request)
-        fault = self.faults.take_request_fault(request.method, path)
         vendor_name = path.strip("/").split("/", 1)[0]
-        if fault is not None:
+        if fault is not None and not fault.after:
             response = self._fault_response(fault)
             self._log(vendor_name, request, response.status_code)
             return response
+        response = self._serve(vendor_name, request)
+        self._log(vendor_name, request, response.status_code)
+        if fault is not None:
+            # Acted on and logged with the vendor's answer; the client sees the fault's.
+            faulty = self._fault_response(fault)
+            return response if fault.kind == "hang" else faulty
+        return response
+
+    def _serve(self, vendor_name: str, request: Request) -> Response:
+        path = request.path
+        if vendor_name == "_sandbox":
+            return self._admin(request)
         vendor = self.vendors.get(vendor_name)
         if vendor is None:
             return json_response({"error": f"no vendor at {path}"}, 404)
@@ -258,25 +305,33 @@ class Sandbox:
             )
         except HTTPException as exc:
             response = json_response({"error": exc.description}, exc.code or 500)
-        self._log(vendor_name, request, response.status_code)
         return response
 
     def _fault_response(self, fault: Fault) -> Response:
         if fault.kind == "hang":
-            time.sleep(min(fault.seconds, self.settings.max_hang_seconds))
+            self.stopping.wait(min(fault.seconds, self.settings.max_hang_seconds))
             return json_response({"error": "injected hang"}, 504)
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
+        if fault.body is not None:
+            return Response(
+                fault.body, status=fault.status, headers=headers, content_type=fault.content_type
+            )
         return json_response({"error": f"injected {fault.status}"}, fault.status, headers)
 
     def _log(self, vendor: str, request: Request, status: int) -> None:
+        if self.stopping.is_set():
+            return  # a hang that outlived the server: its store is closing
         headers = {
             k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in request.headers.items()
         }
         body = ""
         if request.mimetype in ("application/json", "application/vnd.api+json"):
             body = request.get_data(as_text=True)[:4000]
+        elif request.mimetype == "multipart/form-data":
+            # The form's fields, never its files: e.g. listmonk's import parameters.
+            body = json.dumps(request.form.to_dict())[:4000]
         self.db.execute(
             "INSERT INTO requests(time, vendor, method, path, query, status, headers, body)"
             " VALUES (?,?,?,?,?,?,?,?)",

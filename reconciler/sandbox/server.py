@@ -50,6 +50,7 @@ class EmbeddedSandbox:
         return self
 
     def stop(self) -> None:
+        self.app.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)

@@ -247,6 +247,71 @@ def collect_row_errors(con: Any, csv_file: CsvFile) -> list[Problem]:
     return rejects_to_problems(rows, csv_file.display)
 
 
+def locate_unreadable(csv_file: CsvFile) -> Problem | None:
+    """The first line of a file DuckDB refused without naming a line, found by reading it the
+    slow way: mixed line endings, then a row Python's CSV reader cannot read or whose number of
+    columns differs from the header's. Only called after such a failure."""
+    return line_ending_problem(csv_file.path, csv_file.display) or _first_bad_row(csv_file)
+
+
+def _first_bad_row(csv_file: CsvFile) -> Problem | None:
+    width = len(csv_file.header)
+    start = 1
+    try:
+        with csv_file.path.open(encoding=_py_encoding(csv_file.encoding), newline="") as fh:
+            reader = csv.reader(fh, delimiter=csv_file.delimiter, quotechar='"', strict=True)
+            try:
+                if csv_file.has_header:
+                    next(reader, None)
+                start = reader.line_num + 1
+                for row in reader:
+                    if row and len(row) != width:
+                        return Problem(
+                            f"wrong number of columns (expected {width}, found {len(row)})",
+                            file=csv_file.display,
+                            line=start,
+                        )
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                return Problem(f"unreadable CSV ({exc})", file=csv_file.display, line=start)
+    except (OSError, UnicodeError, LookupError):
+        return None
+    return None
+
+
+def line_ending_problem(path: Path, display: str) -> Problem | None:
+    """Where ``path`` switches between LF, CRLF and CR line endings (outside quoted fields).
+
+    DuckDB's reader follows one kind of line ending per file and fails on a switch with "the
+    CSV parser state machine reached an invalid state", naming no line. Only called after such
+    a failure, so a line-by-line scan costs nothing on good files."""
+    first: tuple[str, int] | None = None
+    in_quotes = False
+    try:
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                ending = "CRLF" if raw.endswith(b"\r\n") else "LF" if raw.endswith(b"\n") else ""
+                body = raw[: len(raw) - len(ending)]
+                quotes = body.count(b'"')
+                if not in_quotes and not quotes and b"\r" in body:
+                    ending, body = "CR", b""  # a bare carriage return ends a record here
+                in_quotes ^= quotes % 2 == 1
+                if not ending or in_quotes:
+                    continue
+                if first is None:
+                    first = (ending, number)
+                elif ending != first[0]:
+                    return Problem(
+                        f"line ends with {ending} where line {first[1]} ends with {first[0]}: "
+                        "mixed line endings; save the file with one kind of line ending",
+                        file=display,
+                        line=number,
+                    )
+    except OSError:
+        return None
+    return None
+
+
 def translate_duckdb_error(exc: Exception, display: str) -> SourceError:
     """Turn a DuckDB CSV error into a SourceError naming the file and line."""
     text = str(exc)
@@ -281,5 +346,7 @@ def rejects_to_problems(rows: Iterable[Sequence[Any]], display: str) -> list[Pro
             text = "value with an unterminated or stray quote"
         elif error_type == "INVALID ENCODING":
             text = "not valid UTF-8 text; set 'encoding' for this source"
+        elif "maximum line size" in text.lower():
+            text = "a line is longer than 1 MiB"
         problems.append(Problem(text, file=display, line=int(line)))
     return problems

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconciler.errors import StateError, StateLockedError
+from reconciler.faultpoints import crash_point
 from reconciler.state.model import State, parse_state
 from reconciler.state.store import LockInfo, StateStore, conflict_error
 
@@ -54,6 +55,7 @@ class LocalStateStore(StateStore):
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        crash_point("state-write-temp")
         if self._was_read and self._current_digest() != self._seen:
             # Not atomic like S3's conditional write: the lock is what serialises local writers.
             tmp.unlink(missing_ok=True)
@@ -61,6 +63,7 @@ class LocalStateStore(StateStore):
         if self.path.exists():
             shutil.copyfile(self.path, self.backup)
         os.replace(tmp, self.path)
+        crash_point("state-write-renamed")
         _fsync_dir(self.path.parent)
         self._seen = _digest(data.encode("utf-8"))
 

@@ -195,3 +195,67 @@ def test_missing_path_and_empty_directory(here: Path) -> None:
 def test_non_utf8_file(here: Path) -> None:
     (here / "c.yaml").write_bytes(b"lists:\n  caf\xe9: {}\n")
     assert problems("c.yaml") == ["c.yaml:2: not valid UTF-8 (byte 0xe9)"]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("lists: " + "[" * 5000 + "]" * 5000 + "\n", "c.yaml:1:71"),
+        ("lists: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", "c.yaml:1:260"),
+        (
+            "".join("  " * i + f"k{i}:\n" for i in range(3000)) + "  " * 3000 + "v\n",
+            "c.yaml:65:129",
+        ),
+    ],
+    ids=["flow-sequences", "flow-mappings", "block-mappings"],
+)
+def test_deep_nesting_is_refused_before_the_document_is_built(
+    here: Path, text: str, where: str
+) -> None:
+    write(here / "c.yaml", text)  # building it would end in a RecursionError
+    assert problems("c.yaml") == [
+        f"{where}: nested more than 64 levels deep: configuration never needs that"
+    ]
+
+
+def test_a_merge_key_is_an_alias_too(here: Path) -> None:
+    write(here / "c.yaml", "base: &b {type: ongage}\nproviders:\n  og:\n    <<: *b\n")
+    assert problems("c.yaml") == [
+        "c.yaml:4:9: YAML aliases (*b) are not allowed in configuration: write the value out"
+    ]
+
+
+def test_a_control_character_is_located(here: Path) -> None:
+    write(here / "c.yaml", "providers: {}\nlists:\n  news: {provider: og\x00}\n")
+    assert problems("c.yaml") == [
+        "c.yaml:3: invalid YAML: character #x0000 is not allowed (special characters are not "
+        "allowed)"
+    ]
+
+
+def test_wrong_types_are_each_located(here: Path) -> None:
+    write(
+        here / "c.yaml",
+        """\
+providers:
+  og: {type: ongage, options: [1, 2], credentials: hunter2}
+lists:
+  news:
+    provider: og
+    list_id: [1001]
+    members: members.csv
+    managed_fields: first_name
+    mode: 3
+sandbox: {polls_per_step: many}
+""",
+    )
+    assert problems("c.yaml") == [
+        "c.yaml:2:22: [providers.og.options] expected a mapping (key: value)",
+        "c.yaml:2:39: [providers.og.credentials] expected a mapping (key: value)",
+        "c.yaml:6:5: [lists.news.list_id] expected a valid string",
+        "c.yaml:7:5: [lists.news.members] expected a valid list",
+        "c.yaml:8:5: [lists.news.managed_fields] expected a valid list",
+        "c.yaml:9:5: [lists.news.mode] expected 'authoritative' or 'additive'",
+        "c.yaml:10:11: [sandbox.polls_per_step] expected a valid integer, unable to parse "
+        "string as an integer",
+    ]

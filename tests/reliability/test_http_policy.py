@@ -1,0 +1,132 @@
+"""The retry policy of every vendor request (``reconciler/providers/http.py``), against the
+sandbox's injected faults, with the waits recorded instead of slept."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from reconciler.errors import ProviderError
+from reconciler.providers.http import AmbiguousSubmission, RetryPolicy, VendorHttp
+from reconciler.sandbox.core import Fault
+from reconciler.sandbox.server import EmbeddedSandbox
+
+OG = {"X-USERNAME": "u", "X-PASSWORD": "p", "X-ACCOUNT-CODE": "a"}
+IMPORTS = "/1001/api/import"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[EmbeddedSandbox]:
+    with EmbeddedSandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def waits() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def http(sandbox: EmbeddedSandbox, waits: list[float]) -> Iterator[VendorHttp]:
+    sandbox.app.reset()
+    client = VendorHttp(
+        "ongage",
+        f"{sandbox.base_url}/ongage",
+        headers=OG,
+        policy=RetryPolicy(read_timeout=0.5),
+        sleep=waits.append,
+    )
+    yield client
+    client.close()
+
+
+def fault(sandbox: EmbeddedSandbox, **spec: object) -> None:
+    sandbox.app.faults.add(Fault(path=f"/ongage{IMPORTS}", **spec))  # type: ignore[arg-type]
+
+
+def statuses(sandbox: EmbeddedSandbox) -> list[int]:
+    return [r["status"] for r in sandbox.app.request_log()]
+
+
+def test_retry_after_is_waited_as_given(
+    sandbox: EmbeddedSandbox, http: VendorHttp, waits: list[float]
+) -> None:
+    fault(sandbox, kind="status", status=429, retry_after=2, count=3)
+    assert http.request("GET", IMPORTS).status_code == 200
+    assert (waits, statuses(sandbox)) == ([2.0, 2.0, 2.0], [429, 429, 429, 200])
+
+
+def test_a_huge_retry_after_is_capped(
+    sandbox: EmbeddedSandbox, http: VendorHttp, waits: list[float]
+) -> None:
+    fault(sandbox, kind="status", status=429, retry_after=86400)
+    http.request("GET", IMPORTS)
+    assert waits == [120.0]
+
+
+def test_without_retry_after_the_backoff_doubles_with_jitter(
+    sandbox: EmbeddedSandbox, http: VendorHttp, waits: list[float]
+) -> None:
+    fault(sandbox, kind="status", status=503, count=4)
+    http.request("GET", IMPORTS)
+    assert [(0.5 * 2**i) / 2 <= wait <= 0.5 * 2**i for i, wait in enumerate(waits)] == [True] * 4
+
+
+def test_a_storm_longer_than_the_attempts_names_vendor_endpoint_and_status(
+    sandbox: EmbeddedSandbox, http: VendorHttp, waits: list[float]
+) -> None:
+    fault(sandbox, kind="status", status=429, retry_after=1, count=50)
+    with pytest.raises(ProviderError) as exc:
+        http.request("GET", IMPORTS)
+    assert str(exc.value) == "ongage GET /1001/api/import: answered 429: injected 429"
+    assert (len(waits), statuses(sandbox)) == (5, [429] * 6)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_job_creating_request_is_retried_when_the_vendor_certainly_did_not_act(
+    sandbox: EmbeddedSandbox, http: VendorHttp, status: int
+) -> None:
+    fault(sandbox, kind="status", status=status, count=2)
+    http.request("POST", IMPORTS, idempotent=False, json={"file_url": "https://x.example.com/a"})
+    assert statuses(sandbox) == [status, status, 200]
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_job_creating_request_is_never_retried_after_an_ambiguous_answer(
+    sandbox: EmbeddedSandbox, http: VendorHttp, status: int
+) -> None:
+    fault(sandbox, kind="status", status=status)
+    with pytest.raises(AmbiguousSubmission) as exc:
+        http.request("POST", IMPORTS, idempotent=False, json={})
+    assert str(exc.value) == (
+        f"ongage POST /1001/api/import: answered {status} after sending: injected {status}"
+    )
+    assert statuses(sandbox) == [status]
+
+
+def test_a_timeout_is_retried_for_a_read_and_ambiguous_for_a_job(
+    sandbox: EmbeddedSandbox, http: VendorHttp
+) -> None:
+    sandbox.app.settings.max_hang_seconds = 1.5  # frees the sandbox soon after the timeout
+    fault(sandbox, kind="hang", seconds=1.5)
+    assert http.request("GET", IMPORTS).status_code == 200
+    fault(sandbox, kind="hang", seconds=1.5, method="POST")
+    with pytest.raises(AmbiguousSubmission) as exc:
+        http.request("POST", IMPORTS, idempotent=False, json={})
+    assert str(exc.value) == (
+        "ongage POST /1001/api/import: timed out after sending (ReadTimeout); the vendor may "
+        "have accepted it"
+    )
+
+
+def test_no_listener_is_retried_then_named(waits: list[float]) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = VendorHttp("ongage", f"http://127.0.0.1:{port}", sleep=waits.append)
+    with pytest.raises(ProviderError) as exc:
+        client.request("POST", IMPORTS, idempotent=False)  # nothing sent: safe to retry
+    assert str(exc.value).startswith("ongage POST /1001/api/import: cannot connect: ")
+    assert len(waits) == 5
