@@ -25,6 +25,8 @@ def four_actions(vendor: str, list_id: str) -> str:
 providers:
   p: {{type: {vendor}, base_url: sandbox, options: OPTIONS}}
 sandbox: {{seed: seed.yaml, polls_per_step: POLLS}}
+# Tiny lists: every change is a large share of them, past the default mass-change guards.
+guards: {{max_drop_percent: null, max_add_percent: null, max_update_percent: null}}
 lists:
   news:
     provider: p
@@ -42,6 +44,8 @@ def adds_only(vendor: str, list_id: str, field: str) -> str:
 providers:
   p: {{type: {vendor}, base_url: sandbox, options: OPTIONS}}
 sandbox: {{seed: seed.yaml, polls_per_step: POLLS}}
+# Tiny lists: every change is a large share of them, past the default mass-change guards.
+guards: {{max_drop_percent: null, max_add_percent: null, max_update_percent: null}}
 lists:
   news:
     provider: p
