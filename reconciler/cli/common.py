@@ -24,6 +24,13 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_target_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--target LIST`` (repeatable); ``what`` says what the command does to that list."""
+    parser.add_argument(
+        "--target", action="append", metavar="LIST", help=f"{what} only this list (repeatable)"
+    )
+
+
 def load(args: argparse.Namespace) -> LoadedConfig:
     return load_config(Path(args.config))
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.cli.common import add_config_argument, load, write_file
+from reconciler.cli.common import add_config_argument, add_target_argument, load, write_file
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.drift.model import Drift
 from reconciler.drift.read import read_drift
@@ -39,9 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="read every vendor and report how it differs from the repository (changes nothing)",
     )
     add_config_argument(parser)
-    parser.add_argument(
-        "--target", action="append", metavar="LIST", help="check only this list (repeatable)"
-    )
+    add_target_argument(parser, "check")
     parser.add_argument(
         "--report",
         action="append",

@@ -11,6 +11,7 @@ from reconciler.apply.inflight import pending_rows
 from reconciler.cli.common import (
     DEFAULT_CONFIG,
     add_config_argument,
+    add_target_argument,
     load,
     reading_progress,
     write_file,
@@ -34,9 +35,7 @@ from reconciler.state.open import open_store
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
-    parser.add_argument(
-        "--target", action="append", metavar="LIST", help="plan only this list (repeatable)"
-    )
+    add_target_argument(parser, "plan")
     parser.add_argument(
         "--show-all",
         action="store_true",

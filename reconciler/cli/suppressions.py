@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from reconciler.cli.common import add_config_argument, load
+from reconciler.cli.common import add_config_argument, add_target_argument, load
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.drift.read import read_drift
 from reconciler.drift.writeback import merge, pulled_rows, read_rows, render_csv, write_atomically
@@ -22,9 +22,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="write the vendors' unsubscribes, bounces and complaints into the write-back file",
     )
     add_config_argument(pull)
-    pull.add_argument(
-        "--target", action="append", metavar="LIST", help="pull only from this list (repeatable)"
-    )
+    add_target_argument(pull, "pull from")
     pull.set_defaults(func=run_pull)
 
 
