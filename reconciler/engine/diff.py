@@ -105,18 +105,21 @@ def _in_background(con: Any, sql: str) -> Iterator[None]:
 
 
 def load_members(con: Any, entry: ListSources) -> None:
-    """Tables ``raw_des`` (every member row with its position and raw values) and ``des``
-    (the same rows as 64-bit keys, field hashes and validity).
-
-    The rows are materialised once with their positions (numbering rows is the one
-    single-threaded step); hashing and everything after runs on every core."""
-    con.execute(f"CREATE OR REPLACE TABLE raw_des AS SELECT * FROM {members_sql(entry)}")
+    """Table ``des``: every member row as its position and 64-bit keys (``src, ord, h, h2,
+    fh0..``) with its validity. Raw values are not kept (10M rows of them would not fit the
+    memory budget): :func:`raw_members` re-reads the few rows that need them."""
     fh = "".join(f", {field_hash_sql(a)} AS fh{i}" for i, a in enumerate(entry.field_aliases))
     con.execute(
         "CREATE OR REPLACE TABLE des AS SELECT src, ord, "
         f"{hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, {SQL_VALID('e')} AS ok "
-        f"FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM raw_des)"
+        f"FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM {members_sql(entry)})"
     )
+
+
+def raw_members(entry: ListSources, keys: str) -> str:
+    """SQL: the member rows (``src, ord, email, f0..``) whose ``(src, ord)`` are in table
+    ``keys``, with their raw values, re-read from the sources."""
+    return f"(SELECT m.* FROM {members_sql(entry)} m SEMI JOIN {keys} USING (src, ord))"
 
 
 def member_problems(
@@ -131,11 +134,15 @@ def member_problems(
         if aliases
         else ("SELECT NULL::UBIGINT AS h WHERE false")
     )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE suspect_rows AS SELECT src, ord, ok FROM des "
+        f"WHERE NOT ok OR h IN ({suspect})"
+    )
     field_cols = "".join(f", {a}" for a in aliases)
     rows = _fetch(
         con,
-        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok{field_cols} FROM raw_des "
-        f"JOIN des USING (src, ord) WHERE NOT ok OR h IN ({suspect})",
+        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok{field_cols} "
+        f"FROM {raw_members(entry, 'suspect_rows')} JOIN suspect_rows USING (src, ord)",
     )
     conflicts: list[Problem] = []
     _, invalid, _ = _merge_declared(desired, rows, entry.config.managed_fields, conflicts)
@@ -160,8 +167,8 @@ def diff_list(
     cur_fh = "".join(f", {field_hash_sql(a)} AS cfh{i}" for i, a in enumerate(aliases))
     cur_sql = current.sql(positions=False)
     cur_e = SQL_NORMALISE("email")
-    # Numbering the member rows runs on one core: read the vendor's state on the other one
-    # meanwhile (a second connection to the same in-memory database).
+    # Read the vendor's state while the members are read (a second connection to the same
+    # in-memory database): numbering the member rows keeps part of that read on one core.
     with _in_background(
         con,
         "CREATE OR REPLACE TABLE cur AS SELECT "
@@ -222,24 +229,25 @@ def diff_list(
     # into a table first is faster than fetching an ORDER BY).
     reason, exact = _reason_sql(desired, entry)
     con.execute(
+        f"CREATE OR REPLACE TABLE hot_raw AS SELECT r.*, {SQL_NORMALISE('r.email')} AS e, "
+        f"d.ok, d.h IN (SELECT h FROM plain_add) AS plain "
+        f"FROM {raw_members(entry, 'hot_des')} r JOIN hot_des d USING (src, ord)"
+    )
+    con.execute(
         f"CREATE OR REPLACE TABLE plain_rows AS SELECT e, {reason} AS reason"
-        f"{'' if exact else ', src, ord'}{field_cols} "
-        f"FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM raw_des JOIN hot_des USING (src, ord) "
-        "WHERE h IN (SELECT h FROM plain_add)) ORDER BY e"
+        f"{'' if exact else ', src, ord'}{field_cols} FROM hot_raw WHERE plain ORDER BY e"
     )
     plain_adds = _fetch(con, "SELECT * FROM plain_rows")
-    con.execute("DROP TABLE plain_rows")
     declared_rows = _fetch(
-        con,
-        f"SELECT src, ord, email, {SQL_NORMALISE('email')} AS e, ok{field_cols} "
-        "FROM raw_des JOIN hot_des USING (src, ord) WHERE h NOT IN (SELECT h FROM plain_add)",
+        con, f"SELECT src, ord, email, e, ok{field_cols} FROM hot_raw WHERE NOT plain"
     )
+    con.execute("DROP TABLE plain_rows; DROP TABLE hot_raw")
     # The vendor's hot rows: one more parallel read of the export, filtered by key.
     vendor_rows = _fetch(
         con,
         f"SELECT e, status, raw_status, h IN (SELECT h FROM plain_drop) AS plain{field_cols} "
-        f"FROM (SELECT *, {cur_e} AS e, {hash_sql(cur_e)} AS h FROM {cur_sql}) "
-        "SEMI JOIN hot USING (h)",
+        f"FROM (SELECT * FROM (SELECT *, {cur_e} AS e, {hash_sql(cur_e)} AS h FROM {cur_sql}) "
+        "SEMI JOIN hot USING (h))",
     )
     plain_drops = sorted(r[0] for r in vendor_rows if r[3])
     vendor_rows = [(*r[:3], *r[4:]) for r in vendor_rows if not r[3]]
