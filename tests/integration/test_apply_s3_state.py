@@ -64,6 +64,14 @@ class S3Project(Project):
     def lock(self) -> dict[str, Any] | None:
         return self.s3_object(f"{self.key}.lock")
 
+    def signal_mid_apply(self, signum: int) -> tuple[subprocess.Popen[str], str]:
+        """Start an apply, send ``signum`` once a job is on S3; the ended process, its stderr."""
+        proc = self.start("apply", "-c", "reconciler.yaml", "--auto-approve")
+        self.wait_for("job", proc)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+        return proc, err
+
     def wait_for(self, what: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
         """Until the S3 state records a submitted job (``job``) or the lock is taken."""
         deadline = time.monotonic() + timeout
@@ -83,10 +91,8 @@ def test_sigkill_mid_apply_then_a_fresh_runner_resumes_from_s3_without_double_su
     tmp_path: Path, s3_endpoint: str
 ) -> None:
     p = S3Project(tmp_path, s3_endpoint, polls=40)
-    proc = p.start("apply", "-c", "reconciler.yaml", "--auto-approve")
-    p.wait_for("job", proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc, _ = p.signal_mid_apply(signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
     killed = p.state()
     assert killed is not None
     in_flight = [j for j in killed["jobs"] if j["status"] == "submitted"]
@@ -171,10 +177,7 @@ def test_sigterm_pushes_the_ledger_releases_the_lock_and_the_next_apply_resumes(
     tmp_path: Path, s3_endpoint: str
 ) -> None:
     p = S3Project(tmp_path, s3_endpoint, polls=40)
-    proc = p.start("apply", "-c", "reconciler.yaml", "--auto-approve")
-    p.wait_for("job", proc)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    proc, err = p.signal_mid_apply(signal.SIGTERM)
     assert proc.returncode == 130
     assert err.endswith("Interrupted.\n")
     assert p.lock() is None  # released on the way out

@@ -19,14 +19,22 @@ MEMBERS = "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\nivy@examp
 FAST = {"poll_interval_seconds": 0.005}
 
 
-def four_actions(vendor: str, list_id: str) -> str:
-    """A list whose plan is a complaint, a removal, an add and an update."""
+def _head(vendor: str) -> str:
+    """One provider ``p`` of ``vendor`` on the sandbox (OPTIONS and POLLS filled in later)."""
     return f"""\
 providers:
   p: {{type: {vendor}, base_url: sandbox, options: OPTIONS}}
 sandbox: {{seed: seed.yaml, polls_per_step: POLLS}}
 # Tiny lists: every change is a large share of them, past the default mass-change guards.
 guards: {{max_drop_percent: null, max_add_percent: null, max_update_percent: null}}
+"""
+
+
+def four_actions(vendor: str, list_id: str) -> str:
+    """A list whose plan is a complaint, a removal, an add and an update."""
+    return (
+        _head(vendor)
+        + f"""\
 lists:
   news:
     provider: p
@@ -36,16 +44,14 @@ lists:
 suppressions:
   - inline: [{{email: ivy@example.com, reason: complaint}}]
 """
+    )
 
 
 def adds_only(vendor: str, list_id: str, field: str) -> str:
     """An additive list with two adds (for vendors that can only add and update)."""
-    return f"""\
-providers:
-  p: {{type: {vendor}, base_url: sandbox, options: OPTIONS}}
-sandbox: {{seed: seed.yaml, polls_per_step: POLLS}}
-# Tiny lists: every change is a large share of them, past the default mass-change guards.
-guards: {{max_drop_percent: null, max_add_percent: null, max_update_percent: null}}
+    return (
+        _head(vendor)
+        + f"""\
 lists:
   news:
     provider: p
@@ -54,6 +60,7 @@ lists:
     managed_fields: [{field}]
     members: [{{csv: members.csv}}]
 """
+    )
 
 
 @dataclass(frozen=True)
