@@ -15,15 +15,17 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from reconciler.config.loader import LoadedConfig
 from reconciler.config.schema import SANDBOX_URL, Credentials, ListConfig
 from reconciler.errors import PlanError
 from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
 from reconciler.model import VendorType
-from reconciler.providers.base import Provider
 from reconciler.staging.base import Stager, open_stager
+
+if TYPE_CHECKING:  # providers pull in httpx, which a plan from export files never needs
+    from reconciler.providers.base import Provider
 
 PROVIDER_CLASSES: dict[VendorType, str] = {
     VendorType.ONGAGE: "reconciler.providers.ongage:OngageProvider",

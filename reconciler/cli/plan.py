@@ -20,13 +20,9 @@ from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import add_guard_arguments, check_guards, enforce
 from reconciler.engine.planner import build_plan
 from reconciler.errors import CapabilityError
-from reconciler.plan.artifact import SavedPlan, StateRef, write_saved_plan
-from reconciler.plan.checksum import exports_checksum, plan_checksum
 from reconciler.plan.jsonform import dumps, plan_to_dict
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
-from reconciler.render.comments import split_comments
-from reconciler.render.markdown import SAMPLE, render_markdown
 from reconciler.render.text import render_text, use_colour
 from reconciler.runtime import Runtime, config_dir
 from reconciler.state.model import State
@@ -115,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
         )
         write_file(args.json, dumps(data))
     if args.markdown or args.markdown_dir:
+        # jinja2 is imported only when Markdown is asked for: start-up counts in every plan.
+        from reconciler.render.comments import split_comments
+        from reconciler.render.markdown import SAMPLE, render_markdown
+
         sample = None if args.show_all else SAMPLE
         markdown = render_markdown(plan, redact=not args.no_redact, sample=sample)
         if args.markdown:
@@ -138,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
 def save(
     path: Path, plan: Plan, state: State | None, *, location: str, targets: list[str] | None
 ) -> None:
+    from reconciler.plan.artifact import SavedPlan, StateRef, write_saved_plan
+    from reconciler.plan.checksum import exports_checksum, plan_checksum
+
     ref = StateRef(location, state.lineage, state.serial) if state else StateRef(location, None, 0)
     saved = SavedPlan(
         plan,
