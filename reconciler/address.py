@@ -44,9 +44,19 @@ def is_valid(address: str) -> bool:
     return invalid_reason(address) is None
 
 
+def SQL_TRIM_SPACES(column: str) -> str:
+    """DuckDB expression: ``column.strip(" ")``. DuckDB's ``trim`` also strips other white
+    space (a non-breaking space) and costs as much as reading the file; most values have no
+    space to trim, so they skip it."""
+    return (
+        f"(CASE WHEN starts_with({column}, ' ') OR ends_with({column}, ' ') "
+        f"THEN trim({column}, ' ') ELSE {column} END)"
+    )
+
+
 def SQL_NORMALISE(column: str) -> str:
     """DuckDB expression computing the match form of ``column`` (same as :func:`normalise`)."""
-    return f"lower(trim({column}))"
+    return f"lower({SQL_TRIM_SPACES(column)})"
 
 
 def SQL_VALID(column: str) -> str:

@@ -6,10 +6,14 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import duckdb
+
+from reconciler.address import SQL_TRIM_SPACES
 
 #: Peak memory DuckDB may use before spilling to disk; the process stays under ~1 GB RSS with
 #: the default even for 10M-row lists (see tests/benchmarks/bench_plan.py).
@@ -49,4 +53,17 @@ def hash2_sql(expr: str) -> str:
 
 def field_hash_sql(expr: str) -> str:
     """Hash of a field value, NULL when the value is empty (an empty value is "no opinion")."""
-    return f"(CASE WHEN nullif(trim({expr}), '') IS NULL THEN NULL ELSE hash(trim({expr})) END)"
+    value = f"nullif({SQL_TRIM_SPACES(expr)}, '')"
+    return f"(CASE WHEN {value} IS NULL THEN NULL ELSE hash({value}) END)"
+
+
+@contextmanager
+def keep_join_sides(con: Any) -> Iterator[None]:
+    """Keep DuckDB from swapping a join's sides while the block runs: the right side is the
+    hash table. Its estimates of a CSV read are rough, and building on ten million rows of
+    addresses instead of the few thousand keys asked for costs seconds and memory."""
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    try:
+        yield
+    finally:
+        con.execute("RESET disabled_optimizers")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 
 from reconciler.config.loader import LoadedConfig
-from reconciler.engine.diff import load_members, member_problems
 from reconciler.engine.duck import connect
+from reconciler.engine.members import load_members, member_problems
 from reconciler.engine.planner import load_desired, translate_read_error
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.files import open_export
@@ -25,11 +25,11 @@ def validate_sources(loaded: LoadedConfig) -> list[Problem]:
             return list(exc.problems)
         for name, entry in desired.lists.items():
             try:
-                load_members(con, entry)
+                source_rows = load_members(con, entry)
             except duckdb.Error as exc:
                 problems.extend(translate_read_error(con, desired, exc).problems)
                 continue
-            invalid, conflicts = member_problems(con, desired, entry)
+            invalid, conflicts = member_problems(con, desired, entry, source_rows)
             problems.extend(invalid)
             problems.extend(conflicts)
             export = entry.config.export

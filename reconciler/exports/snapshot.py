@@ -44,7 +44,9 @@ STATUS_WORDS: dict[str, str] = {
 def status_sql(expr: str) -> str:
     """SQL mapping a vendor status word onto reconciler's vocabulary (NULL when unknown)."""
     whens = " ".join(f"WHEN '{word}' THEN '{ours}'" for word, ours in STATUS_WORDS.items())
-    return f"(CASE lower(trim({expr})) {whens} ELSE NULL END)"
+    # Exports spell their statuses in lower case: the exact word is looked up first, and only
+    # the rest is trimmed and lower-cased (which would cost as much as reading the file).
+    return f"coalesce(CASE {expr} {whens} END, CASE lower(trim({expr})) {whens} END)"
 
 
 class CurrentSnapshot(Protocol):

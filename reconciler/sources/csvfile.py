@@ -45,6 +45,8 @@ class CsvFile:
     # ordinal -> line; empty when every row is one line (the common, fast case)
     _multiline: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
     _line_map_ready: bool = field(default=False, compare=False, repr=False)
+    _scan: LineScan | None = field(default=None, compare=False, repr=False)
+    _rows: int | None = field(default=None, compare=False, repr=False)
 
     def column(self, wanted: str) -> str | None:
         """The header column matching ``wanted`` exactly, else case-insensitively."""
@@ -59,11 +61,14 @@ class CsvFile:
         *,
         rejects: bool = False,
         positions: bool = True,
+        parts: int = 1,
+        rows: int | None = None,
     ) -> str:
         """SQL for ``SELECT ord, <alias> ... FROM`` this file: ``columns`` maps an output alias
         to a header column (None: a NULL column). ``ord`` is the 1-based data row number; it
         costs parallelism (DuckDB numbers rows in one thread), so ``positions=False`` gives
-        ``ord`` as NULL and reads the file on every core."""
+        ``ord`` as NULL and reads the file on every core; ``parts`` > 1 numbers that many parts
+        of a large file side by side where the file has one row per line and ``rows`` rows."""
         spec = ", ".join(f"{sql_str(h)}: 'VARCHAR'" for h in self.header)
         options = [
             f"delim={sql_str(self.delimiter)}",
@@ -85,7 +90,48 @@ class CsvFile:
         reader = f"read_csv({sql_str(str(self.path))}, {', '.join(options)})"
         if not positions:
             return f"(SELECT NULL::UBIGINT AS ord, {selected} FROM {reader})"
-        return f"(SELECT ordinality::UBIGINT AS ord, {selected} FROM {reader} WITH ORDINALITY)"
+        starts = self.part_starts(parts, rows) if not rejects else None
+        if not starts:
+            return f"(SELECT ordinality::UBIGINT AS ord, {selected} FROM {reader} WITH ORDINALITY)"
+        # Numbering rows keeps a read on one core; with one row per line, part k of the file is
+        # read from its first line on (``skip``) and numbered from there, so the parts are
+        # numbered side by side. A LIMIT stops each part at the next part's first row.
+        header_lines = 1 if self.has_header else 0
+        ends: list[int | None] = [*starts[1:], None]
+        parts_sql = []
+        for first, end in zip(starts, ends, strict=True):
+            part_options = [o for o in options if not o.startswith("header=")]
+            if first:
+                part_options += ["header=false", f"skip={first + header_lines}"]
+            else:
+                part_options.append(f"header={'true' if self.has_header else 'false'}")
+            part = f"read_csv({sql_str(str(self.path))}, {', '.join(part_options)})"
+            limit = f" LIMIT {end - first}" if end is not None else ""
+            parts_sql.append(
+                f"SELECT ordinality::UBIGINT + {first} AS ord, {selected} "
+                f"FROM (SELECT * FROM {part} WITH ORDINALITY{limit})"
+            )
+        return "(" + " UNION ALL ".join(parts_sql) + ")"
+
+    def part_starts(self, parts: int, rows: int | None) -> list[int] | None:
+        """0-based data rows at which ``parts`` parts of this file start (``[0, r1, ...]``), or
+        None when the file cannot be split: not UTF-8, small, or not one row per line. ``rows``
+        is how many rows DuckDB read from the file: the line count must agree, or else a part
+        would start at the wrong row."""
+        if parts < 2 or _duck_encoding(self.encoding) != "utf-8" or self.line_offset() is None:
+            return None
+        scan = self.scan()
+        if not scan.simple or scan.size < MIN_SPLIT_BYTES or scan.rows(self.has_header) != rows:
+            return None
+        cuts = [scan.size * k // parts for k in range(1, parts)]
+        header_lines = 1 if self.has_header else 0
+        starts = [0]
+        for cut in cuts:
+            lines = scan.lines_before(cut)
+            if lines is None or lines - header_lines <= starts[-1]:
+                continue
+            starts.append(lines - header_lines)
+        return starts if len(starts) > 1 else None
 
     def line_offset(self) -> int | None:
         """The constant line - row offset when every row is one line, else None."""
@@ -100,12 +146,30 @@ class CsvFile:
         offset = 1 if self.has_header else 0
         return self._multiline.get(ordinal, ordinal + offset)
 
+    def scan(self) -> LineScan:
+        """One pass over the file's bytes (cached); see :class:`LineScan`."""
+        if self._scan is None:
+            object.__setattr__(self, "_scan", LineScan.of(self.path))
+        assert self._scan is not None
+        return self._scan
+
+    def note_rows(self, rows: int) -> None:
+        """How many rows DuckDB read from this file: when that is its number of lines and no
+        quote or bare carriage return can make a row span lines, every row is one line, with
+        no need to look for blank lines."""
+        object.__setattr__(self, "_rows", rows)
+
     def _build_line_map(self) -> None:
         """Rows and lines differ only around quoted fields that span lines and blank lines
         (which DuckDB skips in multi-column files). A file with neither maps rows to lines
         directly; otherwise walk it once with :mod:`csv` (only when a line is asked for)."""
-        object.__setattr__(self, "_line_map_ready", True)
-        if not _needs_walk(self.path):
+        scan = self.scan()
+        if scan.simple and (
+            scan.rows(self.has_header) == self._rows
+            if self._rows is not None
+            else not _has_blank_line(self.path)
+        ):
+            object.__setattr__(self, "_line_map_ready", True)
             return
         mapping: dict[int, int] = {}
         blank_rows_count = len(self.header) == 1
@@ -123,18 +187,81 @@ class CsvFile:
                         mapping[ordinal] = start_line
                 start_line = reader.line_num + 1
         object.__setattr__(self, "_multiline", mapping)
+        object.__setattr__(self, "_line_map_ready", True)
 
 
-def _needs_walk(path: Path) -> bool:
-    """True when the file has a quote character or a blank line."""
+#: Files smaller than this are numbered in one part: splitting would cost more than it saves.
+MIN_SPLIT_BYTES = 16 << 20
+_CHUNK = 1 << 22
+_MARKS = 64  # newline counts kept per file, at evenly spaced byte offsets
+
+
+@dataclass(frozen=True)
+class LineScan:
+    """What one fast pass over a file's bytes tells: whether a row may span lines (a quote
+    character, or a carriage return not followed by a newline, which DuckDB takes for a line
+    break), how many lines it has, and how many end before evenly spaced byte offsets."""
+
+    size: int
+    simple: bool  # no quote character, no bare carriage return
+    lines: int = 0  # counting a last line without a newline
+    # (byte offset just after a newline, lines ending before it), ascending
+    marks: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def of(cls, path: Path) -> LineScan:
+        size = path.stat().st_size
+        step = max(_CHUNK, -(-size // _MARKS))
+        marks: list[tuple[int, int]] = []
+        lines = 0
+        offset = 0
+        last = b""
+        next_mark = step
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                if b'"' in chunk or ((b"\r" in chunk or last == b"\r") and _bare_cr(last + chunk)):
+                    return cls(size, False)
+                end = offset + len(chunk)
+                while next_mark < end:
+                    newline = chunk.find(b"\n", max(0, next_mark - offset))
+                    if newline < 0:
+                        break
+                    marks.append((offset + newline + 1, lines + chunk.count(b"\n", 0, newline + 1)))
+                    next_mark = offset + newline + 1 + step
+                lines += chunk.count(b"\n")
+                offset = end
+                last = chunk[-1:]
+        unterminated = 1 if size and last != b"\n" else 0
+        return cls(size, True, lines + unterminated, tuple(marks))
+
+    def rows(self, has_header: bool) -> int | None:
+        """The data rows if every row is one line (and there are no blank lines)."""
+        return self.lines - (1 if has_header and self.lines else 0) if self.simple else None
+
+    def lines_before(self, offset: int) -> int | None:
+        """Lines ending before the first mark at or after ``offset``."""
+        for at, lines in self.marks:
+            if at >= offset:
+                return lines
+        return None
+
+
+def _has_blank_line(path: Path) -> bool:
     carry = b""
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
             window = carry + chunk
-            if b'"' in chunk or b"\n\n" in window or b"\n\r\n" in window:
+            if b"\n\n" in window or b"\n\r\n" in window:
                 return True
             carry = window[-2:]
     return False
+
+
+def _bare_cr(window: bytes) -> bool:
+    """A carriage return not followed by a newline (one that ends the window may be followed
+    by one in the next)."""
+    bare = window.count(b"\r") - window.count(b"\r\n")
+    return bare > (1 if window.endswith(b"\r") else 0)
 
 
 def _py_encoding(encoding: str) -> str:

@@ -70,8 +70,8 @@ class CsvRowSource:
     def prepare(self, con: Any) -> None:
         return None
 
-    def sql(self) -> str:
-        rel = self.file.relation(self.columns)
+    def sql(self, *, positions: bool = True, parts: int = 1, rows: int | None = None) -> str:
+        rel = self.file.relation(self.columns, positions=positions, parts=parts, rows=rows)
         cols = ", ".join(sql_ident(a) for a in self.columns)
         return f"(SELECT ord, {self.src_id}::INTEGER AS src, {cols} FROM {rel})"
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.address import SQL_NORMALISE, SQL_VALID, invalid_reason, is_valid, normalise
@@ -38,10 +38,14 @@ def test_case_and_surrounding_spaces_never_change_the_match(
 
 @settings(max_examples=300)
 @given(st.text(max_size=80))
+# DuckDB's trim() strips a non-breaking space, normalise() does not
+@example("\u00a0user@example.com")
+@example(" User@Example.COM  ")
 def test_python_and_duckdb_agree_on_normalising_and_validity(address: str) -> None:
     con = duckdb.connect()
     e, valid = con.execute(
-        f"SELECT e, coalesce({SQL_VALID('e')}, false) FROM (SELECT {SQL_NORMALISE('?')} AS e)",
+        f"SELECT e, coalesce({SQL_VALID('e')}, false) "
+        f"FROM (SELECT {SQL_NORMALISE('raw')} AS e FROM (SELECT ?::VARCHAR AS raw))",
         [address],
     ).fetchone()  # type: ignore[misc]
     if address.isascii():

@@ -1,0 +1,111 @@
+"""A list's member rows in DuckDB: read once as 64-bit keys over every row, read again for the
+few rows that need their real values.
+
+Millions of raw addresses would not fit the memory budget, and numbering rows (for ``file:line``)
+keeps a read on one core. So the first read keeps keys only and runs on every core; the second
+reads only the rows whose key is asked for, numbered, with large one-row-per-line files numbered
+in parts side by side (see :meth:`reconciler.sources.csvfile.CsvFile.relation`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.address import SQL_NORMALISE, SQL_VALID
+from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql, keep_join_sides
+from reconciler.engine.merge import merge_declared
+from reconciler.errors import Problem
+from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
+
+
+def members_sql(
+    entry: ListSources, *, positions: bool = True, rows: Mapping[int, int] | None = None
+) -> str:
+    """Every member row of a list: ``src, ord, email (raw), f0..fN, e`` (``e`` the address's
+    match form). Without ``positions``, ``ord`` is NULL and the files are read on every core;
+    with ``rows`` (rows per source, as the first read counted them), large files are numbered
+    in parts side by side."""
+    aliases = entry.field_aliases
+    parts = []
+    for source in entry.members:
+        cols = "".join(f", {a}" for a in aliases)
+        if isinstance(source, CsvRowSource):
+            sql = source.sql(
+                positions=positions,
+                parts=_parts() if rows is not None else 1,
+                rows=(rows or {}).get(source.src_id),
+            )
+        else:
+            sql = source.sql()
+        parts.append(f"SELECT src, ord, email{cols} FROM {sql}")
+    if not parts:
+        cols = "".join(f", NULL::VARCHAR AS {a}" for a in aliases)
+        parts.append(
+            "SELECT NULL::INTEGER AS src, NULL::UBIGINT AS ord, NULL::VARCHAR AS email"
+            f"{cols} WHERE false"
+        )
+    union = " UNION ALL ".join(parts)
+    # A row with no value at all is a blank line, not a member (DuckDB yields one for a blank
+    # line in a one-column file); a row with fields but no address is reported as invalid.
+    # The fields are looked at only where the address is blank.
+    blank_fields = "".join(f" AND nullif(trim({a}), '') IS NULL" for a in aliases)
+    return (
+        f"(SELECT * FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM ({union})) "
+        f"WHERE coalesce(e, '') <> '' OR NOT (nullif(trim(email), '') IS NULL{blank_fields}))"
+    )
+
+
+def _parts() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def load_members(con: Any, entry: ListSources, special: str | None = None) -> dict[int, int]:
+    """Table ``des``: every member row as 64-bit keys (``src, h, h2, fh0.., ok, sp``), read on
+    every core; ``sp`` marks addresses in table ``special`` (suppressed or opted in). Returns
+    the rows read per source."""
+    fh = "".join(f", {field_hash_sql(a)} AS fh{i}" for i, a in enumerate(entry.field_aliases))
+    sp = f"h IN (SELECT h FROM {special})" if special else "false"
+    con.execute(
+        f"CREATE OR REPLACE TABLE des AS SELECT *, {sp} AS sp FROM ("
+        f"SELECT src, {hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, "
+        f"coalesce({SQL_VALID('e')}, false) AS ok "
+        f"FROM {members_sql(entry, positions=False)})"
+    )
+    counts: list[tuple[int, int]] = con.execute(
+        "SELECT src, count(*) FROM des GROUP BY src"
+    ).fetchall()
+    return dict(counts)
+
+
+def raw_members(entry: ListSources, keys: str, rows: Mapping[int, int]) -> str:
+    """SQL: the member rows whose address key is in table ``keys`` (column ``h``), numbered,
+    with their values: ``src, ord, email, f0.., e, h, ok``. Run it under
+    :func:`reconciler.engine.duck.keep_join_sides`, so that the keys are the hash table."""
+    return (
+        f"(SELECT m.*, coalesce({SQL_VALID('m.e')}, false) AS ok FROM ("
+        f"SELECT *, {hash_sql('e')} AS h FROM {members_sql(entry, rows=rows)}) m "
+        f"SEMI JOIN {keys} k ON m.h = k.h)"
+    )
+
+
+def member_problems(
+    con: Any, desired: DesiredSources, entry: ListSources, rows: Mapping[int, int]
+) -> tuple[list[Problem], list[Problem]]:
+    """After :func:`load_members`: (invalid addresses, conflicting field values), checked over
+    every row without any vendor state (what ``validate`` reports)."""
+    aliases = entry.field_aliases
+    conflicting = " OR ".join(f"count(DISTINCT fh{i}) > 1" for i in range(len(aliases)))
+    suspect = (
+        f" UNION SELECT h FROM des WHERE ok GROUP BY h HAVING {conflicting}" if aliases else ""
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE suspect AS SELECT h FROM des WHERE NOT ok{suspect}")
+    field_cols = "".join(f", {a}" for a in aliases)
+    with keep_join_sides(con):
+        found = con.execute(
+            f"SELECT src, ord, email, e, ok{field_cols} FROM {raw_members(entry, 'suspect', rows)}"
+        ).fetchall()
+    conflicts: list[Problem] = []
+    _, invalid, _ = merge_declared(desired, found, entry.config.managed_fields, conflicts)
+    return invalid, conflicts

@@ -1,0 +1,159 @@
+"""Turn the few hot rows DuckDB found into the inputs of :func:`reconciler.engine.rules.decide`:
+declarations merged over duplicate rows, one vendor contact per address, the strongest
+suppression per address; and plain adds built in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from operator import itemgetter
+from typing import Any
+
+from reconciler.address import invalid_reason
+from reconciler.engine.rules import REASON_RANK, AtVendor, Declared, OptIn, Suppressed
+from reconciler.errors import Problem
+from reconciler.model import ChangeKind, ContactStatus, SuppressionReason
+from reconciler.plan.model import NO_VALUES, ListChange
+from reconciler.sources.desired import DesiredSources
+
+_STATUS_RANK = {
+    ContactStatus.ACTIVE: 0,
+    ContactStatus.UNSUBSCRIBED: 1,
+    ContactStatus.BOUNCED: 2,
+    ContactStatus.COMPLAINT: 3,
+}
+MAX_REPORTED = 1000  # problems listed per kind before "... and N more"
+
+
+@dataclass
+class OptInIndex:
+    """Resubscribe opt-ins by normalised address."""
+
+    entries: dict[str, list[tuple[OptIn, tuple[str, ...] | None]]] = field(default_factory=dict)
+
+    def for_list(self, email: str, list_name: str) -> OptIn | None:
+        for opt_in, lists in self.entries.get(email, []):
+            if lists is None or list_name in lists:
+                return opt_in
+        return None
+
+
+#: ``ListChange(*row)`` without the named tuple's Python-level ``__new__`` (plans hold millions
+#: of rows); it takes every field, defaults are not applied.
+new_change = partial(tuple.__new__, ListChange)
+BY_EMAIL = itemgetter(1)
+
+
+def plain_adds(
+    desired: DesiredSources, rows: Sequence[tuple[Any, ...]], managed: Sequence[str], exact: bool
+) -> list[ListChange]:
+    """Changes for plain adds (see diff_list), in address order, built in bulk. Rows are
+    ``email, reason, [src, ord,] values...`` (``src, ord`` unless every reason is ``exact``)."""
+    add = ChangeKind.ADD
+    if not exact:
+        rows = [
+            (email, reason or desired.origin(src, ordinal), *values)
+            for email, reason, src, ordinal, *values in rows
+        ]
+    if not managed:
+        return [new_change((add, row[0], row[1], NO_VALUES, NO_VALUES)) for row in rows]
+    if len(managed) == 1:
+        name = managed[0]
+        return [
+            new_change(
+                (add, email, reason, {name: s} if v and (s := v.strip()) else NO_VALUES, NO_VALUES)
+            )
+            for email, reason, v in rows
+        ]
+    return [
+        new_change(
+            (
+                add,
+                email,
+                reason,
+                {n: v.strip() for n, v in zip(managed, values, strict=True) if v and v.strip()},
+                NO_VALUES,
+            )
+        )
+        for email, reason, *values in rows
+    ]
+
+
+def bounded(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= MAX_REPORTED:
+        return problems
+    rest = len(problems) - MAX_REPORTED
+    return [*problems[:MAX_REPORTED], Problem(f"... and {rest:,} more")]
+
+
+def merge_declared(
+    desired: DesiredSources,
+    rows: Sequence[tuple[Any, ...]],
+    managed: Sequence[str],
+    problems: list[Problem],
+) -> tuple[dict[str, Declared], list[Problem], int]:
+    """Merge duplicate declarations (every duplicate is hot, so they are all here); a field
+    given two different values is an error naming both places. Returns the declarations, the
+    invalid rows and how many rows repeated an address already declared."""
+    invalid: list[Problem] = []
+    first: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
+    duplicates = 0
+    for src, ordinal, raw, email, ok, *values in sorted(rows, key=lambda r: (r[0], r[1])):
+        file, line = desired.locate(src, ordinal)
+        if not ok:
+            reason = invalid_reason(raw or "") or f"invalid e-mail address {raw!r}"
+            invalid.append(Problem(reason, file=file, line=line))
+            continue
+        origin = f"{file}:{line}" if line else file
+        if email in first:
+            duplicates += 1
+        else:
+            first[email] = (origin, {})
+        seen = first[email][1]
+        for name, value in zip(managed, values, strict=True):
+            clean = (value or "").strip()
+            if not clean:
+                continue
+            known = seen.get(name)
+            if known is None:
+                seen[name] = (clean, origin)
+            elif known[0] != clean:
+                problems.append(
+                    Problem(
+                        f"conflicting {name} for {email}: {known[0]!r} at {known[1]}, "
+                        f"{clean!r} at {origin}",
+                        file=file,
+                        line=line,
+                    )
+                )
+    declared = {
+        email: Declared(origin, {name: value for name, (value, _) in seen.items()})
+        for email, (origin, seen) in first.items()
+    }
+    return declared, invalid, duplicates
+
+
+def merge_vendor(rows: Sequence[tuple[Any, ...]], managed: Sequence[str]) -> dict[str, AtVendor]:
+    """One contact per address; if the vendor holds an address twice (case variants), the most
+    restrictive status wins so that nobody is mailed by mistake."""
+    state: dict[str, AtVendor] = {}
+    for row in rows:
+        email, status = row[0], ContactStatus(row[1])
+        fields = {name: row[3 + i] for i, name in enumerate(managed)}
+        known = state.get(email)
+        if known is None or _STATUS_RANK[status] > _STATUS_RANK[known.status]:
+            state[email] = AtVendor(status, fields)
+    return state
+
+
+def merge_suppressions(
+    desired: DesiredSources, rows: Sequence[tuple[Any, ...]]
+) -> dict[str, Suppressed]:
+    out: dict[str, Suppressed] = {}
+    for email, reason_text, src, ordinal in sorted(rows, key=lambda r: (r[2], r[3])):
+        reason = SuppressionReason(reason_text)
+        known = out.get(email)
+        if known is None or REASON_RANK[reason] > REASON_RANK[known.reason]:
+            out[email] = Suppressed(reason, desired.origin(src, ordinal))
+    return out
