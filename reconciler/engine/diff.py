@@ -29,10 +29,10 @@ from reconciler.engine.merge import (
     new_change,
     plain_adds,
 )
-from reconciler.engine.rules import ListRules, decide
+from reconciler.engine.rules import AtVendor, ListRules, decide, decide_at_vendor
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
-from reconciler.model import KIND_ORDER, ChangeKind, ListMode
+from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode
 from reconciler.plan.model import NO_VALUES, ListChange, ListPlan
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
@@ -181,7 +181,7 @@ def diff_list(
                 new_change((kind, email, reason, NO_VALUES, NO_VALUES))
                 for email in rows.plain_drops
             ]
-        decided = False
+        decided = _decide_matched(desired, rows, rules, groups)
         for email in declared.keys() | vendor_state.keys() | suppressed.keys():
             change = decide(
                 email,
@@ -216,6 +216,41 @@ def diff_list(
     )
 
 
+def _decide_matched(
+    desired: DesiredSources,
+    rows: HotRows,
+    rules: ListRules,
+    groups: dict[ChangeKind, list[ListChange]],
+) -> bool:
+    """Decide the matched members (see ``_hot_rows``) straight from their rows; True when any
+    change was added."""
+    managed = rules.managed_fields
+    width = len(managed)
+    status_of = {s.value: s for s in ContactStatus}
+    added = False
+    for row in rows.matched:
+        if rows.exact_reasons:
+            email, origin, *values = row
+        else:
+            email, origin, src, ordinal, *values = row
+            origin = origin or desired.origin(src, ordinal)
+        vendor = AtVendor(
+            status_of[values[width]], dict(zip(managed, values[width + 1 :], strict=True))
+        )
+        change = decide_at_vendor(
+            email,
+            rules,
+            origin,
+            dict(zip(managed, values[:width], strict=True)),
+            vendor,
+            opt_in=None,
+        )
+        if change is not None:
+            groups[change.kind].append(change)
+            added = True
+    return added
+
+
 @dataclass
 class HotRows:
     """The rows DuckDB hands to Python: plain adds and drops (decided in bulk) and the rows of
@@ -224,6 +259,7 @@ class HotRows:
     plain_adds: list[tuple[Any, ...]]  # e, reason, [src, ord,] f0.. (sorted by e)
     exact_reasons: bool  # every plain add's reason is computed (no src, ord columns)
     plain_drops: list[str]  # sorted addresses
+    matched: list[tuple[Any, ...]]  # e, reason, [src, ord,] f0.., status, vendor f0..
     declared: list[tuple[Any, ...]]  # src, ord, email, e, ok, f0..
     vendor: list[tuple[Any, ...]]  # e, status, raw_status, f0..
     suppressions: list[tuple[Any, ...]]  # e, reason, src, ord
@@ -264,10 +300,29 @@ def _hot_rows(
         "WHERE h IN (SELECT h FROM plain_keys) ORDER BY e"
     )
     adds = _fetch(con, "SELECT * FROM plain_rows")
+    # A matched member: one valid row and one vendor row for the address, not special. Most
+    # updates and held members are such; they skip merging (see rules.decide_at_vendor).
+    con.execute(
+        "CREATE OR REPLACE TABLE matched AS SELECT m.h FROM mrows m JOIN vend v ON v.dh = m.h "
+        "WHERE m.e = v.e "
+        "AND m.h IN (SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)) "
+        "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
+        "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
+    )
+    aliases = [c.strip() for c in field_cols.split(",") if c.strip()]
+    member_values = "".join(f", m.{a}" for a in aliases)
+    vendor_values = "".join(f", v.{a}" for a in aliases)
+    matched = _fetch(
+        con,
+        f"SELECT m.e, {_reason_sql(desired, entry, 'm.')[0]} AS reason"
+        f"{'' if exact else ', m.src, m.ord'}{member_values}, v.status{vendor_values} "
+        "FROM mrows m JOIN vend v ON v.dh = m.h WHERE m.h IN (SELECT h FROM matched) "
+        "ORDER BY m.e",
+    )
     declared = _fetch(
         con,
         f"SELECT src, ord, email, e, ok{field_cols} FROM mrows "
-        "WHERE h NOT IN (SELECT h FROM plain_keys)",
+        "WHERE h NOT IN (SELECT h FROM plain_keys) AND h NOT IN (SELECT h FROM matched)",
     )
     drop_keys = (
         "SELECT ch FROM vend WHERE ch IS NOT NULL GROUP BY ch "
@@ -284,7 +339,8 @@ def _hot_rows(
     vendor = _fetch(
         con,
         f"SELECT e, status, raw_status{field_cols} FROM vend "
-        "WHERE ch IS NOT NULL AND ch NOT IN (SELECT ch FROM drop_keys)",
+        "WHERE ch IS NOT NULL AND ch NOT IN (SELECT ch FROM drop_keys) "
+        "AND ch NOT IN (SELECT h FROM matched)",
     )
     suppressions = _fetch(
         con,
@@ -292,10 +348,10 @@ def _hot_rows(
         "AND h IN (SELECT h FROM hot_keys UNION SELECT ch FROM vend)",
     )
     con.execute("DROP TABLE plain_rows; DROP TABLE mrows")
-    return HotRows(adds, exact, drops, declared, vendor, suppressions)
+    return HotRows(adds, exact, drops, matched, declared, vendor, suppressions)
 
 
-def _reason_sql(desired: DesiredSources, entry: ListSources) -> tuple[str, bool]:
+def _reason_sql(desired: DesiredSources, entry: ListSources, alias: str = "") -> tuple[str, bool]:
     """SQL for a member row's ``file:line`` where the line is ``ord`` plus a constant (NULL
     where :meth:`DesiredSources.locate` must tell: inline rows, multi-line CSV), and whether
     that covers every source."""
@@ -307,8 +363,8 @@ def _reason_sql(desired: DesiredSources, entry: ListSources) -> tuple[str, bool]
             exact = False
             continue
         prefix = _lit(f"{source.display}:")
-        cases.append(f"WHEN {source.src_id} THEN {prefix} || (ord + {offset})")
-    return (f"CASE src {' '.join(cases)} END" if cases else "NULL::VARCHAR"), exact
+        cases.append(f"WHEN {source.src_id} THEN {prefix} || ({alias}ord + {offset})")
+    return (f"CASE {alias}src {' '.join(cases)} END" if cases else "NULL::VARCHAR"), exact
 
 
 def _lit(value: str) -> str:

@@ -86,6 +86,32 @@ def _desired_fields(declared: Declared, managed: Sequence[str]) -> dict[str, str
     }
 
 
+def decide_at_vendor(
+    email: str,
+    rules: ListRules,
+    origin: str,
+    desired_fields: Mapping[str, str | None],
+    vendor: AtVendor,
+    *,
+    opt_in: OptIn | None,
+) -> ListChange | None:
+    """A declared member the vendor holds, not suppressed (the engine calls this directly for
+    the many addresses that are neither suppressed nor duplicated)."""
+    if vendor.status is not ContactStatus.ACTIVE:
+        # Unsubscribed, bounced or complained at the vendor: only an explicit, recorded
+        # opt-in brings the contact back.
+        if opt_in is not None:
+            fields = _desired_fields(Declared(origin, desired_fields), rules.managed_fields)
+            reason = f"opt-in: {opt_in.consent} ({opt_in.origin})"
+            return ListChange(ChangeKind.RESUBSCRIBE, email, reason, fields, dict(vendor.fields))
+        reason = f"vendor status: {vendor.status.value}; declared at {origin}"
+        return ListChange(ChangeKind.HELD, email, reason)
+    new, old = changed_fields(desired_fields, vendor.fields, rules.managed_fields)
+    if new:
+        return ListChange(ChangeKind.UPDATE, email, origin, new, old)
+    return None
+
+
 def decide(
     email: str,
     rules: ListRules,
@@ -112,21 +138,9 @@ def decide(
         if vendor is None:
             fields = _desired_fields(declared, rules.managed_fields)
             return ListChange(ChangeKind.ADD, email, declared.origin, fields)
-        if not active:
-            # Unsubscribed, bounced or complained at the vendor: only an explicit, recorded
-            # opt-in brings the contact back.
-            if opt_in is not None:
-                fields = _desired_fields(declared, rules.managed_fields)
-                reason = f"opt-in: {opt_in.consent} ({opt_in.origin})"
-                return ListChange(
-                    ChangeKind.RESUBSCRIBE, email, reason, fields, dict(vendor.fields)
-                )
-            reason = f"vendor status: {vendor.status.value}; declared at {declared.origin}"
-            return ListChange(ChangeKind.HELD, email, reason)
-        new, old = changed_fields(declared.fields, vendor.fields, rules.managed_fields)
-        if new:
-            return ListChange(ChangeKind.UPDATE, email, declared.origin, new, old)
-        return None
+        return decide_at_vendor(
+            email, rules, declared.origin, declared.fields, vendor, opt_in=opt_in
+        )
 
     if active and rules.mode is ListMode.AUTHORITATIVE:
         kind = ChangeKind(rules.drop_action.value)
