@@ -13,11 +13,9 @@ from typing import Any
 
 import duckdb
 
-from reconciler.address import SQL_TRIM_SPACES
-
 #: Peak memory DuckDB may use before spilling to disk; the process stays under ~1 GB RSS with
 #: the default even for 10M-row lists (see tests/benchmarks/bench_plan.py).
-DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "640MB")
+DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "800MB")
 
 
 @cache
@@ -52,9 +50,14 @@ def hash2_sql(expr: str) -> str:
 
 
 def field_hash_sql(expr: str) -> str:
-    """Hash of a field value, NULL when the value is empty (an empty value is "no opinion")."""
-    value = f"nullif({SQL_TRIM_SPACES(expr)}, '')"
-    return f"(CASE WHEN {value} IS NULL THEN NULL ELSE hash({value}) END)"
+    """Hash of a field value with surrounding spaces trimmed, NULL when nothing is left (an
+    empty value is "no opinion"). Most values have no space to trim and skip the trimming."""
+    trimmed = f"trim({expr}, ' ')"
+    return (
+        f"(CASE WHEN {expr} IS NULL OR {expr} = '' THEN NULL "
+        f"WHEN NOT (starts_with({expr}, ' ') OR ends_with({expr}, ' ')) THEN hash({expr}) "
+        f"WHEN {trimmed} = '' THEN NULL ELSE hash({trimmed}) END)"
+    )
 
 
 @contextmanager

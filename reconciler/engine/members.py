@@ -49,11 +49,13 @@ def members_sql(
     union = " UNION ALL ".join(parts)
     # A row with no value at all is a blank line, not a member (DuckDB yields one for a blank
     # line in a one-column file); a row with fields but no address is reported as invalid.
-    # The fields are looked at only where the address is blank.
+    # The fields are looked at only where the address may be blank.
+    # (Written on ``email``, not ``e``: DuckDB would compute ``e`` twice, once for the filter.)
     blank_fields = "".join(f" AND nullif(trim({a}), '') IS NULL" for a in aliases)
     return (
-        f"(SELECT * FROM (SELECT *, {SQL_NORMALISE('email')} AS e FROM ({union})) "
-        f"WHERE coalesce(e, '') <> '' OR NOT (nullif(trim(email), '') IS NULL{blank_fields}))"
+        f"(SELECT *, {SQL_NORMALISE('email')} AS e FROM ({union}) "
+        "WHERE (email <> '' AND NOT starts_with(email, ' ')) "
+        f"OR NOT (nullif(trim(email, ' '), '') IS NULL{blank_fields}))"
     )
 
 
