@@ -46,7 +46,11 @@ def status_sql(expr: str) -> str:
     whens = " ".join(f"WHEN '{word}' THEN '{ours}'" for word, ours in STATUS_WORDS.items())
     # Exports spell their statuses in lower case: the exact word is looked up first, and only
     # the rest is trimmed and lower-cased (which would cost as much as reading the file).
-    return f"coalesce(CASE {expr} {whens} END, CASE lower(trim({expr})) {whens} END)"
+    words = ", ".join(f"'{word}'" for word in STATUS_WORDS)
+    return (
+        f"(CASE WHEN {expr} IN ({words}) THEN (CASE {expr} {whens} END) "
+        f"ELSE (CASE lower(trim({expr})) {whens} END) END)"
+    )
 
 
 class CurrentSnapshot(Protocol):
