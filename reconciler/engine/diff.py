@@ -11,8 +11,7 @@ side are taken in the background while Python decides the hot rows.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,7 @@ from reconciler.engine.merge import (
 )
 from reconciler.engine.rules import AtVendor, ListRules, decide, decide_at_vendor
 from reconciler.errors import Problem, SourceError
-from reconciler.exports.snapshot import CurrentSnapshot
+from reconciler.exports.snapshot import CurrentSnapshot, LineCountable
 from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode
 from reconciler.plan.model import NO_VALUES, ListChange, ListPlan
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
@@ -78,19 +77,29 @@ class _Background:
         return self._results
 
 
-@contextmanager
-def _scanning_lines(entry: ListSources) -> Iterator[None]:
-    """Scan the member files' lines (for ``file:line`` and for numbering them in parts) in a
-    thread while DuckDB reads them: the scan is mostly I/O and ``bytes.count``."""
-    files = [s.file for s in entry.members if isinstance(s, CsvRowSource)]
-    thread = threading.Thread(
-        target=lambda: [f.scan() for f in files], name="reconciler-lines", daemon=True
-    )
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join()
+class _FileScans:
+    """Scan the member files' lines (for ``file:line`` and for numbering them in parts) and
+    count the export's rows by its lines where that is exact, in a thread while DuckDB reads
+    the members: mostly I/O and ``bytes.count``, which leave the cores to DuckDB."""
+
+    def __init__(self, entry: ListSources, current: CurrentSnapshot) -> None:
+        self._files = [s.file for s in entry.members if isinstance(s, CsvRowSource)]
+        self._current = current if isinstance(current, LineCountable) else None
+        self.export_rows: int | None = None
+        self._thread = threading.Thread(target=self._work, name="reconciler-lines", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        for csv_file in self._files:
+            csv_file.scan()
+        if self._current is not None:
+            self.export_rows = self._current.rows_by_lines()
+
+    def __enter__(self) -> _FileScans:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
 
 
 def diff_list(
@@ -115,7 +124,7 @@ def diff_list(
         f"CREATE OR REPLACE TABLE special AS SELECT h FROM sup WHERE {scope} "
         "UNION SELECT h FROM opt"
     )
-    with _scanning_lines(entry):
+    with _FileScans(entry, current) as scans:
         source_rows = load_members(con, entry, "special")
     for source in entry.members:
         if isinstance(source, CsvRowSource):
@@ -148,9 +157,13 @@ def diff_list(
     counts = _Background(
         con,
         [
-            f"SELECT count(*), count(*) FILTER (WHERE status = 'active') FROM {cur_sql}",
             # Distinct addresses by both keys: a collision of one 64-bit key is not a duplicate.
             "SELECT count(DISTINCT h::UHUGEINT << 64 | h2) FROM des WHERE ok",
+            *(
+                [f"SELECT count(*), count(*) FILTER (WHERE status = 'active') FROM {cur_sql}"]
+                if scans.export_rows is None
+                else []
+            ),
         ],
     )
     try:
@@ -198,7 +211,13 @@ def diff_list(
             # Each group is one or two sorted runs: sorting by address alone is nearly linear.
             for group in groups.values():
                 group.sort(key=BY_EMAIL)
-        (current_rows, active_rows), (distinct,) = (r[0] for r in counts.results())
+        results = [r[0] for r in counts.results()]
+        (distinct,) = results[0]
+        if scans.export_rows is None:
+            current_rows, active_rows = results[1]
+        else:
+            current_rows = scans.export_rows
+            active_rows = current_rows - _inactive_rows(con)
     finally:
         counts.join()
     return ListPlan.from_groups(
@@ -214,6 +233,18 @@ def diff_list(
         active_members=int(active_rows),
         skipped_invalid=tuple(str(p) for p in invalid) if cfg.skip_invalid else (),
     )
+
+
+def _inactive_rows(con: Any) -> int:
+    """The vendor's rows that are not active, all of them hot: in ``vend`` once per member row
+    of their address (``mrows`` holds every row of a hot address), or once if none."""
+    rows = _fetch(
+        con,
+        "SELECT coalesce(sum(v.n // coalesce(m.k, 1)), 0) FROM "
+        "(SELECT ch, count(*) AS n FROM vend WHERE ch IS NOT NULL AND status <> 'active' "
+        "GROUP BY ch) v LEFT JOIN (SELECT h, count(*) AS k FROM mrows GROUP BY h) m ON m.h = v.ch",
+    )
+    return int(rows[0][0])
 
 
 def _decide_matched(
@@ -347,7 +378,7 @@ def _hot_rows(
         f"SELECT e, reason, src, ord FROM sup WHERE {scope} "
         "AND h IN (SELECT h FROM hot_keys UNION SELECT ch FROM vend)",
     )
-    con.execute("DROP TABLE plain_rows; DROP TABLE mrows")
+    con.execute("DROP TABLE plain_rows")
     return HotRows(adds, exact, drops, matched, declared, vendor, suppressions)
 
 

@@ -51,6 +51,10 @@ class CsvExportSnapshot:
             )
         return "(" + " UNION ALL ".join(parts) + ")"
 
+    def rows_by_lines(self) -> int | None:
+        counts = [csv_file.rows_by_lines() for csv_file, _ in self.files]
+        return None if None in counts else sum(c for c in counts if c is not None)
+
     def origin(self, src_file: int, ordinal: int) -> str:
         csv_file = self.files[src_file][0]
         return f"{csv_file.display}:{csv_file.line_of(ordinal)}"

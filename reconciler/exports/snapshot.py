@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from reconciler.plan.model import CurrentStateRef
 
@@ -64,6 +64,14 @@ class CurrentSnapshot(Protocol):
     def origin(self, src_file: int, ordinal: int) -> str: ...
 
     def ref(self, rows: int) -> CurrentStateRef: ...
+
+
+@runtime_checkable
+class LineCountable(Protocol):
+    def rows_by_lines(self) -> int | None:
+        """The rows, counted from the files' lines without parsing them, where that count is
+        exact (every row one line, no blank lines); else None."""
+        ...
 
 
 @dataclass

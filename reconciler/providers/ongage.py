@@ -82,6 +82,9 @@ class VendorSnapshot:
     def sql(self, *, positions: bool = False) -> str:
         return self.files.sql(positions=positions)
 
+    def rows_by_lines(self) -> int | None:
+        return self.files.rows_by_lines()
+
     def origin(self, src_file: int, ordinal: int) -> str:
         return self.files.origin(src_file, ordinal)
 

@@ -153,6 +153,16 @@ class CsvFile:
         assert self._scan is not None
         return self._scan
 
+    def rows_by_lines(self) -> int | None:
+        """The data rows counted as lines, where every row is one line: no quote, no bare
+        carriage return, no blank line, and an encoding with a one-byte newline."""
+        if _duck_encoding(self.encoding) not in ("utf-8", "latin-1"):
+            return None
+        scan = self.scan()
+        if not scan.simple or _has_blank_line(self.path):
+            return None
+        return scan.rows(self.has_header)
+
     def note_rows(self, rows: int) -> None:
         """How many rows DuckDB read from this file: when that is its number of lines and no
         quote or bare carriage return can make a row span lines, every row is one line, with

@@ -1,0 +1,57 @@
+"""The counts a plan reports (vendor rows, active contacts, distinct declared addresses) are
+exact whether the export's rows are counted from its lines or by reading it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.sources.csvfile import open_csv
+from tests.engine.conftest import Write, one_list, plan_for
+
+MEMBERS = """email,first_name
+a@example.com,Ann
+b@example.com,Bob
+B@example.com,
+c@example.com,Cy
+c@example.com,Cy
+d@example.com,Di
+"""
+
+# d is held twice by the vendor (case variants), once unsubscribed; b is unsubscribed and
+# declared twice; e is bounced and undeclared; f is active and undeclared.
+EXPORT = """email,first_name,status
+a@example.com,Ann,active
+b@example.com,Bob,unsubscribed
+c@example.com,Cy,active
+d@example.com,Di,active
+D@example.com,Di,unsubscribed
+e@example.com,,bounced
+f@example.com,,active
+"""
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["counted-by-lines", "read"])
+def test_counts_are_exact(write: Write, workdir: Path, quoted: bool) -> None:
+    write("members.csv", MEMBERS)
+    # A quoted field makes the export's rows impossible to count by its lines.
+    write("export.csv", EXPORT.replace("f@example.com", '"f@example.com"') if quoted else EXPORT)
+    plan = plan_for(
+        workdir,
+        one_list(
+            members=[{"csv": "members.csv"}],
+            export={"format": "ongage", "path": "export.csv"},
+            managed=["first_name"],
+        ),
+    ).lists[0]
+    lines = open_csv(workdir / "export.csv", display="export.csv").rows_by_lines()
+    assert lines == (None if quoted else 7)
+    assert plan.current.rows == 7
+    assert plan.active_members == 4  # a, c, d (active variant), f
+    assert plan.desired_members == 4  # a, b, c, d
+    assert {c.email: c.kind.value for c in plan.changes} == {
+        "b@example.com": "held",
+        "d@example.com": "held",
+        "f@example.com": "remove",
+    }
