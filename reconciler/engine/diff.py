@@ -1,21 +1,21 @@
 """Compute one list's changes: DuckDB narrows millions of addresses down to the few that may
 change (the *hot* rows), then :func:`reconciler.engine.rules.decide` decides each of those.
 
-Three reads, each on every core: the members as 64-bit keys (``des``, see
-:mod:`reconciler.engine.members`); the vendor's current state joined to those keys, keeping
-only the rows that may change, with their values (``vend``); and the hot members again, numbered
-for their ``file:line``, with their values (``mrows``). Counts that need the whole of either
-side are taken in the background while Python decides the hot rows.
+Three reads: the members as 64-bit keys, on every core (``des``, see
+:mod:`reconciler.engine.members`); the vendor's current state streamed past those keys, keeping
+only the rows that may change, with their values (``vend``); and the members again, keeping the
+hot rows, numbered for their ``file:line`` (large one-row-per-line files in parts side by
+side). The distinct addresses (and the vendor's rows, where its lines cannot be counted) are
+counted on a second cursor while Python decides the hot rows.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.address import SQL_NORMALISE
+from reconciler.engine.concurrent import BackgroundQueries, FileScans
 from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql, keep_join_sides
 from reconciler.engine.members import load_members, raw_members
 from reconciler.engine.merge import (
@@ -30,7 +30,7 @@ from reconciler.engine.merge import (
 )
 from reconciler.engine.rules import AtVendor, ListRules, decide, decide_at_vendor
 from reconciler.errors import Problem, SourceError
-from reconciler.exports.snapshot import CurrentSnapshot, LineCountable
+from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode
 from reconciler.plan.model import NO_VALUES, ListChange, ListPlan
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
@@ -41,65 +41,6 @@ __all__ = ["OptInIndex", "diff_list"]
 def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
     return rows
-
-
-class _Background:
-    """Queries run on their own cursor in a thread while the caller goes on; ``results()``
-    waits for them and re-raises a failure in the caller's thread."""
-
-    def __init__(self, con: Any, queries: Sequence[str]) -> None:
-        self._cursor = con.cursor()
-        self._results: list[list[tuple[Any, ...]]] = []
-        self._failure: list[BaseException] = []
-        self._cursor_closed = False
-        self._thread = threading.Thread(
-            target=self._work, args=(queries,), name="reconciler-counts", daemon=True
-        )
-        self._thread.start()
-
-    def _work(self, queries: Sequence[str]) -> None:
-        try:
-            for sql in queries:
-                self._results.append(self._cursor.execute(sql).fetchall())
-        except BaseException as exc:  # re-raised in the caller's thread
-            self._failure.append(exc)
-
-    def join(self) -> None:
-        if self._thread.is_alive() or not self._cursor_closed:
-            self._thread.join()
-            self._cursor.close()
-            self._cursor_closed = True
-
-    def results(self) -> list[list[tuple[Any, ...]]]:
-        self.join()
-        if self._failure:
-            raise self._failure[0]
-        return self._results
-
-
-class _FileScans:
-    """Scan the member files' lines (for ``file:line`` and for numbering them in parts) and
-    count the export's rows by its lines where that is exact, in a thread while DuckDB reads
-    the members: mostly I/O and ``bytes.count``, which leave the cores to DuckDB."""
-
-    def __init__(self, entry: ListSources, current: CurrentSnapshot) -> None:
-        self._files = [s.file for s in entry.members if isinstance(s, CsvRowSource)]
-        self._current = current if isinstance(current, LineCountable) else None
-        self.export_rows: int | None = None
-        self._thread = threading.Thread(target=self._work, name="reconciler-lines", daemon=True)
-        self._thread.start()
-
-    def _work(self) -> None:
-        for csv_file in self._files:
-            csv_file.scan()
-        if self._current is not None:
-            self.export_rows = self._current.rows_by_lines()
-
-    def __enter__(self) -> _FileScans:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._thread.join()
 
 
 def diff_list(
@@ -124,7 +65,7 @@ def diff_list(
         f"CREATE OR REPLACE TABLE special AS SELECT h FROM sup WHERE {scope} "
         "UNION SELECT h FROM opt"
     )
-    with _FileScans(entry, current) as scans:
+    with FileScans(entry, current) as scans:
         source_rows = load_members(con, entry, "special")
     for source in entry.members:
         if isinstance(source, CsvRowSource):
@@ -154,7 +95,7 @@ def diff_list(
         )
     if _fetch(con, "SELECT count(*) FROM vend WHERE ch IS NOT NULL AND status IS NULL")[0][0]:
         _report_statuses(con, current)
-    counts = _Background(
+    counts = BackgroundQueries(
         con,
         [
             # Distinct addresses by both keys: a collision of one 64-bit key is not a duplicate.

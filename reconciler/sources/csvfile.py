@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Problem, SourceError
+from reconciler.sources.lines import LineScan, has_blank_line
 
 DELIMITERS = {",": ",", ";": ";", "|": "|", "\t": "\t", "tab": "\t", "t": "\t"}
 _SNIFF_BYTES = 64 * 1024
@@ -159,7 +160,7 @@ class CsvFile:
         if _duck_encoding(self.encoding) not in ("utf-8", "latin-1"):
             return None
         scan = self.scan()
-        if not scan.simple or _has_blank_line(self.path):
+        if not scan.simple or has_blank_line(self.path):
             return None
         return scan.rows(self.has_header)
 
@@ -177,7 +178,7 @@ class CsvFile:
         if scan.simple and (
             scan.rows(self.has_header) == self._rows
             if self._rows is not None
-            else not _has_blank_line(self.path)
+            else not has_blank_line(self.path)
         ):
             object.__setattr__(self, "_line_map_ready", True)
             return
@@ -202,76 +203,6 @@ class CsvFile:
 
 #: Files smaller than this are numbered in one part: splitting would cost more than it saves.
 MIN_SPLIT_BYTES = 16 << 20
-_CHUNK = 1 << 22
-_MARKS = 64  # newline counts kept per file, at evenly spaced byte offsets
-
-
-@dataclass(frozen=True)
-class LineScan:
-    """What one fast pass over a file's bytes tells: whether a row may span lines (a quote
-    character, or a carriage return not followed by a newline, which DuckDB takes for a line
-    break), how many lines it has, and how many end before evenly spaced byte offsets."""
-
-    size: int
-    simple: bool  # no quote character, no bare carriage return
-    lines: int = 0  # counting a last line without a newline
-    # (byte offset just after a newline, lines ending before it), ascending
-    marks: tuple[tuple[int, int], ...] = ()
-
-    @classmethod
-    def of(cls, path: Path) -> LineScan:
-        size = path.stat().st_size
-        step = max(_CHUNK, -(-size // _MARKS))
-        marks: list[tuple[int, int]] = []
-        lines = 0
-        offset = 0
-        last = b""
-        next_mark = step
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                if b'"' in chunk or ((b"\r" in chunk or last == b"\r") and _bare_cr(last + chunk)):
-                    return cls(size, False)
-                end = offset + len(chunk)
-                while next_mark < end:
-                    newline = chunk.find(b"\n", max(0, next_mark - offset))
-                    if newline < 0:
-                        break
-                    marks.append((offset + newline + 1, lines + chunk.count(b"\n", 0, newline + 1)))
-                    next_mark = offset + newline + 1 + step
-                lines += chunk.count(b"\n")
-                offset = end
-                last = chunk[-1:]
-        unterminated = 1 if size and last != b"\n" else 0
-        return cls(size, True, lines + unterminated, tuple(marks))
-
-    def rows(self, has_header: bool) -> int | None:
-        """The data rows if every row is one line (and there are no blank lines)."""
-        return self.lines - (1 if has_header and self.lines else 0) if self.simple else None
-
-    def lines_before(self, offset: int) -> int | None:
-        """Lines ending before the first mark at or after ``offset``."""
-        for at, lines in self.marks:
-            if at >= offset:
-                return lines
-        return None
-
-
-def _has_blank_line(path: Path) -> bool:
-    carry = b""
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            window = carry + chunk
-            if b"\n\n" in window or b"\n\r\n" in window:
-                return True
-            carry = window[-2:]
-    return False
-
-
-def _bare_cr(window: bytes) -> bool:
-    """A carriage return not followed by a newline (one that ends the window may be followed
-    by one in the next)."""
-    bare = window.count(b"\r") - window.count(b"\r\n")
-    return bare > (1 if window.endswith(b"\r") else 0)
 
 
 def _py_encoding(encoding: str) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from reconciler.engine import members
 from reconciler.sources import csvfile
+from reconciler.sources import lines as line_scan
 from reconciler.sources.csvfile import CsvFile, open_csv
 from tests.engine.conftest import Write, one_list, plan_for
 
@@ -18,7 +19,7 @@ from tests.engine.conftest import Write, one_list, plan_for
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Split files of any size, in three parts, marking newlines every 64 bytes."""
     monkeypatch.setattr(csvfile, "MIN_SPLIT_BYTES", 0)
-    monkeypatch.setattr(csvfile, "_CHUNK", 64)
+    monkeypatch.setattr(line_scan, "_CHUNK", 64)
     monkeypatch.setattr(members, "_parts", lambda: 3)
 
 
@@ -101,7 +102,7 @@ def test_a_plan_from_parts_is_the_plan_from_one_read(
     )
     whole = plan_for(workdir, config).lists[0]
     monkeypatch.setattr(csvfile, "MIN_SPLIT_BYTES", 0)
-    monkeypatch.setattr(csvfile, "_CHUNK", 256)
+    monkeypatch.setattr(line_scan, "_CHUNK", 256)
     monkeypatch.setattr(members, "_parts", lambda: 4)
     starts: list[list[int] | None] = []
     part_starts = CsvFile.part_starts
