@@ -99,10 +99,18 @@ def member_problems(
     every row without any vendor state (what ``validate`` reports)."""
     aliases = entry.field_aliases
     conflicting = " OR ".join(f"count(DISTINCT fh{i}) > 1" for i in range(len(aliases)))
+    # Conflicts are looked for among repeated addresses only: a distinct count per address
+    # over every row would cost more than reading the file.
     suspect = (
-        f" UNION SELECT h FROM des WHERE ok GROUP BY h HAVING {conflicting}" if aliases else ""
+        " UNION SELECT h FROM des WHERE ok AND h IN "
+        "(SELECT h FROM des WHERE ok GROUP BY h HAVING count(*) > 1) "
+        f"GROUP BY h HAVING {conflicting}"
+        if aliases
+        else ""
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE suspect AS SELECT h FROM des WHERE NOT ok{suspect}")
+    if not con.execute("SELECT count(*) FROM suspect").fetchone()[0]:
+        return [], []  # nothing to locate: the files need not be read again
     field_cols = "".join(f", {a}" for a in aliases)
     with keep_join_sides(con):
         found = con.execute(
