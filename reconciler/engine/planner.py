@@ -24,15 +24,13 @@ from reconciler.exports.snapshot import CurrentSnapshot, now_utc
 from reconciler.model import SuppressionReason
 from reconciler.plan.model import ListPlan, Plan
 from reconciler.providers.capabilities import gaps_for
-from reconciler.sources.csvfile import (
-    CsvFile,
+from reconciler.sources.csverrors import (
     collect_row_errors,
     failing_file,
     locate_unreadable,
-    sql_ident,
-    sql_str,
     translate_duckdb_error,
 )
+from reconciler.sources.csvfile import CsvFile, sql_ident, sql_str
 from reconciler.sources.desired import (
     SCOPE_ALIAS,
     CsvRowSource,

@@ -110,7 +110,7 @@ def test_random_bytes_give_a_clear_error_or_rows_never_a_crash(data: bytes) -> N
         try:
             con.execute(f"SELECT count(*) FROM {csv_file.relation({'email': 'email'})}")
         except duckdb.Error as exc:
-            from reconciler.sources.csvfile import translate_duckdb_error
+            from reconciler.sources.csverrors import translate_duckdb_error
 
             error = translate_duckdb_error(exc, "m.csv")
             assert error.problems[0].file == "m.csv"
