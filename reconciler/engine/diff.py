@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.address import SQL_NORMALISE
 from reconciler.engine.concurrent import BackgroundQueries, FileScans
 from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql, keep_join_sides
-from reconciler.engine.members import load_members, raw_members
+from reconciler.engine.members import load_members, prepare_raw_keys, raw_members
 from reconciler.engine.merge import (
     BY_EMAIL,
     OptInIndex,
@@ -251,6 +251,7 @@ def _hot_rows(
     con.execute(
         "CREATE OR REPLACE TABLE hot_keys AS SELECT DISTINCT dh AS h FROM vend WHERE dh IS NOT NULL"
     )
+    prepare_raw_keys(con, "hot_keys")
     with keep_join_sides(con):
         con.execute(
             f"CREATE OR REPLACE TABLE mrows AS SELECT src, ord, email, e, ok, h{field_cols} "

@@ -45,8 +45,10 @@ def hash_sql(expr: str) -> str:
 
 
 def hash2_sql(expr: str) -> str:
-    """An independent second 64-bit key, so two addresses sharing ``hash`` are told apart."""
-    return f"hash({expr} || '\x1f')"
+    """An independent second key, so two addresses sharing ``hash`` are told apart: 32 bits
+    are enough next to the first key's 64 (one pair in 2^96), and ten million of them fit in
+    40MB less."""
+    return f"(hash({expr} || '\x1f') >> 32)::UINTEGER"
 
 
 def field_hash_sql(expr: str) -> str:

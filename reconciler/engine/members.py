@@ -21,12 +21,17 @@ from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
 
 def members_sql(
-    entry: ListSources, *, positions: bool = True, rows: Mapping[int, int] | None = None
+    entry: ListSources,
+    *,
+    positions: bool = True,
+    rows: Mapping[int, int] | None = None,
+    raw_keys: str | None = None,
 ) -> str:
     """Every member row of a list: ``src, ord, email (raw), f0..fN, e`` (``e`` the address's
     match form). Without ``positions``, ``ord`` is NULL and the files are read on every core;
     with ``rows`` (rows per source, as the first read counted them), large files are numbered
-    in parts side by side."""
+    in parts side by side. With ``raw_keys``, only the rows whose raw address hashes to a key
+    in that table (column ``rh``) are kept, before any work on the others."""
     aliases = entry.field_aliases
     parts = []
     for source in entry.members:
@@ -47,6 +52,8 @@ def members_sql(
             f"{cols} WHERE false"
         )
     union = " UNION ALL ".join(parts)
+    if raw_keys:
+        union = f"SELECT u.* FROM ({union}) u SEMI JOIN {raw_keys} r ON hash(u.email) = r.rh"
     # A row with no value at all is a blank line, not a member (DuckDB yields one for a blank
     # line in a one-column file); a row with fields but no address is reported as invalid.
     # The fields are looked at only where the address may be blank.
@@ -64,15 +71,16 @@ def _parts() -> int:
 
 
 def load_members(con: Any, entry: ListSources, special: str | None = None) -> dict[int, int]:
-    """Table ``des``: every member row as 64-bit keys (``src, h, h2, fh0.., ok, sp``), read on
-    every core; ``sp`` marks addresses in table ``special`` (suppressed or opted in). Returns
-    the rows read per source."""
+    """Table ``des``: every member row as 64-bit keys (``src, h, h2, fh0.., ok, rh, sp``), read
+    on every core; ``rh`` hashes the raw address (a re-read finds its rows by it without
+    normalising every address again); ``sp`` marks addresses in table ``special`` (suppressed
+    or opted in). Returns the rows read per source."""
     fh = "".join(f", {field_hash_sql(a)} AS fh{i}" for i, a in enumerate(entry.field_aliases))
     sp = f"h IN (SELECT h FROM {special})" if special else "false"
     con.execute(
         f"CREATE OR REPLACE TABLE des AS SELECT *, {sp} AS sp FROM ("
         f"SELECT src, {hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, "
-        f"coalesce({SQL_VALID('e')}, false) AS ok "
+        f"coalesce({SQL_VALID('e')}, false) AS ok, hash(email) AS rh "
         f"FROM {members_sql(entry, positions=False)})"
     )
     counts: list[tuple[int, int]] = con.execute(
@@ -84,11 +92,22 @@ def load_members(con: Any, entry: ListSources, special: str | None = None) -> di
 def raw_members(entry: ListSources, keys: str, rows: Mapping[int, int]) -> str:
     """SQL: the member rows whose address key is in table ``keys`` (column ``h``), numbered,
     with their values: ``src, ord, email, f0.., e, h, ok``. Run it under
-    :func:`reconciler.engine.duck.keep_join_sides`, so that the keys are the hash table."""
+    :func:`reconciler.engine.duck.keep_join_sides`, so that the keys are the hash tables; it
+    creates table ``raw_keys`` (the raw addresses' hashes of those rows, from ``des``)."""
     return (
         f"(SELECT m.*, coalesce({SQL_VALID('m.e')}, false) AS ok FROM ("
-        f"SELECT *, {hash_sql('e')} AS h FROM {members_sql(entry, rows=rows)}) m "
+        f"SELECT *, {hash_sql('e')} AS h FROM "
+        f"{members_sql(entry, rows=rows, raw_keys='raw_keys')}) m "
         f"SEMI JOIN {keys} k ON m.h = k.h)"
+    )
+
+
+def prepare_raw_keys(con: Any, keys: str) -> None:
+    """Table ``raw_keys``: the raw addresses' hashes of the member rows whose key is in table
+    ``keys``, for :func:`raw_members`."""
+    con.execute(
+        "CREATE OR REPLACE TABLE raw_keys AS SELECT DISTINCT rh FROM des "
+        f"WHERE h IN (SELECT h FROM {keys})"
     )
 
 
@@ -112,6 +131,7 @@ def member_problems(
     if not con.execute("SELECT count(*) FROM suspect").fetchone()[0]:
         return [], []  # nothing to locate: the files need not be read again
     field_cols = "".join(f", {a}" for a in aliases)
+    prepare_raw_keys(con, "suspect")
     with keep_join_sides(con):
         found = con.execute(
             f"SELECT src, ord, email, e, ok{field_cols} FROM {raw_members(entry, 'suspect', rows)}"
