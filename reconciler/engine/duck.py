@@ -15,7 +15,7 @@ import duckdb
 
 #: Peak memory DuckDB may use before spilling to disk; the process stays under ~1 GB RSS with
 #: the default even for 10M-row lists (see tests/benchmarks/bench_plan.py).
-DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "800MB")
+DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "720MB")
 
 
 @cache
