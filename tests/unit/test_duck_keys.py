@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from reconciler.engine.duck import field_hash_sql
+from reconciler.engine.duck import field_hash_sql, keep_join_sides
 
 
 def _field_hash(con: duckdb.DuckDBPyConnection, value: str | None) -> int | None:
@@ -32,3 +32,26 @@ def test_any_other_difference_does(other: str) -> None:
     # all white space), so the SQL key may only ever see more differences, never fewer.
     con = duckdb.connect()
     assert _field_hash(con, other) != _field_hash(con, "Ann")
+
+
+class _NoSuchOptimizer:
+    """A connection whose DuckDB does not know the optimizer (an older or newer release)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        self.sql.append(sql)
+        raise duckdb.InvalidInputException("unknown optimizer")
+
+
+def test_join_sides_are_kept_where_duckdb_allows_and_ignored_where_not() -> None:
+    con = duckdb.connect()
+    with keep_join_sides(con):
+        inside = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    after = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    assert (inside, after) == (("build_side_probe_side",), ("",))
+    old = _NoSuchOptimizer()
+    with keep_join_sides(old):
+        ran = True
+    assert ran and old.sql == ["SET disabled_optimizers = 'build_side_probe_side'"]
