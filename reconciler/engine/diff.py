@@ -110,7 +110,7 @@ def diff_list(
     try:
         rows = _hot_rows(con, desired, entry, source_rows, field_cols, scope, cfg.mode)
         problems: list[Problem] = []
-        declared, invalid, _ = merge_declared(desired, rows.declared, cfg.managed_fields, problems)
+        declared, invalid = merge_declared(desired, rows.declared, cfg.managed_fields, problems)
         vendor_state = merge_vendor(rows.vendor, cfg.managed_fields)
         suppressed = merge_suppressions(desired, rows.suppressions)
         if invalid and not cfg.skip_invalid:

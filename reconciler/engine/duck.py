@@ -26,9 +26,14 @@ def _spill_directory() -> str:
     return path
 
 
+def cores() -> int:
+    """The threads DuckDB runs on (and the parts a large file is numbered in)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> Any:
     con = duckdb.connect(":memory:")
-    con.execute(f"SET threads={threads or max(1, min(os.cpu_count() or 1, 8))}")
+    con.execute(f"SET threads={threads or cores()}")
     con.execute(f"SET memory_limit='{memory_limit}'")
     con.execute(f"SET temp_directory='{_spill_directory()}'")
     # Row order inside the engine never matters (rows are numbered by WITH ORDINALITY at the

@@ -9,12 +9,11 @@ in parts side by side (see :meth:`reconciler.sources.csvfile.CsvFile.relation`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from reconciler.address import SQL_NORMALISE, SQL_VALID
-from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql, keep_join_sides
+from reconciler.engine.duck import cores, field_hash_sql, hash2_sql, hash_sql, keep_join_sides
 from reconciler.engine.merge import merge_declared
 from reconciler.errors import Problem
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
@@ -39,7 +38,7 @@ def members_sql(
         if isinstance(source, CsvRowSource):
             sql = source.sql(
                 positions=positions,
-                parts=_parts() if rows is not None else 1,
+                parts=cores() if rows is not None else 1,
                 rows=(rows or {}).get(source.src_id),
             )
         else:
@@ -64,10 +63,6 @@ def members_sql(
         "WHERE (email <> '' AND NOT starts_with(email, ' ')) "
         f"OR NOT (nullif(trim(email, ' '), '') IS NULL{blank_fields}))"
     )
-
-
-def _parts() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def load_members(con: Any, entry: ListSources, special: str | None = None) -> dict[int, int]:
@@ -137,5 +132,5 @@ def member_problems(
             f"SELECT src, ord, email, e, ok{field_cols} FROM {raw_members(entry, 'suspect', rows)}"
         ).fetchall()
     conflicts: list[Problem] = []
-    _, invalid, _ = merge_declared(desired, found, entry.config.managed_fields, conflicts)
+    _, invalid = merge_declared(desired, found, entry.config.managed_fields, conflicts)
     return invalid, conflicts

@@ -92,13 +92,12 @@ def merge_declared(
     rows: Sequence[tuple[Any, ...]],
     managed: Sequence[str],
     problems: list[Problem],
-) -> tuple[dict[str, Declared], list[Problem], int]:
-    """Merge duplicate declarations (every duplicate is hot, so they are all here); a field
-    given two different values is an error naming both places. Returns the declarations, the
-    invalid rows and how many rows repeated an address already declared."""
+) -> tuple[dict[str, Declared], list[Problem]]:
+    """Merge duplicate declarations (every row of an address in ``rows`` is here: the engine
+    reads all rows of a hot address); a field given two different values is an error naming
+    both places. Returns the declarations and the invalid rows."""
     invalid: list[Problem] = []
     first: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {}
-    duplicates = 0
     for src, ordinal, raw, email, ok, *values in sorted(rows, key=lambda r: (r[0], r[1])):
         file, line = desired.locate(src, ordinal)
         if not ok:
@@ -106,9 +105,7 @@ def merge_declared(
             invalid.append(Problem(reason, file=file, line=line))
             continue
         origin = f"{file}:{line}" if line else file
-        if email in first:
-            duplicates += 1
-        else:
+        if email not in first:
             first[email] = (origin, {})
         seen = first[email][1]
         for name, value in zip(managed, values, strict=True):
@@ -131,7 +128,7 @@ def merge_declared(
         email: Declared(origin, {name: value for name, (value, _) in seen.items()})
         for email, (origin, seen) in first.items()
     }
-    return declared, invalid, duplicates
+    return declared, invalid
 
 
 def merge_vendor(rows: Sequence[tuple[Any, ...]], managed: Sequence[str]) -> dict[str, AtVendor]:

@@ -20,7 +20,7 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Split files of any size, in three parts, marking newlines every 64 bytes."""
     monkeypatch.setattr(csvfile, "MIN_SPLIT_BYTES", 0)
     monkeypatch.setattr(line_scan, "_CHUNK", 64)
-    monkeypatch.setattr(members, "_parts", lambda: 3)
+    monkeypatch.setattr(members, "cores", lambda: 3)
 
 
 def _rows(path: Path, *, parts: int, rows: int | None) -> tuple[list[tuple[int, str]], str]:
@@ -103,7 +103,7 @@ def test_a_plan_from_parts_is_the_plan_from_one_read(
     whole = plan_for(workdir, config).lists[0]
     monkeypatch.setattr(csvfile, "MIN_SPLIT_BYTES", 0)
     monkeypatch.setattr(line_scan, "_CHUNK", 256)
-    monkeypatch.setattr(members, "_parts", lambda: 4)
+    monkeypatch.setattr(members, "cores", lambda: 4)
     starts: list[list[int] | None] = []
     part_starts = CsvFile.part_starts
 
