@@ -48,3 +48,18 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
     assert "= held: 2" in newsletter
     product_updates = again.out.split("List 'product-updates'")[1]
     assert "+ add" not in product_updates and "~ update" not in product_updates
+
+
+TEST_COMMAND = (
+    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/python -m pytest"
+)
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = [block.split("```", 1)[0].strip() for block in quick_start.split("```sh")[1:]]
+    assert len(commands) == 2, commands  # install-and-run, then the tests
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == commands[1] == TEST_COMMAND
