@@ -33,8 +33,8 @@ class BackgroundQueries:
             self._failure.append(exc)
 
     def join(self) -> None:
-        if self._thread.is_alive() or not self._cursor_closed:
-            self._thread.join()
+        self._thread.join()
+        if not self._cursor_closed:
             self._cursor.close()
             self._cursor_closed = True
 

@@ -58,7 +58,6 @@ def diff_list(
     aliases = entry.field_aliases
     rules = ListRules(cfg.mode, cfg.drop_action, tuple(cfg.managed_fields))
     current.prepare(con)
-    field_cols = "".join(f", {a}" for a in aliases)
     scope = f"scope IN ('', {_lit(entry.name)})"
     # Suppressed (for this list) and opted-in addresses are always decided one by one.
     con.execute(
@@ -108,7 +107,7 @@ def diff_list(
         ],
     )
     try:
-        rows = _hot_rows(con, desired, entry, source_rows, field_cols, scope, cfg.mode)
+        rows = _hot_rows(con, desired, entry, source_rows, scope)
         problems: list[Problem] = []
         declared, invalid = merge_declared(desired, rows.declared, cfg.managed_fields, problems)
         vendor_state = merge_vendor(rows.vendor, cfg.managed_fields)
@@ -242,12 +241,12 @@ def _hot_rows(
     desired: DesiredSources,
     entry: ListSources,
     source_rows: dict[int, int],
-    field_cols: str,
     scope: str,
-    mode: ListMode,
 ) -> HotRows:
     """After table ``vend``: the hot members re-read with their values and split, with the
     vendor's hot rows, into plain adds and drops and the rest."""
+    aliases = entry.field_aliases
+    field_cols = "".join(f", {a}" for a in aliases)
     con.execute(
         "CREATE OR REPLACE TABLE hot_keys AS SELECT DISTINCT dh AS h FROM vend WHERE dh IS NOT NULL"
     )
@@ -282,7 +281,6 @@ def _hot_rows(
         "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
         "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
     )
-    aliases = [c.strip() for c in field_cols.split(",") if c.strip()]
     member_values = "".join(f", m.{a}" for a in aliases)
     vendor_values = "".join(f", v.{a}" for a in aliases)
     matched = _fetch(
@@ -302,7 +300,7 @@ def _hot_rows(
         "HAVING count(*) = 1 AND bool_and(dh IS NULL AND status = 'active') "
         "EXCEPT SELECT h FROM special"
     )
-    if mode is not ListMode.AUTHORITATIVE:
+    if entry.config.mode is not ListMode.AUTHORITATIVE:
         drop_keys = "SELECT NULL::UBIGINT AS ch WHERE false"
     con.execute(f"CREATE OR REPLACE TABLE drop_keys AS {drop_keys}")
     drops = [

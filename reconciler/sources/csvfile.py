@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import Problem, SourceError
-from reconciler.sources.lines import LineScan, has_blank_line
+from reconciler.sources.lines import LineScan
 
 DELIMITERS = {",": ",", ";": ";", "|": "|", "\t": "\t", "tab": "\t", "t": "\t"}
 _SNIFF_BYTES = 64 * 1024
@@ -146,22 +146,22 @@ class CsvFile:
         offset = 1 if self.has_header else 0
         return self._multiline.get(ordinal, ordinal + offset)
 
-    def scan(self) -> LineScan:
-        """One pass over the file's bytes (cached); see :class:`LineScan`."""
-        if self._scan is None:
-            object.__setattr__(self, "_scan", LineScan.of(self.path))
-        assert self._scan is not None
-        return self._scan
+    def scan(self, *, blank_lines: bool = False) -> LineScan:
+        """One pass over the file's bytes (cached), looking for blank lines when asked; see
+        :class:`LineScan`."""
+        scan = self._scan
+        if scan is None or (blank_lines and scan.simple and scan.blank is None):
+            scan = LineScan.of(self.path, blank_lines=blank_lines)
+            object.__setattr__(self, "_scan", scan)
+        return scan
 
     def rows_by_lines(self) -> int | None:
         """The data rows counted as lines, where every row is one line: no quote, no bare
         carriage return, no blank line, and an encoding with a one-byte newline."""
         if _duck_encoding(self.encoding) not in ("utf-8", "latin-1"):
             return None
-        scan = self.scan()
-        if not scan.simple or has_blank_line(self.path):
-            return None
-        return scan.rows(self.has_header)
+        scan = self.scan(blank_lines=True)
+        return None if scan.blank else scan.rows(self.has_header)
 
     def note_rows(self, rows: int) -> None:
         """How many rows DuckDB read from this file: when that is its number of lines and no
@@ -173,12 +173,9 @@ class CsvFile:
         """Rows and lines differ only around quoted fields that span lines and blank lines
         (which DuckDB skips in multi-column files). A file with neither maps rows to lines
         directly; otherwise walk it once with :mod:`csv` (only when a line is asked for)."""
-        scan = self.scan()
-        if scan.simple and (
-            scan.rows(self.has_header) == self._rows
-            if self._rows is not None
-            else not has_blank_line(self.path)
-        ):
+        known = self._rows is not None
+        scan = self.scan(blank_lines=not known)
+        if scan.simple and (scan.rows(self.has_header) == self._rows if known else not scan.blank):
             object.__setattr__(self, "_line_map_ready", True)
             return
         mapping: dict[int, int] = {}

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from reconciler.config.loader import KeyPath, LoadedConfig
+from reconciler.config.loader import LoadedConfig
+from reconciler.config.locations import KeyPath
 from reconciler.config.schema import (
     CsvOptIns,
     CsvSource,

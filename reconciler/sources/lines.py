@@ -15,27 +15,33 @@ _MARKS = 64  # newline counts kept per file, at evenly spaced byte offsets
 class LineScan:
     """What one fast pass over a file's bytes tells: whether a row may span lines (a quote
     character, or a carriage return not followed by a newline, which DuckDB takes for a line
-    break), how many lines it has, and how many end before evenly spaced byte offsets."""
+    break), how many lines it has, how many end before evenly spaced byte offsets and, when
+    asked, whether it has a blank line (DuckDB skips those in a file of several columns)."""
 
     size: int
     simple: bool  # no quote character, no bare carriage return
     lines: int = 0  # counting a last line without a newline
     # (byte offset just after a newline, lines ending before it), ascending
     marks: tuple[tuple[int, int], ...] = ()
+    blank: bool | None = None  # None: not looked for
 
     @classmethod
-    def of(cls, path: Path) -> LineScan:
+    def of(cls, path: Path, *, blank_lines: bool = False) -> LineScan:
         size = path.stat().st_size
         step = max(_CHUNK, -(-size // _MARKS))
         marks: list[tuple[int, int]] = []
         lines = 0
         offset = 0
-        last = b""
+        last = tail = b""
+        blank = False
         next_mark = step
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(_CHUNK), b""):
                 if b'"' in chunk or ((b"\r" in chunk or last == b"\r") and bare_cr(last + chunk)):
                     return cls(size, False)
+                if blank_lines and not blank:
+                    window = tail + chunk
+                    blank = b"\n\n" in window or b"\n\r\n" in window
                 end = offset + len(chunk)
                 while next_mark < end:
                     newline = chunk.find(b"\n", max(0, next_mark - offset))
@@ -45,12 +51,13 @@ class LineScan:
                     next_mark = offset + newline + 1 + step
                 lines += chunk.count(b"\n")
                 offset = end
-                last = chunk[-1:]
+                last, tail = chunk[-1:], chunk[-2:]
         unterminated = 1 if size and last != b"\n" else 0
-        return cls(size, True, lines + unterminated, tuple(marks))
+        return cls(size, True, lines + unterminated, tuple(marks), blank if blank_lines else None)
 
     def rows(self, has_header: bool) -> int | None:
-        """The data rows if every row is one line (and there are no blank lines)."""
+        """The data rows if every row is one line (where blank lines were not looked for, the
+        caller must know there are none)."""
         return self.lines - (1 if has_header and self.lines else 0) if self.simple else None
 
     def lines_before(self, offset: int) -> int | None:
@@ -59,17 +66,6 @@ class LineScan:
             if at >= offset:
                 return lines
         return None
-
-
-def has_blank_line(path: Path) -> bool:
-    carry = b""
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            window = carry + chunk
-            if b"\n\n" in window or b"\n\r\n" in window:
-                return True
-            carry = window[-2:]
-    return False
 
 
 def bare_cr(window: bytes) -> bool:

@@ -125,3 +125,24 @@ def test_a_plan_from_parts_is_the_plan_from_one_read(
     adds = [c for c in parts.changes if c.kind.value == "add"]
     assert len(adds) == 999  # the even-numbered members but the invalid one
     assert {c.email: c.reason for c in adds}["user2@example.com"] == "members.csv:3"
+
+
+@pytest.mark.parametrize("at", range(0, 130, 7))
+def test_a_blank_line_anywhere_stops_counting_rows_by_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: int
+) -> None:
+    # 16-byte chunks: the blank line falls on every side of a chunk boundary in turn.
+    monkeypatch.setattr(line_scan, "_CHUNK", 16)
+    content = _members(10)
+    newline = content.index(b"\n", at)
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    assert open_csv(path, display="export.csv").rows_by_lines() == 10
+    path.write_bytes(content[: newline + 1] + b"\n" + content[newline + 1 :])
+    assert open_csv(path, display="export.csv").rows_by_lines() is None
+    crlf = content.replace(b"\n", b"\r\n")
+    path.write_bytes(crlf)
+    assert open_csv(path, display="export.csv").rows_by_lines() == 10
+    end = crlf.index(b"\r\n", at) + 2
+    path.write_bytes(crlf[:end] + b"\r\n" + crlf[end:])
+    assert open_csv(path, display="export.csv").rows_by_lines() is None
