@@ -1,4 +1,5 @@
-"""What every emulated vendor shares: the store, the request log, faults and the WSGI app.
+"""What every emulated vendor shares: the request log, the vendor base and the WSGI app (the store
+is in ``store.py``, injected faults in ``faults.py``).
 
 Routes owned by the sandbox itself live under ``/_sandbox``:
 
@@ -20,18 +21,19 @@ Routes owned by the sandbox itself live under ``/_sandbox``:
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from reconciler.sandbox.faults import Fault, Faults
+from reconciler.sandbox.store import Database
 
 SECRET_HEADERS = frozenset(
     {
@@ -60,131 +62,12 @@ def json_response(
     )
 
 
-class Database:
-    """One SQLite database (file in the data dir, or in memory) shared by every vendor.
-
-    SQLite serialises writers anyway; one connection behind a lock keeps the emulator simple
-    and its state consistent across restarts."""
-
-    def __init__(self, path: Path | None) -> None:
-        target = str(path) if path else ":memory:"
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self.lock = threading.RLock()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def query(
-        self, sql: str, params: tuple[Any, ...] | Mapping[str, Any] = ()
-    ) -> list[sqlite3.Row]:
-        with self.lock:
-            return self._conn.execute(sql, params).fetchall()
-
-    def execute(self, sql: str, params: tuple[Any, ...] | Mapping[str, Any] = ()) -> None:
-        with self.lock:
-            self._conn.execute(sql, params)
-
-    def executescript(self, sql: str) -> None:
-        with self.lock:
-            self._conn.executescript(sql)
-
-    def close(self) -> None:
-        with self.lock:
-            self._conn.close()
-
-
-@dataclass
-class Fault:
-    path: str  # prefix of the request path
-    kind: str  # status | hang | fail_job
-    count: int = 1
-    method: str | None = None
-    status: int = 503
-    retry_after: float | None = None
-    seconds: float = 30.0
-    vendor: str | None = None
-    # The vendor acts on the request (and it is logged with the vendor's status) before the
-    # fault answers: a job accepted whose answer never arrives, or arrives as a 502.
-    after: bool = False
-    # status: this body (with this content type) instead of the JSON error, e.g. an HTML page
-    # or truncated JSON.
-    body: str | None = None
-    content_type: str = "application/json"
-
-
 @dataclass
 class Settings:
     polls_per_step: int = 1
     # Hard ceiling on fault "hang" so a forgotten fault cannot wedge a test run forever.
     max_hang_seconds: float = 120.0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Faults:
-    """Injected faults, kept in the store: an embedded sandbox lives only as long as one
-    command, and a test prepares the faults of the next command in its data directory."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS faults ("
-            "id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT, remaining INTEGER)"
-        )
-
-    def add(self, fault: Fault) -> None:
-        self.db.execute(
-            "INSERT INTO faults(spec, remaining) VALUES (?, ?)",
-            (json.dumps(asdict(fault)), fault.count),
-        )
-
-    def clear(self) -> None:
-        self.db.execute("DELETE FROM faults")
-
-    def _take(self, matches: Callable[[Fault], bool]) -> Fault | None:
-        """The first fault that ``matches``, with one use of it consumed."""
-        if not self.db.query("SELECT 1 FROM faults LIMIT 1"):
-            return None  # the common case: no transaction on every request
-        with self.db.transaction() as conn:
-            # fetchall: a statement still reading would keep the COMMIT from taking effect.
-            for row in conn.execute(
-                "SELECT id, spec, remaining FROM faults ORDER BY id"
-            ).fetchall():
-                fault = Fault(**json.loads(row["spec"]))
-                if not matches(fault):
-                    continue
-                if row["remaining"] <= 1:
-                    conn.execute("DELETE FROM faults WHERE id = ?", (row["id"],))
-                else:
-                    conn.execute(
-                        "UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (row["id"],)
-                    )
-                return fault
-        return None
-
-    def take_request_fault(self, method: str, path: str) -> Fault | None:
-        def matches(fault: Fault) -> bool:
-            return (
-                fault.kind != "fail_job"
-                and path.startswith(fault.path)
-                and (not fault.method or fault.method.upper() == method.upper())
-            )
-
-        return self._take(matches)
-
-    def take_job_failure(self, vendor: str) -> bool:
-        """True when the next job created at ``vendor`` must fail midway."""
-        return self._take(lambda f: f.kind == "fail_job" and f.vendor == vendor) is not None
 
 
 class Vendor:

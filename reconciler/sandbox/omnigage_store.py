@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.sandbox.core import Database
 from reconciler.sandbox.omnigage_import import Counts, Outcome
 from reconciler.sandbox.omnigage_s3 import DEFAULT_CREDENTIALS, S3Credentials, StoredObject
 from reconciler.sandbox.omnigage_seed import SETTINGS, SeedPlan
+from reconciler.sandbox.store import Database
 
 __all__ = ["ImportJob", "OmnigageStore", "Upload"]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.sandbox.core import Database
+from reconciler.sandbox.store import Database
 from reconciler.sandbox.yesmail_request import ImportRequest
 from reconciler.sandbox.yesmail_seed import COMPLETED_KEY, DEFAULT_COLUMNS, SeedPlan
 

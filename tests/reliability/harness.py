@@ -19,7 +19,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from reconciler.sandbox.core import Fault, Sandbox
+from reconciler.sandbox.core import Sandbox
+from reconciler.sandbox.faults import Fault
 from reconciler.sandbox.server import read_seed
 from reconciler.state.local import LocalStateStore
 from reconciler.state.model import IN_FLIGHT, State, parse_state

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.errors import ProviderError
 from reconciler.providers.http import AmbiguousSubmission, RetryPolicy, VendorHttp
-from reconciler.sandbox.core import Fault
+from reconciler.sandbox.faults import Fault
 from reconciler.sandbox.server import EmbeddedSandbox
 
 OG = {"X-USERNAME": "u", "X-PASSWORD": "p", "X-ACCOUNT-CODE": "a"}

@@ -18,7 +18,7 @@ from reconciler.errors import ProviderError
 from reconciler.model import VendorType
 from reconciler.providers.base import JobRef, Provider
 from reconciler.runtime import provider_class
-from reconciler.sandbox.core import Fault
+from reconciler.sandbox.faults import Fault
 from reconciler.sandbox.server import EmbeddedSandbox
 from tests.reliability.harness import assert_state_settled, finished
 from tests.reliability.scenarios import ONGAGE, ONGAGE_SUBMISSIONS

@@ -1,0 +1,85 @@
+"""Faults a test injects into the emulator (``POST /_sandbox/faults``): an error status, a
+hang or a job that fails midway, used up one request at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from reconciler.sandbox.store import Database
+
+
+@dataclass
+class Fault:
+    path: str  # prefix of the request path
+    kind: str  # status | hang | fail_job
+    count: int = 1
+    method: str | None = None
+    status: int = 503
+    retry_after: float | None = None
+    seconds: float = 30.0
+    vendor: str | None = None
+    # The vendor acts on the request (and it is logged with the vendor's status) before the
+    # fault answers: a job accepted whose answer never arrives, or arrives as a 502.
+    after: bool = False
+    # status: this body (with this content type) instead of the JSON error, e.g. an HTML page
+    # or truncated JSON.
+    body: str | None = None
+    content_type: str = "application/json"
+
+
+class Faults:
+    """Injected faults, kept in the store: an embedded sandbox lives only as long as one
+    command, and a test prepares the faults of the next command in its data directory."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS faults ("
+            "id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT, remaining INTEGER)"
+        )
+
+    def add(self, fault: Fault) -> None:
+        self.db.execute(
+            "INSERT INTO faults(spec, remaining) VALUES (?, ?)",
+            (json.dumps(asdict(fault)), fault.count),
+        )
+
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM faults")
+
+    def _take(self, matches: Callable[[Fault], bool]) -> Fault | None:
+        """The first fault that ``matches``, with one use of it consumed."""
+        if not self.db.query("SELECT 1 FROM faults LIMIT 1"):
+            return None  # the common case: no transaction on every request
+        with self.db.transaction() as conn:
+            # fetchall: a statement still reading would keep the COMMIT from taking effect.
+            for row in conn.execute(
+                "SELECT id, spec, remaining FROM faults ORDER BY id"
+            ).fetchall():
+                fault = Fault(**json.loads(row["spec"]))
+                if not matches(fault):
+                    continue
+                if row["remaining"] <= 1:
+                    conn.execute("DELETE FROM faults WHERE id = ?", (row["id"],))
+                else:
+                    conn.execute(
+                        "UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (row["id"],)
+                    )
+                return fault
+        return None
+
+    def take_request_fault(self, method: str, path: str) -> Fault | None:
+        def matches(fault: Fault) -> bool:
+            return (
+                fault.kind != "fail_job"
+                and path.startswith(fault.path)
+                and (not fault.method or fault.method.upper() == method.upper())
+            )
+
+        return self._take(matches)
+
+    def take_job_failure(self, vendor: str) -> bool:
+        """True when the next job created at ``vendor`` must fail midway."""
+        return self._take(lambda f: f.kind == "fail_job" and f.vendor == vendor) is not None
