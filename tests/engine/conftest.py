@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.config.loader import LoadedConfig, SourceMap
+from reconciler.config.loader import LoadedConfig
+from reconciler.config.locations import SourceMap
 from reconciler.config.schema import Config
 from reconciler.engine.planner import build_plan
 from reconciler.model import ChangeKind
