@@ -127,6 +127,62 @@ def test_a_plan_from_parts_is_the_plan_from_one_read(
     assert {c.email: c.reason for c in adds}["user2@example.com"] == "members.csv:3"
 
 
+@pytest.mark.usefixtures("small_parts")
+def test_a_one_column_file_with_blank_lines_is_numbered_in_parts_like_one_read(
+    tmp_path: Path,
+) -> None:
+    # DuckDB yields a row for each blank line of a one-column file, and ``skip`` counts it as
+    # a line: rows still equal lines, so such a file may be split.
+    lines = ["email", *(f"user{i}@example.com" for i in range(1, 301))]
+    for at in (7, 120, 121, 250):
+        lines[at] = ""
+    path = tmp_path / "members.csv"
+    path.write_text("\n".join(lines) + "\n")
+    whole, _ = _rows(path, parts=1, rows=None)
+    assert len(whole) == 300
+    split, sql = _rows(path, parts=3, rows=300)
+    assert sql.count("WITH ORDINALITY") == 3
+    assert split == whole
+    assert [ord_ for ord_, email in split if email is None] == [7, 120, 121, 250]
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-read", "parts"])
+def test_blank_rows_are_neither_members_nor_invalid(
+    write: Write, workdir: Path, monkeypatch: pytest.MonkeyPatch, split: bool
+) -> None:
+    lines = ["email", *(f"user{i}@example.com" for i in range(1, 401))]
+    lines[10] = ""
+    lines[200] = "   "
+    lines[300] = "not-an-address"
+    write("members.csv", "\n".join(lines) + "\n\n")
+    write("export.csv", "email,status\nuser1@example.com,active\nuser12@example.com,active\n")
+    starts: list[list[int] | None] = []
+    if split:
+        monkeypatch.setattr(csvfile, "MIN_SPLIT_BYTES", 0)
+        monkeypatch.setattr(line_scan, "_CHUNK", 256)
+        monkeypatch.setattr(members, "cores", lambda: 3)
+        part_starts = CsvFile.part_starts
+
+        def recorded(self: CsvFile, parts: int, rows: int | None) -> list[int] | None:
+            starts.append(part_starts(self, parts, rows))
+            return starts[-1]
+
+        monkeypatch.setattr(CsvFile, "part_starts", recorded)
+    config = one_list(
+        members=[{"csv": "members.csv"}],
+        export={"format": "ongage", "path": "export.csv"},
+        skip_invalid=True,
+    )
+    plan = plan_for(workdir, config).lists[0]
+    assert bool(starts and starts[0]) == split
+    assert plan.skipped_invalid == ("members.csv:301: invalid e-mail address 'not-an-address'",)
+    adds = {c.email: c.reason for c in plan.changes if c.kind.value == "add"}
+    assert len(adds) == 400 - 3 - 2  # two blank rows, one invalid, two at the vendor
+    assert adds["user11@example.com"] == "members.csv:12"
+    assert adds["user399@example.com"] == "members.csv:400"
+    assert plan.desired_members == 397
+
+
 @pytest.mark.parametrize("at", range(0, 130, 7))
 def test_a_blank_line_anywhere_stops_counting_rows_by_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: int
