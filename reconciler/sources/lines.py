@@ -41,7 +41,11 @@ class LineScan:
                     return cls(size, False)
                 if blank_lines and not blank:
                     window = tail + chunk
-                    blank = b"\n\n" in window or b"\n\r\n" in window
+                    # "\n\r\n" is looked for only where there is a carriage return: each
+                    # search costs as much as counting the lines.
+                    blank = b"\n\n" in window or (
+                        (b"\r" in chunk or last == b"\r") and b"\n\r\n" in window
+                    )
                 end = offset + len(chunk)
                 while next_mark < end:
                     newline = chunk.find(b"\n", max(0, next_mark - offset))
