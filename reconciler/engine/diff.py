@@ -94,6 +94,8 @@ def diff_list(
         )
     if _fetch(con, "SELECT count(*) FROM vend WHERE ch IS NOT NULL AND status IS NULL")[0][0]:
         _report_statuses(con, current)
+    rows = _hot_rows(con, desired, entry, source_rows, scope)
+    # Counted on a second cursor while Python decides the hot rows (on one core).
     counts = BackgroundQueries(
         con,
         [
@@ -107,7 +109,6 @@ def diff_list(
         ],
     )
     try:
-        rows = _hot_rows(con, desired, entry, source_rows, scope)
         problems: list[Problem] = []
         declared, invalid = merge_declared(desired, rows.declared, cfg.managed_fields, problems)
         vendor_state = merge_vendor(rows.vendor, cfg.managed_fields)
