@@ -99,8 +99,9 @@ def diff_list(
     counts = BackgroundQueries(
         con,
         [
-            # Distinct addresses by both keys: a collision of one 64-bit key is not a duplicate.
-            "SELECT count(DISTINCT h::UHUGEINT << 64 | h2) FROM des WHERE ok",
+            # Distinct addresses: counting distinct 64-bit keys costs less than both keys, and
+            # when no key repeats, that is the count (see _distinct_members).
+            "SELECT count(*), count(DISTINCT h) FROM des WHERE ok",
             *(
                 [f"SELECT count(*), count(*) FILTER (WHERE status = 'active') FROM {cur_sql}"]
                 if scans.export_rows is None
@@ -153,7 +154,7 @@ def diff_list(
             for group in groups.values():
                 group.sort(key=BY_EMAIL)
         results = [r[0] for r in counts.results()]
-        (distinct,) = results[0]
+        distinct = _distinct_members(con, *results[0])
         if scans.export_rows is None:
             current_rows, active_rows = results[1]
         else:
@@ -174,6 +175,15 @@ def diff_list(
         active_members=int(active_rows),
         skipped_invalid=tuple(str(p) for p in invalid) if cfg.skip_invalid else (),
     )
+
+
+def _distinct_members(con: Any, rows: int, keys: int) -> int:
+    """The distinct valid addresses, from the valid rows and their distinct first keys: equal
+    when no key repeats; otherwise counted by both keys, since two addresses may share the
+    first key without being one address."""
+    if rows == keys:
+        return rows
+    return int(_fetch(con, "SELECT count(DISTINCT h::UHUGEINT << 64 | h2) FROM des WHERE ok")[0][0])
 
 
 def _inactive_rows(con: Any) -> int:
