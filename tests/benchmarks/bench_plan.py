@@ -86,8 +86,9 @@ def generate(n: int, out: Path) -> None:
     (out / "reconciler.yaml").write_text(CONFIG)
 
 
-def measure(argv: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Run ``argv``; return wall seconds, peak RSS in MiB and its stdout."""
+def measure(argv: list[str], cwd: Path) -> tuple[float, float, float, str]:
+    """Run ``argv``; return wall seconds, CPU seconds (user + system, every thread), peak RSS
+    in MiB and its stdout. CPU seconds vary less than wall time when the machine is shared."""
     start = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -99,7 +100,7 @@ def measure(argv: list[str], cwd: Path) -> tuple[float, float, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 2):
         raise SystemExit(f"{argv[2:]} failed ({proc.returncode}):\n{err}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def main() -> None:
@@ -133,21 +134,22 @@ def main() -> None:
         subprocess.run(
             [sys.executable, "-m", "compileall", "-q", str(ROOT / "reconciler")], check=True
         )
-        wall, rss, out = measure(plan_argv, workdir)
+        wall, cpu, rss, out = measure(plan_argv, workdir)
         summary = next((ln for ln in out.splitlines() if ln.startswith("Plan:")), "")
         print(
-            f"reconciler plan : {wall:7.2f} s  peak RSS {rss:7.0f} MiB  "
+            f"reconciler plan : {wall:7.2f} s  cpu {cpu:6.1f} s  peak RSS {rss:7.0f} MiB  "
             f"{rows / wall:>12,.0f} rows/s   {summary}"
         )
-        base_wall, base_rss, base_out = measure(
+        base_wall, base_cpu, base_rss, base_out = measure(
             [sys.executable, "-c", BASELINE, str(workdir)], workdir
         )
         adds, removes = base_out.split()
         print(
-            f"duckdb anti-join: {base_wall:7.2f} s  peak RSS {base_rss:7.0f} MiB  "
-            f"{rows / base_wall:>12,.0f} rows/s   ({int(adds):,} adds, {int(removes):,} removes)"
+            f"duckdb anti-join: {base_wall:7.2f} s  cpu {base_cpu:6.1f} s  "
+            f"peak RSS {base_rss:7.0f} MiB  {rows / base_wall:>12,.0f} rows/s   "
+            f"({int(adds):,} adds, {int(removes):,} removes)"
         )
-        print(f"ratio plan/baseline: {wall / base_wall:.2f}")
+        print(f"ratio plan/baseline: {wall / base_wall:.2f} (cpu {cpu / base_cpu:.2f})")
     finally:
         if not args.keep and args.dir is None:
             shutil.rmtree(workdir, ignore_errors=True)
