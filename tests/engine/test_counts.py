@@ -67,3 +67,42 @@ def test_addresses_sharing_a_first_key_are_told_apart(
     for module in (diff, members, planner):
         monkeypatch.setattr(module, "hash_sql", lambda expr: f"(hash({expr}) % 3)")
     test_counts_are_exact(write, workdir, quoted=False)
+
+
+@pytest.mark.parametrize("declared_twice", [False, True])
+def test_every_vendor_row_of_a_shared_first_key_is_decided(
+    write: Write, workdir: Path, monkeypatch: pytest.MonkeyPatch, declared_twice: bool
+) -> None:
+    # y and z share the first key. y is declared, active and equal at the vendor (nothing to
+    # do); z is not declared (removed); x, declared twice, shares the key too in the second
+    # case. Unequal second keys make the key hot: y's own row must still be seen.
+    from reconciler.engine import diff, members, planner
+
+    shared = "('y@example.com', 'z@example.com', 'x@example.com')"
+    for module in (diff, members, planner):
+        monkeypatch.setattr(
+            module,
+            "hash_sql",
+            lambda expr: f"(CASE WHEN {expr} IN {shared} THEN 42 ELSE hash({expr}) END)::UBIGINT",
+        )
+    extra = "x@example.com,Xi\nX@example.com,Xi\n" if declared_twice else ""
+    write("members.csv", f"email,first_name\na@example.com,Ann\ny@example.com,Yo\n{extra}")
+    write(
+        "export.csv",
+        "email,first_name,status\na@example.com,Ann,active\ny@example.com,Yo,active\n"
+        "z@example.com,Zed,active\n",
+    )
+    plan = plan_for(
+        workdir,
+        one_list(
+            members=[{"csv": "members.csv"}],
+            export={"format": "ongage", "path": "export.csv"},
+            managed=["first_name"],
+        ),
+    ).lists[0]
+    expected = {"z@example.com": "remove"}
+    if declared_twice:
+        expected["x@example.com"] = "add"
+    assert {c.email: c.kind.value for c in plan.changes} == expected
+    assert (plan.current.rows, plan.active_members) == (3, 3)
+    assert plan.desired_members == (3 if declared_twice else 2)
