@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.plan.model import ListPlan
 from reconciler.sources.csvfile import open_csv
 from tests.engine.conftest import Write, one_list, plan_for
 
@@ -32,19 +33,22 @@ f@example.com,,active
 """
 
 
+def _plan(workdir: Path) -> ListPlan:
+    """The plan of members.csv against export.csv, first names managed."""
+    config = one_list(
+        members=[{"csv": "members.csv"}],
+        export={"format": "ongage", "path": "export.csv"},
+        managed=["first_name"],
+    )
+    return plan_for(workdir, config).lists[0]
+
+
 @pytest.mark.parametrize("quoted", [False, True], ids=["counted-by-lines", "read"])
 def test_counts_are_exact(write: Write, workdir: Path, quoted: bool) -> None:
     write("members.csv", MEMBERS)
     # A quoted field makes the export's rows impossible to count by its lines.
     write("export.csv", EXPORT.replace("f@example.com", '"f@example.com"') if quoted else EXPORT)
-    plan = plan_for(
-        workdir,
-        one_list(
-            members=[{"csv": "members.csv"}],
-            export={"format": "ongage", "path": "export.csv"},
-            managed=["first_name"],
-        ),
-    ).lists[0]
+    plan = _plan(workdir)
     lines = open_csv(workdir / "export.csv", display="export.csv").rows_by_lines()
     assert lines == (None if quoted else 7)
     assert plan.current.rows == 7
@@ -92,14 +96,7 @@ def test_every_vendor_row_of_a_shared_first_key_is_decided(
         "email,first_name,status\na@example.com,Ann,active\ny@example.com,Yo,active\n"
         "z@example.com,Zed,active\n",
     )
-    plan = plan_for(
-        workdir,
-        one_list(
-            members=[{"csv": "members.csv"}],
-            export={"format": "ongage", "path": "export.csv"},
-            managed=["first_name"],
-        ),
-    ).lists[0]
+    plan = _plan(workdir)
     expected = {"z@example.com": "remove"}
     if declared_twice:
         expected["x@example.com"] = "add"
