@@ -130,9 +130,7 @@ def diff_list(
             )
 
         groups: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
-        groups[ChangeKind.ADD] = plain_adds(
-            desired, rows.plain_adds, cfg.managed_fields, rows.exact_reasons
-        )
+        groups[ChangeKind.ADD] = rows.plain_adds
         if rows.plain_drops:
             kind = ChangeKind(rules.drop_action.value)
             reason = f"not declared (authoritative list, drop action: {kind})"
@@ -261,8 +259,8 @@ class HotRows:
     """The rows DuckDB hands to Python: plain adds and drops (decided in bulk) and the rows of
     every other hot address (decided one by one)."""
 
-    plain_adds: list[tuple[Any, ...]]  # e, reason, [src, ord,] f0.. (sorted by e)
-    exact_reasons: bool  # every plain add's reason is computed (no src, ord columns)
+    plain_adds: list[ListChange]  # sorted by address
+    exact_reasons: bool  # every member row's reason is computed (no src, ord columns)
     plain_drops: list[str]  # sorted addresses
     matched: list[tuple[Any, ...]]  # e, reason, [src, ord,] f0.., status, vendor f0..
     declared: list[tuple[Any, ...]]  # src, ord, email, e, ok, f0..
@@ -305,25 +303,36 @@ def _hot_rows(
         f"{'' if exact else ', src, ord'}{field_cols} FROM mrows "
         "WHERE h IN (SELECT h FROM plain_keys) ORDER BY e"
     )
-    adds = _fetch(con, "SELECT * FROM plain_rows")
+    # Built a chunk at a time: a first sync plans millions of adds, and holding every fetched
+    # row next to its change would double the plan's memory.
+    adds: list[ListChange] = []
+    cursor = con.execute("SELECT * FROM plain_rows")
+    while chunk := cursor.fetchmany(1 << 16):
+        adds += plain_adds(desired, chunk, entry.config.managed_fields, exact)
+    del chunk
     # A matched member: one valid row and one vendor row for the address, not special. Most
     # updates and held members are such; they skip merging (see rules.decide_at_vendor).
-    con.execute(
-        "CREATE OR REPLACE TABLE matched AS SELECT m.h FROM mrows m JOIN vend v ON v.dh = m.h "
-        "WHERE m.e = v.e "
-        "AND m.h IN (SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)) "
-        "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
-        "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
-    )
-    member_values = "".join(f", m.{a}" for a in aliases)
-    vendor_values = "".join(f", v.{a}" for a in aliases)
-    matched = _fetch(
-        con,
-        f"SELECT m.e, {_reason_sql(desired, entry, 'm.')[0]} AS reason"
-        f"{'' if exact else ', m.src, m.ord'}{member_values}, v.status{vendor_values} "
-        "FROM mrows m JOIN vend v ON v.dh = m.h WHERE m.h IN (SELECT h FROM matched) "
-        "ORDER BY m.e",
-    )
+    matched: list[tuple[Any, ...]] = []
+    con.execute("CREATE OR REPLACE TABLE matched AS SELECT NULL::UBIGINT AS h WHERE false")
+    # Without a single pair of a member and a vendor row (a first sync), nothing is matched,
+    # and the joins below would cost half a second per million plain adds for nothing.
+    if _fetch(con, "SELECT count(*) FROM vend WHERE dh IS NOT NULL AND ch IS NOT NULL")[0][0]:
+        con.execute(
+            "CREATE OR REPLACE TABLE matched AS SELECT m.h FROM mrows m JOIN vend v ON v.dh = m.h "
+            "WHERE m.e = v.e "
+            "AND m.h IN (SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)) "
+            "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
+            "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
+        )
+        member_values = "".join(f", m.{a}" for a in aliases)
+        vendor_values = "".join(f", v.{a}" for a in aliases)
+        matched = _fetch(
+            con,
+            f"SELECT m.e, {_reason_sql(desired, entry, 'm.')[0]} AS reason"
+            f"{'' if exact else ', m.src, m.ord'}{member_values}, v.status{vendor_values} "
+            "FROM mrows m JOIN vend v ON v.dh = m.h WHERE m.h IN (SELECT h FROM matched) "
+            "ORDER BY m.e",
+        )
     declared = _fetch(
         con,
         f"SELECT src, ord, email, e, ok{field_cols} FROM mrows "

@@ -7,7 +7,6 @@ import atexit
 import functools
 import gc
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import duckdb
@@ -212,7 +211,7 @@ def _build_plan(
                 con, desired, entry, current, opt_ins, provider=cfg.provider, vendor=vendor
             )
             if provider is not None:
-                list_plan = replace(list_plan, gaps=gaps_for(list_plan, provider.type))
+                list_plan = list_plan.with_gaps(gaps_for(list_plan, provider.type))
             plans.append(list_plan)
     except duckdb.Error as exc:
         extra = [f for f, _ in current.files] if isinstance(current, CsvExportSnapshot) else []

@@ -7,7 +7,7 @@ apply is driven only by their ``changes``, never by how they were displayed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from itertools import chain
@@ -122,6 +122,14 @@ class ListPlan:
             changes=tuple(chain.from_iterable(groups.get(k, ()) for k in KIND_ORDER)), **fields
         )
         plan.__dict__["by_kind"] = {kind: list(groups.get(kind, ())) for kind in KIND_ORDER}
+        return plan
+
+    def with_gaps(self, gaps: tuple[CapabilityGap, ...]) -> ListPlan:
+        """This plan with its capability gaps; the changes, already grouped, stay as they are
+        (grouping a million rows again costs a fifth of a second)."""
+        plan = replace(self, gaps=gaps)
+        if "by_kind" in self.__dict__:
+            plan.__dict__["by_kind"] = self.__dict__["by_kind"]
         return plan
 
     def of_kind(self, kind: ChangeKind) -> Iterator[ListChange]:
