@@ -161,6 +161,37 @@ def test_no_changes_when_in_sync(write: Write, workdir: Path) -> None:
     assert plan.lists[0].changes == () and not plan.has_actions
 
 
+def test_white_space_around_a_field_is_no_update(write: Write, workdir: Path) -> None:
+    # On either side, and in every path the engine decides by: a plain matched member (ann,
+    # bob, cy, dee), an address declared twice (eve), a suppressed one (fox).
+    write(
+        "members.csv",
+        "email,first_name\n"
+        "ann@example.com, Ann \nbob@example.com,   \ncy@example.com,Cy\ndee@example.com,Dee\n"
+        "eve@example.com,Eve\neve@example.com,Eve \nfox@example.com,\tFox\n",
+    )
+    write(
+        "export.csv",
+        "email,first_name,status\n"
+        "ann@example.com,Ann,active\nbob@example.com,Robert,active\ncy@example.com,Cy  ,active\n"
+        "dee@example.com,Deb,active\neve@example.com, Eve,active\n"
+        "fox@example.com,Fox,active\n",
+    )
+    write("sup.csv", "email,reason\nfox@example.com,unsubscribe\n")
+    config = one_list(
+        members=[{"csv": "members.csv"}],
+        export={"format": "ongage", "path": "export.csv"},
+        managed=["first_name"],
+        suppressions=[{"csv": "sup.csv"}],
+    )
+    plan = plan_for(workdir, config).lists[0]
+    rows = {(c.kind.value, c.email, *c.fields.items(), *c.previous.items()) for c in plan.changes}
+    assert rows == {
+        ("update", "dee@example.com", ("first_name", "Dee"), ("first_name", "Deb")),
+        ("unsubscribe", "fox@example.com"),
+    }
+
+
 def test_capability_gaps_name_vendor_list_action_and_count(write: Write, workdir: Path) -> None:
     write("members.csv", "email\na@example.com\n")
     write("export.csv", "email\nx@example.com\ny@example.com\nz@example.com\n")
