@@ -21,6 +21,7 @@ from reconciler.engine.members import load_members, prepare_raw_keys, raw_member
 from reconciler.engine.merge import (
     BY_EMAIL,
     OptInIndex,
+    SharedValues,
     bounded,
     merge_declared,
     merge_suppressions,
@@ -305,8 +306,9 @@ def _hot_rows(
         "WHERE h IN (SELECT h FROM plain_keys) ORDER BY e"
     )
     adds: list[ListChange] = []
+    shared = SharedValues(entry.config.managed_fields)
     while chunk := cursor.fetchmany(1 << 16):
-        adds += plain_adds(desired, chunk, entry.config.managed_fields, exact)
+        adds += plain_adds(desired, chunk, entry.config.managed_fields, exact, shared)
     # A matched member: one valid row and one vendor row for the address, not special. Most
     # updates and held members are such; they skip merging (see rules.decide_at_vendor).
     matched: list[tuple[Any, ...]] = []
