@@ -4,7 +4,7 @@ suppression per address; and plain adds built in bulk."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from operator import itemgetter
@@ -163,15 +163,24 @@ def merge_declared(
 
 def merge_vendor(rows: Sequence[tuple[Any, ...]], managed: Sequence[str]) -> dict[str, AtVendor]:
     """One contact per address; if the vendor holds an address twice (case variants), the most
-    restrictive status wins so that nobody is mailed by mistake."""
+    restrictive status wins so that nobody is mailed by mistake, and between equal statuses the
+    values that sort first: rows arrive in no set order, and a plan must not depend on it."""
     state: dict[str, AtVendor] = {}
     for row in rows:
         email, status = row[0], ContactStatus(row[1])
         fields = {name: row[3 + i] for i, name in enumerate(managed)}
         known = state.get(email)
-        if known is None or _STATUS_RANK[status] > _STATUS_RANK[known.status]:
+        if (
+            known is None
+            or _STATUS_RANK[status] > _STATUS_RANK[known.status]
+            or (status is known.status and _sort_key(fields) < _sort_key(known.fields))
+        ):
             state[email] = AtVendor(status, fields)
     return state
+
+
+def _sort_key(fields: Mapping[str, str | None]) -> tuple[str, ...]:
+    return tuple(value or "" for value in fields.values())
 
 
 def merge_suppressions(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from reconciler.model import ChangeKind
 from tests.engine.conftest import Write, kinds, one_list, plan_for
 
@@ -190,6 +192,25 @@ def test_white_space_around_a_field_is_no_update(write: Write, workdir: Path) ->
         ("update", "dee@example.com", ("first_name", "Dee"), ("first_name", "Deb")),
         ("unsubscribe", "fox@example.com"),
     }
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_an_address_held_twice_at_the_vendor_is_planned_the_same_in_any_order(
+    write: Write, workdir: Path, first: int
+) -> None:
+    # Both case variants are active with different names: the plan names the same previous
+    # value whichever comes first in the export.
+    variants = ["ANN@example.com,Annie,active\n", "ann@example.com,Anne,active\n"]
+    write("members.csv", "email,first_name\nann@example.com,Ann\n")
+    write("export.csv", "email,first_name,status\n" + variants[first] + variants[1 - first])
+    config = one_list(
+        members=[{"csv": "members.csv"}],
+        export={"format": "ongage", "path": "export.csv"},
+        managed=["first_name"],
+    )
+    changes = plan_for(workdir, config).lists[0].changes
+    rows = [(c.kind.value, c.email, *c.fields.items(), *c.previous.items()) for c in changes]
+    assert rows == [("update", "ann@example.com", ("first_name", "Ann"), ("first_name", "Anne"))]
 
 
 def test_capability_gaps_name_vendor_list_action_and_count(write: Write, workdir: Path) -> None:
