@@ -38,6 +38,10 @@ from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
 __all__ = ["OptInIndex", "diff_list"]
 
+#: Below this share of hot keys among the member rows, the re-read skips the other rows by
+#: their raw address before normalising them (see members.raw_members).
+RAW_KEY_SHARE = 0.25
+
 
 def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
@@ -283,11 +287,17 @@ def _hot_rows(
     con.execute(
         "CREATE OR REPLACE TABLE hot_keys AS SELECT DISTINCT dh AS h FROM vend WHERE dh IS NOT NULL"
     )
-    prepare_raw_keys(con, "hot_keys")
+    # When most rows are hot (a first sync), skipping the others by their raw address saves
+    # nothing, and its second table of keys, as large as the first, would not fit the memory
+    # budget next to them at ten million rows (DuckDB ran out of memory in most such plans).
+    hot = _fetch(con, "SELECT count(*) FROM hot_keys")[0][0]
+    by_raw_key = hot < RAW_KEY_SHARE * sum(source_rows.values())
+    if by_raw_key:
+        prepare_raw_keys(con, "hot_keys")
     with keep_join_sides(con):
         con.execute(
             f"CREATE OR REPLACE TABLE mrows AS SELECT src, ord, email, e, ok, h{field_cols} "
-            f"FROM {raw_members(entry, 'hot_keys', source_rows)}"
+            f"FROM {raw_members(entry, 'hot_keys', source_rows, raw_keys=by_raw_key)}"
         )
     # A plain add: one valid row, unknown to the vendor, neither suppressed nor opted in. A
     # plain drop: one active row at the vendor, not declared, not special, authoritative list.

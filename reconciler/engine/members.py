@@ -25,13 +25,14 @@ def members_sql(
     positions: bool = True,
     rows: Mapping[int, int] | None = None,
     raw_keys: str | None = None,
+    reread: bool = False,
 ) -> str:
     """Every member row of a list: ``src, ord, email (raw), f0..fN, e`` (``e`` the address's
     match form). Without ``positions``, ``ord`` is NULL and the files are read on every core;
     with ``rows`` (rows per source, as the first read counted them), large files are numbered
-    in parts side by side. With ``raw_keys``, only the rows whose raw address hashes to a key
-    in that table (column ``rh``) are kept, before any work on the others, and blank rows are
-    dropped; without, every row DuckDB read is kept, blank ones too."""
+    in parts side by side. A ``reread`` drops blank rows, and with ``raw_keys`` keeps only the
+    rows whose raw address hashes to a key in that table (column ``rh``), before any work on
+    the others; the first read keeps every row DuckDB read, blank ones too."""
     aliases = entry.field_aliases
     parts = []
     for source in entry.members:
@@ -52,11 +53,12 @@ def members_sql(
             f"{cols} WHERE false"
         )
     union = " UNION ALL ".join(parts)
-    if raw_keys is None:
+    if not reread:
         # Every row DuckDB read, blank ones included: a blank row's address is invalid, which
         # makes it hot, and the re-read drops it (filtering ten million rows here costs more).
         return f"(SELECT *, {SQL_NORMALISE('email')} AS e FROM ({union}))"
-    union = f"SELECT u.* FROM ({union}) u SEMI JOIN {raw_keys} r ON hash(u.email) = r.rh"
+    if raw_keys is not None:
+        union = f"SELECT u.* FROM ({union}) u SEMI JOIN {raw_keys} r ON hash(u.email) = r.rh"
     # A row with no value at all is a blank line, not a member (DuckDB yields one for a blank
     # line in a one-column file); a row with fields but no address is reported as invalid.
     # The fields are looked at only where the address may be blank.
@@ -88,16 +90,19 @@ def load_members(con: Any, entry: ListSources, special: str | None = None) -> di
     return dict(counts)
 
 
-def raw_members(entry: ListSources, keys: str, rows: Mapping[int, int]) -> str:
+def raw_members(
+    entry: ListSources, keys: str, rows: Mapping[int, int], *, raw_keys: bool = True
+) -> str:
     """SQL: the member rows whose address key is in table ``keys`` (column ``h``), numbered,
     with their values: ``src, ord, email, f0.., e, h, ok``. Run it under
-    :func:`reconciler.engine.duck.keep_join_sides`, so that the keys are the hash tables; it
-    creates table ``raw_keys`` (the raw addresses' hashes of those rows, from ``des``)."""
+    :func:`reconciler.engine.duck.keep_join_sides`, so that the keys are the hash tables. With
+    ``raw_keys``, table ``raw_keys`` (see :func:`prepare_raw_keys`) must exist: it skips the
+    other rows before their addresses are normalised, which pays when they are most rows."""
     return (
         f"(SELECT m.*, coalesce({SQL_VALID('m.e')}, false) AS ok FROM ("
         f"SELECT *, {hash_sql('e')} AS h FROM "
-        f"{members_sql(entry, rows=rows, raw_keys='raw_keys')}) m "
-        f"SEMI JOIN {keys} k ON m.h = k.h)"
+        f"{members_sql(entry, rows=rows, raw_keys='raw_keys' if raw_keys else None, reread=True)}"
+        f") m SEMI JOIN {keys} k ON m.h = k.h)"
     )
 
 
