@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from reconciler.errors import PlanError
+
 #: Peak memory DuckDB may use before spilling to disk; the process stays under ~1 GB RSS with
 #: the default even for 10M-row lists (see tests/benchmarks/bench_plan.py).
 DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "720MB")
@@ -42,6 +44,16 @@ def connect(*, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = N
     # DuckDB draws a progress bar on stdout for slow queries: stdout belongs to the plan.
     con.execute("SET enable_progress_bar=false")
     return con
+
+
+def out_of_memory(exc: Exception) -> PlanError:
+    """DuckDB's out-of-memory error as one that says what to do."""
+    detail = str(exc).splitlines()[0].removeprefix("Out of Memory Error: ")
+    return PlanError(
+        f"the engine ran out of its memory budget ({DEFAULT_MEMORY_LIMIT}; DuckDB: {detail}). "
+        "Give it more with the environment variable RECONCILER_DUCKDB_MEMORY (e.g. "
+        "RECONCILER_DUCKDB_MEMORY=2GB) and run the command again; nothing was sent."
+    )
 
 
 def hash_sql(expr: str) -> str:

@@ -15,7 +15,7 @@ from reconciler.address import SQL_NORMALISE, SQL_VALID, invalid_reason
 from reconciler.config.loader import LoadedConfig
 from reconciler.config.schema import ListConfig
 from reconciler.engine.diff import OptInIndex, diff_list
-from reconciler.engine.duck import connect, hash_sql
+from reconciler.engine.duck import connect, hash_sql, out_of_memory
 from reconciler.engine.rules import OptIn
 from reconciler.errors import PlanError, Problem, SourceError
 from reconciler.exports.files import CsvExportSnapshot, open_export
@@ -213,6 +213,8 @@ def _build_plan(
             if provider is not None:
                 list_plan = list_plan.with_gaps(gaps_for(list_plan, provider.type))
             plans.append(list_plan)
+    except duckdb.OutOfMemoryException as exc:
+        raise out_of_memory(exc) from None
     except duckdb.Error as exc:
         extra = [f for f, _ in current.files] if isinstance(current, CsvExportSnapshot) else []
         raise translate_read_error(con, desired, exc, extra) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from reconciler.config.loader import LoadedConfig
-from reconciler.engine.duck import connect
+from reconciler.engine.duck import connect, out_of_memory
 from reconciler.engine.members import load_members, member_problems
 from reconciler.engine.planner import load_desired, translate_read_error
 from reconciler.errors import Problem, SourceError
@@ -26,6 +26,8 @@ def validate_sources(loaded: LoadedConfig) -> list[Problem]:
         for name, entry in desired.lists.items():
             try:
                 source_rows = load_members(con, entry)
+            except duckdb.OutOfMemoryException:
+                raise
             except duckdb.Error as exc:
                 problems.extend(translate_read_error(con, desired, exc).problems)
                 continue
@@ -42,6 +44,8 @@ def validate_sources(loaded: LoadedConfig) -> list[Problem]:
                     )
                 except SourceError as exc:
                     problems.extend(exc.problems)
+    except duckdb.OutOfMemoryException as exc:
+        raise out_of_memory(exc) from None
     except duckdb.Error as exc:
         problems.extend(translate_read_error(con, desired, exc).problems)
     finally:

@@ -124,3 +124,17 @@ def test_capability_gap_renders_then_fails(cli: Cli, project: Path) -> None:
         "list 'ym-list' cannot be applied"
     ) in result.out
     assert "nothing was sent" in result.err
+
+
+def test_an_exhausted_memory_budget_says_how_to_raise_it(cli: Cli) -> None:
+    for command in ("validate", "plan"):
+        result = cli(command, "-c", "offline", env={"RECONCILER_DUCKDB_MEMORY": "1MB"})
+        assert result.code == 1, result.err
+        assert result.err.startswith(
+            "Error: the engine ran out of its memory budget (1MB; DuckDB: "
+        )
+        assert result.err.endswith(
+            "). Give it more with the environment variable RECONCILER_DUCKDB_MEMORY (e.g. "
+            "RECONCILER_DUCKDB_MEMORY=2GB) and run the command again; nothing was sent.\n"
+        )
+        assert "Traceback" not in result.err and result.out == ""
