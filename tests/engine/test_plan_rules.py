@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.model import ChangeKind
+from reconciler.plan.model import ListPlan
 from tests.engine.conftest import Write, kinds, one_list, plan_for
 
 MEMBERS = """email,first_name
@@ -38,19 +39,31 @@ hal@example.com,unsubscribe
 """
 
 
-def scenario(write: Write, workdir: Path, **extra: object) -> dict[str, set[str]]:
-    write("members.csv", MEMBERS)
-    write("export.csv", EXPORT)
-    write("sup.csv", SUPPRESSIONS)
+def plan_files(
+    write: Write,
+    workdir: Path,
+    members: str = MEMBERS,
+    export: str = EXPORT,
+    suppressions: str | None = SUPPRESSIONS,
+    **extra: object,
+) -> ListPlan:
+    """The plan of one list with ``first_name`` managed, from these CSV texts."""
+    write("members.csv", members)
+    write("export.csv", export)
+    if suppressions is not None:
+        write("sup.csv", suppressions)
+        extra["suppressions"] = [{"csv": "sup.csv"}]
     config = one_list(
         members=[{"csv": "members.csv"}],
         export={"format": "ongage", "path": "export.csv"},
         managed=["first_name"],
-        suppressions=[{"csv": "sup.csv"}],
         **extra,
     )
-    plan = plan_for(workdir, config)
-    return kinds(plan.lists[0])
+    return plan_for(workdir, config).lists[0]
+
+
+def scenario(write: Write, workdir: Path, **extra: object) -> dict[str, set[str]]:
+    return kinds(plan_files(write, workdir, **extra))
 
 
 def test_every_kind_of_change_with_exact_sets(write: Write, workdir: Path) -> None:
@@ -91,16 +104,7 @@ def test_drop_action_unsubscribe(write: Write, workdir: Path) -> None:
 
 
 def test_reasons_name_the_source_line(write: Write, workdir: Path) -> None:
-    write("members.csv", MEMBERS)
-    write("export.csv", EXPORT)
-    write("sup.csv", SUPPRESSIONS)
-    config = one_list(
-        members=[{"csv": "members.csv"}],
-        export={"format": "ongage", "path": "export.csv"},
-        managed=["first_name"],
-        suppressions=[{"csv": "sup.csv"}],
-    )
-    plan = plan_for(workdir, config).lists[0]
+    plan = plan_files(write, workdir)
     reasons = {(c.kind, c.email): c.reason for c in plan.changes}
     assert reasons[(ChangeKind.ADD, "ann@example.com")] == "members.csv:2"
     assert reasons[(ChangeKind.UPDATE, "bob@example.com")] == "members.csv:3"
@@ -166,27 +170,18 @@ def test_no_changes_when_in_sync(write: Write, workdir: Path) -> None:
 def test_white_space_around_a_field_is_no_update(write: Write, workdir: Path) -> None:
     # On either side, and in every path the engine decides by: a plain matched member (ann,
     # bob, cy, dee), an address declared twice (eve), a suppressed one (fox).
-    write(
-        "members.csv",
+    plan = plan_files(
+        write,
+        workdir,
         "email,first_name\n"
         "ann@example.com, Ann \nbob@example.com,   \ncy@example.com,Cy\ndee@example.com,Dee\n"
         "eve@example.com,Eve\neve@example.com,Eve \nfox@example.com,\tFox\n",
-    )
-    write(
-        "export.csv",
         "email,first_name,status\n"
         "ann@example.com,Ann,active\nbob@example.com,Robert,active\ncy@example.com,Cy  ,active\n"
         "dee@example.com,Deb,active\neve@example.com, Eve,active\n"
         "fox@example.com,Fox,active\n",
+        "email,reason\nfox@example.com,unsubscribe\n",
     )
-    write("sup.csv", "email,reason\nfox@example.com,unsubscribe\n")
-    config = one_list(
-        members=[{"csv": "members.csv"}],
-        export={"format": "ongage", "path": "export.csv"},
-        managed=["first_name"],
-        suppressions=[{"csv": "sup.csv"}],
-    )
-    plan = plan_for(workdir, config).lists[0]
     rows = {(c.kind.value, c.email, *c.fields.items(), *c.previous.items()) for c in plan.changes}
     assert rows == {
         ("update", "dee@example.com", ("first_name", "Dee"), ("first_name", "Deb")),
@@ -201,14 +196,13 @@ def test_an_address_held_twice_at_the_vendor_is_planned_the_same_in_any_order(
     # Both case variants are active with different names: the plan names the same previous
     # value whichever comes first in the export.
     variants = ["ANN@example.com,Annie,active\n", "ann@example.com,Anne,active\n"]
-    write("members.csv", "email,first_name\nann@example.com,Ann\n")
-    write("export.csv", "email,first_name,status\n" + variants[first] + variants[1 - first])
-    config = one_list(
-        members=[{"csv": "members.csv"}],
-        export={"format": "ongage", "path": "export.csv"},
-        managed=["first_name"],
-    )
-    changes = plan_for(workdir, config).lists[0].changes
+    changes = plan_files(
+        write,
+        workdir,
+        "email,first_name\nann@example.com,Ann\n",
+        "email,first_name,status\n" + variants[first] + variants[1 - first],
+        None,
+    ).changes
     rows = [(c.kind.value, c.email, *c.fields.items(), *c.previous.items()) for c in changes]
     assert rows == [("update", "ann@example.com", ("first_name", "Ann"), ("first_name", "Anne"))]
 
