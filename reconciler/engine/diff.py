@@ -11,41 +11,30 @@ counted on a second cursor while Python decides the hot rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.address import SQL_NORMALISE
 from reconciler.engine.concurrent import BackgroundQueries, FileScans
 from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql, keep_join_sides
-from reconciler.engine.members import load_members, prepare_raw_keys, raw_members
+from reconciler.engine.hot import HotRows, fetch, hot_rows, sql_literal
+from reconciler.engine.members import load_members
 from reconciler.engine.merge import (
     BY_EMAIL,
     OptInIndex,
-    SharedValues,
     bounded,
     merge_declared,
     merge_suppressions,
     merge_vendor,
     new_change,
-    plain_adds,
 )
 from reconciler.engine.rules import AtVendor, ListRules, decide, decide_at_vendor
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
-from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode
+from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus
 from reconciler.plan.model import NO_VALUES, ListChange, ListPlan
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
 __all__ = ["OptInIndex", "diff_list"]
-
-#: Below this share of hot keys among the member rows, the re-read skips the other rows by
-#: their raw address before normalising them (see members.raw_members).
-RAW_KEY_SHARE = 0.25
-
-
-def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
-    return rows
 
 
 def diff_list(
@@ -63,7 +52,7 @@ def diff_list(
     aliases = entry.field_aliases
     rules = ListRules(cfg.mode, cfg.drop_action, tuple(cfg.managed_fields))
     current.prepare(con)
-    scope = f"scope IN ('', {_lit(entry.name)})"
+    scope = f"scope IN ('', {sql_literal(entry.name)})"
     # Suppressed (for this list) and opted-in addresses are always decided one by one.
     con.execute(
         f"CREATE OR REPLACE TABLE special AS SELECT h FROM sup WHERE {scope} "
@@ -99,11 +88,11 @@ def diff_list(
             "WHERE d.h IS NULL OR c.h IS NULL OR c.status IS DISTINCT FROM 'active' "
             f"OR d.h2 <> c.h2 OR NOT d.ok OR d.sp{changed}"
         )
-        if _fetch(con, "SELECT count(*) FROM vend WHERE shared")[0][0]:
+        if fetch(con, "SELECT count(*) FROM vend WHERE shared")[0][0]:
             _every_pair_of_shared_keys(con, pairs, cur)
-    if _fetch(con, "SELECT count(*) FROM vend WHERE ch IS NOT NULL AND status IS NULL")[0][0]:
+    if fetch(con, "SELECT count(*) FROM vend WHERE ch IS NOT NULL AND status IS NULL")[0][0]:
         _report_statuses(con, current)
-    rows = _hot_rows(con, desired, entry, source_rows, scope)
+    rows = hot_rows(con, desired, entry, source_rows, scope)
     # Counted on a second cursor while Python decides the hot rows (on one core).
     counts = BackgroundQueries(
         con,
@@ -209,13 +198,13 @@ def _distinct_members(con: Any, rows: int, keys: int) -> int:
     first key without being one address."""
     if rows == keys:
         return rows
-    return int(_fetch(con, "SELECT count(DISTINCT h::UHUGEINT << 64 | h2) FROM des WHERE ok")[0][0])
+    return int(fetch(con, "SELECT count(DISTINCT h::UHUGEINT << 64 | h2) FROM des WHERE ok")[0][0])
 
 
 def _inactive_rows(con: Any) -> int:
     """The vendor's rows that are not active, all of them hot: in ``vend`` once per member row
     of their address (``mrows`` holds every row of a hot address), or once if none."""
-    rows = _fetch(
+    rows = fetch(
         con,
         "SELECT coalesce(sum(v.n // coalesce(m.k, 1)), 0) FROM "
         "(SELECT ch, count(*) AS n FROM vend WHERE ch IS NOT NULL AND status <> 'active' "
@@ -230,8 +219,8 @@ def _decide_matched(
     rules: ListRules,
     groups: dict[ChangeKind, list[ListChange]],
 ) -> bool:
-    """Decide the matched members (see ``_hot_rows``) straight from their rows; True when any
-    change was added."""
+    """Decide the matched members (see :func:`reconciler.engine.hot.hot_rows`) straight from
+    their rows; True when any change was added."""
     managed = rules.managed_fields
     width = len(managed)
     status_of = {s.value: s for s in ContactStatus}
@@ -259,142 +248,8 @@ def _decide_matched(
     return added
 
 
-@dataclass
-class HotRows:
-    """The rows DuckDB hands to Python: plain adds and drops (decided in bulk) and the rows of
-    every other hot address (decided one by one)."""
-
-    plain_adds: list[ListChange]  # sorted by address
-    exact_reasons: bool  # every member row's reason is computed (no src, ord columns)
-    plain_drops: list[str]  # sorted addresses
-    matched: list[tuple[Any, ...]]  # e, reason, [src, ord,] f0.., status, vendor f0..
-    declared: list[tuple[Any, ...]]  # src, ord, email, e, ok, f0..
-    vendor: list[tuple[Any, ...]]  # e, status, raw_status, f0..
-    suppressions: list[tuple[Any, ...]]  # e, reason, src, ord
-
-
-def _hot_rows(
-    con: Any,
-    desired: DesiredSources,
-    entry: ListSources,
-    source_rows: dict[int, int],
-    scope: str,
-) -> HotRows:
-    """After table ``vend``: the hot members re-read with their values and split, with the
-    vendor's hot rows, into plain adds and drops and the rest."""
-    aliases = entry.field_aliases
-    field_cols = "".join(f", {a}" for a in aliases)
-    con.execute(
-        "CREATE OR REPLACE TABLE hot_keys AS SELECT DISTINCT dh AS h FROM vend WHERE dh IS NOT NULL"
-    )
-    # When most rows are hot (a first sync), skipping the others by their raw address saves
-    # nothing, and its second table of keys, as large as the first, would not fit the memory
-    # budget next to them at ten million rows (DuckDB ran out of memory in most such plans).
-    hot = _fetch(con, "SELECT count(*) FROM hot_keys")[0][0]
-    by_raw_key = hot < RAW_KEY_SHARE * sum(source_rows.values())
-    if by_raw_key:
-        prepare_raw_keys(con, "hot_keys")
-    with keep_join_sides(con):
-        con.execute(
-            f"CREATE OR REPLACE TABLE mrows AS SELECT src, ord, email, e, ok, h{field_cols} "
-            f"FROM {raw_members(entry, 'hot_keys', source_rows, raw_keys=by_raw_key)}"
-        )
-    # A plain add: one valid row, unknown to the vendor, neither suppressed nor opted in. A
-    # plain drop: one active row at the vendor, not declared, not special, authoritative list.
-    # Neither needs a rule beyond that, which keeps million-row plans fast.
-    con.execute(
-        "CREATE OR REPLACE TABLE plain_keys AS "
-        "(SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)) "
-        "INTERSECT (SELECT dh FROM vend WHERE ch IS NULL AND NOT dsp)"
-    )
-    # Fetched in order (a table's rows come back in no set order) and built a chunk at a
-    # time: a first sync plans millions of adds, and holding every fetched row next to its
-    # change would double the plan's memory.
-    reason, exact = _reason_sql(desired, entry)
-    cursor = con.execute(
-        f"SELECT e, {reason} AS reason{'' if exact else ', src, ord'}{field_cols} FROM mrows "
-        "WHERE h IN (SELECT h FROM plain_keys) ORDER BY e"
-    )
-    adds: list[ListChange] = []
-    shared = SharedValues(entry.config.managed_fields)
-    while chunk := cursor.fetchmany(1 << 16):
-        adds += plain_adds(desired, chunk, entry.config.managed_fields, exact, shared)
-    # A matched member: one valid row and one vendor row for the address, not special. Most
-    # updates and held members are such; they skip merging (see rules.decide_at_vendor).
-    matched: list[tuple[Any, ...]] = []
-    con.execute("CREATE OR REPLACE TABLE matched AS SELECT NULL::UBIGINT AS h WHERE false")
-    # Without a single pair of a member and a vendor row (a first sync), nothing is matched,
-    # and the joins below would cost half a second per million plain adds for nothing.
-    if _fetch(con, "SELECT count(*) FROM vend WHERE dh IS NOT NULL AND ch IS NOT NULL")[0][0]:
-        con.execute(
-            "CREATE OR REPLACE TABLE matched AS SELECT m.h FROM mrows m JOIN vend v ON v.dh = m.h "
-            "WHERE m.e = v.e "
-            "AND m.h IN (SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)) "
-            "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
-            "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
-        )
-        member_values = "".join(f", m.{a}" for a in aliases)
-        vendor_values = "".join(f", v.{a}" for a in aliases)
-        matched = _fetch(
-            con,
-            f"SELECT m.e, {_reason_sql(desired, entry, 'm.')[0]} AS reason"
-            f"{'' if exact else ', m.src, m.ord'}{member_values}, v.status{vendor_values} "
-            "FROM mrows m JOIN vend v ON v.dh = m.h WHERE m.h IN (SELECT h FROM matched) "
-            "ORDER BY m.e",
-        )
-    declared = _fetch(
-        con,
-        f"SELECT src, ord, email, e, ok{field_cols} FROM mrows "
-        "WHERE h NOT IN (SELECT h FROM plain_keys) AND h NOT IN (SELECT h FROM matched)",
-    )
-    drop_keys = (
-        "SELECT ch FROM vend WHERE ch IS NOT NULL GROUP BY ch "
-        "HAVING count(*) = 1 AND bool_and(dh IS NULL AND status = 'active') "
-        "EXCEPT SELECT h FROM special"
-    )
-    if entry.config.mode is not ListMode.AUTHORITATIVE:
-        drop_keys = "SELECT NULL::UBIGINT AS ch WHERE false"
-    con.execute(f"CREATE OR REPLACE TABLE drop_keys AS {drop_keys}")
-    drops = [
-        r[0]
-        for r in _fetch(con, "SELECT e FROM vend WHERE ch IN (SELECT ch FROM drop_keys) ORDER BY e")
-    ]
-    vendor = _fetch(
-        con,
-        f"SELECT e, status, raw_status{field_cols} FROM vend "
-        "WHERE ch IS NOT NULL AND ch NOT IN (SELECT ch FROM drop_keys) "
-        "AND ch NOT IN (SELECT h FROM matched)",
-    )
-    suppressions = _fetch(
-        con,
-        f"SELECT e, reason, src, ord FROM sup WHERE {scope} "
-        "AND h IN (SELECT h FROM hot_keys UNION SELECT ch FROM vend)",
-    )
-    return HotRows(adds, exact, drops, matched, declared, vendor, suppressions)
-
-
-def _reason_sql(desired: DesiredSources, entry: ListSources, alias: str = "") -> tuple[str, bool]:
-    """SQL for a member row's ``file:line`` where the line is ``ord`` plus a constant (NULL
-    where :meth:`DesiredSources.locate` must tell: inline rows, multi-line CSV), and whether
-    that covers every source."""
-    cases = []
-    exact = True
-    for source in entry.members:
-        offset = source.file.line_offset() if isinstance(source, CsvRowSource) else None
-        if offset is None:
-            exact = False
-            continue
-        prefix = _lit(f"{source.display}:")
-        cases.append(f"WHEN {source.src_id} THEN {prefix} || ({alias}ord + {offset})")
-    return (f"CASE {alias}src {' '.join(cases)} END" if cases else "NULL::VARCHAR"), exact
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _report_statuses(con: Any, current: CurrentSnapshot) -> None:
-    bad = _fetch(
+    bad = fetch(
         con,
         f"SELECT src_file, ord, raw_status FROM {current.sql(positions=True)} "
         "WHERE status IS NULL "

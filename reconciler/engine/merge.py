@@ -78,7 +78,7 @@ def plain_adds(
     exact: bool,
     shared: SharedValues | None = None,
 ) -> list[ListChange]:
-    """Changes for plain adds (see diff_list), in address order, built in bulk. Rows are
+    """Changes for plain adds (see engine.hot), in address order, built in bulk. Rows are
     ``email, reason, [src, ord,] values...`` (``src, ord`` unless every reason is ``exact``);
     ``shared`` carries the field values over calls (one per chunk of a large plan)."""
     add = ChangeKind.ADD

@@ -12,7 +12,7 @@ import pytest
 from reconciler.config.loader import LoadedConfig
 from reconciler.config.locations import SourceMap
 from reconciler.config.schema import Config
-from reconciler.engine import diff
+from reconciler.engine import hot
 from reconciler.engine.planner import build_plan
 from reconciler.model import ChangeKind
 from reconciler.plan.model import ListPlan, Plan
@@ -24,7 +24,7 @@ Write = Callable[[str, str], Path]
 def reread(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every engine test runs with both ways of re-reading the hot members: skipping the other
     rows by their raw address first (few hot rows), or reading every row (most rows hot)."""
-    monkeypatch.setattr(diff, "RAW_KEY_SHARE", 2.0 if request.param == "by-raw-key" else 0.0)
+    monkeypatch.setattr(hot, "RAW_KEY_SHARE", 2.0 if request.param == "by-raw-key" else 0.0)
 
 
 @pytest.fixture
