@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.address import SQL_NORMALISE
 from reconciler.engine.concurrent import BackgroundQueries, FileScans
 from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql, keep_join_sides
-from reconciler.engine.hot import HotRows, fetch, hot_rows, sql_literal
+from reconciler.engine.hot import HotRows, fetch, hot_rows
 from reconciler.engine.members import load_members
 from reconciler.engine.merge import (
     BY_EMAIL,
@@ -32,6 +32,7 @@ from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus
 from reconciler.plan.model import NO_VALUES, ListChange, ListPlan
+from reconciler.sources.csvfile import sql_str
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
 __all__ = ["OptInIndex", "diff_list"]
@@ -52,7 +53,7 @@ def diff_list(
     aliases = entry.field_aliases
     rules = ListRules(cfg.mode, cfg.drop_action, tuple(cfg.managed_fields))
     current.prepare(con)
-    scope = f"scope IN ('', {sql_literal(entry.name)})"
+    scope = f"scope IN ('', {sql_str(entry.name)})"
     # Suppressed (for this list) and opted-in addresses are always decided one by one.
     con.execute(
         f"CREATE OR REPLACE TABLE special AS SELECT h FROM sup WHERE {scope} "

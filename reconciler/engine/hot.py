@@ -14,6 +14,7 @@ from reconciler.engine.members import prepare_raw_keys, raw_members
 from reconciler.engine.merge import SharedValues, plain_adds
 from reconciler.model import ListMode
 from reconciler.plan.model import ListChange
+from reconciler.sources.csvfile import sql_str
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
 #: Below this share of hot keys among the member rows, the re-read skips the other rows by
@@ -151,10 +152,6 @@ def reason_sql(desired: DesiredSources, entry: ListSources, alias: str = "") -> 
         if offset is None:
             exact = False
             continue
-        prefix = sql_literal(f"{source.display}:")
+        prefix = sql_str(f"{source.display}:")
         cases.append(f"WHEN {source.src_id} THEN {prefix} || ({alias}ord + {offset})")
     return (f"CASE {alias}src {' '.join(cases)} END" if cases else "NULL::VARCHAR"), exact
-
-
-def sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
