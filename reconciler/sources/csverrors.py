@@ -36,7 +36,9 @@ def locate_unreadable(csv_file: CsvFile) -> Problem | None:
     """The first line of a file DuckDB refused without naming a line, found by reading it the
     slow way: mixed line endings, then a row Python's CSV reader cannot read or whose number of
     columns differs from the header's. Only called after such a failure."""
-    return line_ending_problem(csv_file.path, csv_file.display) or _first_bad_row(csv_file)
+    return line_ending_problem(
+        csv_file.path, csv_file.display, csv_file.delimiter
+    ) or _first_bad_row(csv_file)
 
 
 def _first_bad_row(csv_file: CsvFile) -> Problem | None:
@@ -64,37 +66,78 @@ def _first_bad_row(csv_file: CsvFile) -> Problem | None:
     return None
 
 
-def line_ending_problem(path: Path, display: str) -> Problem | None:
+def line_ending_problem(path: Path, display: str, delimiter: str = ",") -> Problem | None:
     """Where ``path`` switches between LF, CRLF and CR line endings (outside quoted fields).
 
     DuckDB's reader follows one kind of line ending per file and fails on a switch with "the
     CSV parser state machine reached an invalid state", naming no line. Only called after such
-    a failure, so a line-by-line scan costs nothing on good files."""
+    a failure, so a line-by-line scan costs nothing on good files. A quote opens a quoted field
+    only at the start of a field, as DuckDB reads it: ``a@example.com"`` is an unquoted value
+    with a stray quote, and the line ending after it still ends the record."""
     first: tuple[str, int] | None = None
     in_quotes = False
+    delim = delimiter.encode()
     try:
         with path.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
-                ending = "CRLF" if raw.endswith(b"\r\n") else "LF" if raw.endswith(b"\n") else ""
-                body = raw[: len(raw) - len(ending)]
-                quotes = body.count(b'"')
-                if not in_quotes and not quotes and b"\r" in body:
-                    ending, body = "CR", b""  # a bare carriage return ends a record here
-                in_quotes ^= quotes % 2 == 1
-                if not ending or in_quotes:
-                    continue
-                if first is None:
-                    first = (ending, number)
-                elif ending != first[0]:
-                    return Problem(
-                        f"line ends with {ending} where line {first[1]} ends with {first[0]}: "
-                        "mixed line endings; save the file with one kind of line ending",
-                        file=display,
-                        line=number,
-                    )
+                ending, cut = (
+                    ("CRLF", 2)
+                    if raw.endswith(b"\r\n")
+                    else ("LF", 1)
+                    if raw.endswith(b"\n")
+                    else ("", 0)
+                )
+                ends, in_quotes = _record_ends(raw[: len(raw) - cut], in_quotes, delim)
+                if ending and not in_quotes:
+                    ends.append(ending)
+                for kind in ends:
+                    if first is None:
+                        first = (kind, number)
+                    elif kind != first[0]:
+                        return Problem(
+                            f"line ends with {kind} where line {first[1]} ends with {first[0]}: "
+                            "mixed line endings; save the file with one kind of line ending",
+                            file=display,
+                            line=number,
+                        )
     except OSError:
         return None
     return None
+
+
+_QUOTE, _CR = ord('"'), ord("\r")
+
+
+def _record_ends(body: bytes, in_quotes: bool, delim: bytes) -> tuple[list[str], bool]:
+    """The bare carriage returns that end a record in one line's ``body`` (its line ending cut
+    off), and whether a quoted field is still open after it."""
+    if _QUOTE not in body:
+        return ([] if in_quotes else ["CR"] * body.count(b"\r")), in_quotes
+    ends: list[str] = []
+    at_field_start = not in_quotes
+    i, size = 0, len(body)
+    while i < size:
+        byte = body[i]
+        if in_quotes:
+            if byte == _QUOTE:
+                if body.startswith(b'"', i + 1):  # a doubled quote stands for one quote
+                    i += 1
+                else:
+                    in_quotes = False
+        elif byte == _QUOTE and at_field_start:
+            in_quotes = True
+        elif delim and body.startswith(delim, i):
+            at_field_start = True
+            i += len(delim)
+            continue
+        elif byte == _CR:
+            ends.append("CR")
+            at_field_start = True
+            i += 1
+            continue
+        at_field_start = False
+        i += 1
+    return ends, in_quotes
 
 
 def translate_duckdb_error(exc: Exception, display: str) -> SourceError:

@@ -296,3 +296,53 @@ def test_unknown_target_list(write: Write, workdir: Path) -> None:
     config = one_list(members=[{"csv": "members.csv"}], export=EXPORT)
     with pytest.raises(PlanError, match=r"unknown list 'nope' \(defined lists: news\)"):
         build_plan(loaded(workdir, config), targets=["nope"])
+
+
+MIXED = "mixed line endings; save the file with one kind of line ending"
+
+
+@pytest.mark.parametrize(
+    ("members", "problem"),
+    [
+        # A stray quote inside an unquoted value is literal, as DuckDB reads it: the line ending
+        # after it still ends the record (DuckDB itself says only "the CSV Parser state machine
+        # reached an invalid state", with no line).
+        (
+            b'email\na@example.com"\r',
+            f"members.csv:2: line ends with CR where line 1 ends with LF: {MIXED}",
+        ),
+        (
+            b'email\na@example.com"\r\n',
+            f"members.csv:2: line ends with CRLF where line 1 ends with LF: {MIXED}",
+        ),
+        (
+            b'email,name\na@example.com",x\r',
+            f"members.csv:2: line ends with CR where line 1 ends with LF: {MIXED}",
+        ),
+        (
+            b'email\na""@example.com"\rb@example.com\n',
+            f"members.csv:2: line ends with CR where line 1 ends with LF: {MIXED}",
+        ),
+        (
+            b'email\r\na@example.com"\n',
+            f"members.csv:2: line ends with LF where line 1 ends with CRLF: {MIXED}",
+        ),
+        (
+            b'email\nok@example.com\na@example.com"',
+            "members.csv:3: invalid e-mail address 'a@example.com\"'",
+        ),
+        # A quote that opens the field does quote it: the CR inside is part of the value.
+        (
+            b'email,name\nok@example.com,"x\ry"\nb@example.com,y\r',
+            f"members.csv:3: line ends with CR where line 1 ends with LF: {MIXED}",
+        ),
+    ],
+)
+def test_a_stray_quote_before_a_line_ending_is_located(
+    write: Write, workdir: Path, members: bytes, problem: str
+) -> None:
+    (workdir / "members.csv").write_bytes(members)
+    write("export.csv", "email\n")
+    with pytest.raises(SourceError) as exc:
+        plan_for(workdir, one_list(members=[{"csv": "members.csv"}], export=EXPORT))
+    assert problems_of(exc) == [problem]
