@@ -1,8 +1,24 @@
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+import os
+
+from hypothesis import HealthCheck, Phase, settings
 
 # Property tests check outcomes, never time: a shared, loaded CI machine must not turn a slow
 # example into a failure (hypothesis' default deadline is 200 ms per example).
-settings.register_profile("reconciler", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("reconciler")
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+# The default, in CI and in the README's test command: the same examples on every run and every
+# machine (derandomize), and no example database, so a failure found once on one machine cannot
+# make the next run differ from a clean clone's. Any failure is then reproducible as is.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_COMMON)
+# Exploration, on demand: fresh random examples, fifty times each test's budget (see
+# tests/hypothesis_budget.py), failures kept in .hypothesis/ and replayed until fixed. Every
+# failure it finds becomes an @example in the test, so the deterministic run keeps it.
+settings.register_profile(
+    "explore",
+    max_examples=5000,
+    phases=list(Phase),
+    print_blob=True,
+    **_COMMON,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

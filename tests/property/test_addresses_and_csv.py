@@ -8,12 +8,13 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from reconciler.address import SQL_NORMALISE, SQL_VALID, invalid_reason, is_valid, normalise
 from reconciler.errors import SourceError
 from reconciler.sources.csvfile import open_csv
+from tests.hypothesis_budget import examples
 
 LOCAL = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789._+-", min_size=1, max_size=20
@@ -36,7 +37,7 @@ def test_case_and_surrounding_spaces_never_change_the_match(
     assert normalise(f"{before}{address.upper()}{after}") == normalise(address)
 
 
-@settings(max_examples=300)
+@examples(300)
 @given(st.text(max_size=80))
 # DuckDB's trim() strips a non-breaking space, normalise() does not
 @example("\u00a0user@example.com")
@@ -71,7 +72,7 @@ def _rows() -> st.SearchStrategy[list[list[str]]]:
     return st.lists(st.lists(cell, min_size=2, max_size=2), min_size=0, max_size=20)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@examples(60)
 @given(_rows(), st.sampled_from([",", ";", "|", "\t"]), st.booleans(), st.booleans())
 def test_any_well_formed_csv_reads_back_exactly(
     rows: list[list[str]], delimiter: str, bom: bool, crlf: bool
@@ -95,7 +96,7 @@ def test_any_well_formed_csv_reads_back_exactly(
     assert [(a or "", b or "") for a, b in got] == [(a, b) for a, b in rows]
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@examples(60)
 @given(st.binary(max_size=300))
 def test_random_bytes_give_a_clear_error_or_rows_never_a_crash(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:

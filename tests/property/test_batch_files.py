@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.apply.batches import render_batch
 from reconciler.model import Action, ChangeKind
 from reconciler.plan.model import ListChange
 from reconciler.providers.base import BatchFormat
+from tests.hypothesis_budget import examples
 
 VALUES = st.text(alphabet=st.sampled_from(list('ab ,;|\t"\r\n\u00e9x')), max_size=6)
 
@@ -26,7 +27,7 @@ def expected(rows: list[ListChange], fmt: BatchFormat, names: list[str]) -> byte
     return buffer.getvalue().encode("utf-8")
 
 
-@settings(max_examples=300, deadline=None)
+@examples(300)
 @given(
     emails=st.lists(VALUES.filter(bool), max_size=5),
     values=st.lists(st.one_of(st.none(), VALUES), min_size=5, max_size=5),

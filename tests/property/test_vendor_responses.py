@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
@@ -24,6 +24,7 @@ from reconciler.errors import ProviderError
 from reconciler.model import Action, VendorType
 from reconciler.providers.base import Batch, JobRef, Provider
 from reconciler.runtime import provider_class
+from tests.hypothesis_budget import examples
 
 CREDS = Credentials(
     username="u",  # type: ignore[arg-type]
@@ -159,7 +160,7 @@ def check(vendor: str, answer: Any) -> None:
 def test_any_variation_of_a_documented_answer(documented: str) -> None:
     vendor = documented.split("-")[0]
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @examples(25)
     @given(mutated(DOCUMENTED[documented]))
     def run(answer: Any) -> None:
         check(vendor, answer)
@@ -169,7 +170,7 @@ def test_any_variation_of_a_documented_answer(documented: str) -> None:
 
 @pytest.mark.parametrize("vendor", sorted(LIST_IDS))
 def test_any_json_at_all(vendor: str) -> None:
-    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @examples(15)
     @given(ANY_JSON)
     def run(answer: Any) -> None:
         check(vendor, json.loads(json.dumps(answer)))
