@@ -110,16 +110,18 @@ def test_another_guards_flag_does_not_let_it_through(cli: Cli, project: Path) ->
 
 def test_blocked_beats_detailed_exitcode(cli: Cli, project: Path) -> None:
     write_project(project)
-    assert cli("plan", "-c", "guarded.yaml", "--detailed-exitcode").code == 3
+    blocked = cli("plan", "-c", "guarded.yaml", "--detailed-exitcode")
+    assert (blocked.code, blocked.err) == (3, MESSAGE)
     allowed = cli("plan", "-c", "guarded.yaml", "--detailed-exitcode", "--allow-mass-removal")
-    assert allowed.code == 2
+    assert (allowed.code, allowed.err, allowed.out.splitlines()[-1]) == (2, "", SUMMARY)
 
 
 def test_a_lists_own_limit_overrides_the_default(cli: Cli, project: Path) -> None:
-    write_project(project, CONFIG + "    guards: {max_drop_percent: 100}\n")
-    assert cli("plan", "-c", "guarded.yaml").code == 0
-    write_project(project, CONFIG + "guards: {max_drop_percent: null}\n")
-    assert cli("plan", "-c", "guarded.yaml").code == 0
+    for guards in ("    guards: {max_drop_percent: 100}\n", "guards: {max_drop_percent: null}\n"):
+        write_project(project, CONFIG + guards)
+        result = cli("plan", "-c", "guarded.yaml")
+        # Planned in full (the five removals), and not blocked.
+        assert (result.code, result.err, result.out.splitlines()[-1]) == (0, "", SUMMARY)
 
 
 def test_apply_refuses_before_asking_and_records_the_run(cli: Cli, project: Path) -> None:

@@ -68,9 +68,21 @@ def test_addresses_sharing_a_first_key_are_told_apart(
     # key tells them apart, in the counts as in the changes.
     from reconciler.engine import diff, members, planner
 
+    used: set[str] = set()
     for module in (diff, members, planner):
-        monkeypatch.setattr(module, "hash_sql", lambda expr: f"(hash({expr}) % 3)")
+
+        def colliding(expr: str, name: str = module.__name__) -> str:
+            used.add(name)
+            return f"(hash({expr}) % 3)"
+
+        monkeypatch.setattr(module, "hash_sql", colliding)
     test_counts_are_exact(write, workdir, quoted=False)
+    # Not vacuous: every module that keys addresses planned with the colliding key.
+    assert used == {
+        "reconciler.engine.diff",
+        "reconciler.engine.members",
+        "reconciler.engine.planner",
+    }
 
 
 @pytest.mark.parametrize("declared_twice", [False, True])

@@ -25,6 +25,12 @@ def make(sandbox: EmbeddedSandbox, tmp_path: Path) -> ListmonkProvider:
 
 class TestListmonkConformance(ProviderConformance):
     vendor: ClassVar[VendorType] = VendorType.LISTMONK
+    # listmonk-import-api.txt: the import (mode subscribe, overwrite for fields; mode
+    # blocklist). Beyond that document, from listmonk's own API (specs/vendors/listmonk.md):
+    # PUT /api/subscribers/lists (remove, unsubscribe, add with a status) and GET
+    # /api/subscribers to read a list.
+    capabilities: ClassVar[frozenset[Action]] = frozenset(Action)
+    reads_current: ClassVar[bool] = True
     list_id: ClassVar[str] = "3"
 
     def make_provider(self, sandbox: EmbeddedSandbox, workdir: Path) -> Provider:

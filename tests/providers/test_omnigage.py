@@ -8,7 +8,7 @@ from typing import ClassVar
 import httpx
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
-from reconciler.model import VendorType
+from reconciler.model import Action, VendorType
 from reconciler.providers.base import Provider
 from reconciler.providers.omnigage import OmnigageProvider
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -24,6 +24,10 @@ def make(sandbox: EmbeddedSandbox, tmp_path: Path) -> OmnigageProvider:
 
 class TestOmnigageConformance(ProviderConformance):
     vendor: ClassVar[VendorType] = VendorType.OMNIGAGE
+    # omnigage-import-contacts.txt: an upload and an import create or update contacts, and
+    # nothing documents removing, unsubscribing or reading a list.
+    capabilities: ClassVar[frozenset[Action]] = frozenset({Action.ADD, Action.UPDATE})
+    reads_current: ClassVar[bool] = False
     list_id: ClassVar[str] = "L1"
     field_name: ClassVar[str] = "first-name"
 

@@ -26,6 +26,10 @@ def make(sandbox: EmbeddedSandbox, tmp_path: Path, **options: Any) -> OngageProv
 
 class TestOngageConformance(ProviderConformance):
     vendor: ClassVar[VendorType] = VendorType.ONGAGE
+    # ongage-import-api.txt: import_action add, remove, unsubscribe, resubscribe, bounce,
+    # complaint, and overwrite for field updates; ongage-export-api.txt reads a list.
+    capabilities: ClassVar[frozenset[Action]] = frozenset(Action)
+    reads_current: ClassVar[bool] = True
     list_id: ClassVar[str] = "1001"
 
     def make_provider(self, sandbox: EmbeddedSandbox, workdir: Path) -> Provider:

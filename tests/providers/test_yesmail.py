@@ -27,6 +27,10 @@ def make(sandbox: EmbeddedSandbox, tmp_path: Path, **options: Any) -> YesmailPro
 
 class TestYesmailConformance(ProviderConformance):
     vendor: ClassVar[VendorType] = VendorType.YESMAIL
+    # yesmail-target-list-file-import.txt: a file import adds or updates members of a target
+    # list, and documents no way to remove, unsubscribe or read a list.
+    capabilities: ClassVar[frozenset[Action]] = frozenset({Action.ADD, Action.UPDATE})
+    reads_current: ClassVar[bool] = False
     list_id: ClassVar[str] = "weekly"
     field_name: ClassVar[str] = "firstname"
 

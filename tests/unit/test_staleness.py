@@ -74,7 +74,16 @@ def test_other_configuration_is_refused() -> None:
 def test_same_rows_from_a_changed_export_pass() -> None:
     plan_file = saved(plan())
     moved_export = replace(list_plan(), current=CurrentStateRef("vendor", "x", 5, "ef" * 32, None))
-    check_fresh(PATH, plan_file, plan(moved_export))
+    fresh = plan(moved_export)
+    # Not vacuous: the export the plan is read from did change (its fingerprint differs) ...
+    assert plan_file.plan.lists[0].current != fresh.lists[0].current
+    # ... but the rows are the same, so the saved plan is still the one to apply.
+    assert list(plan_differences(plan_file.plan, fresh)) == []
+    check_fresh(PATH, plan_file, fresh)  # raises StalePlanError when stale
+    changed_rows = plan(replace(moved_export, changes=(REMOVE, UPDATE, HELD)))
+    assert "the plan differs from the saved one" in refusal(
+        check_fresh, PATH, plan_file, changed_rows
+    )
 
 
 def test_unsubscribed_since_the_plan_is_refused_naming_the_contact() -> None:
