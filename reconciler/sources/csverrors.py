@@ -176,5 +176,8 @@ def rejects_to_problems(rows: Iterable[Sequence[Any]], display: str) -> list[Pro
             text = "not valid UTF-8 text; set 'encoding' for this source"
         elif "maximum line size" in text.lower():
             text = "a line is longer than 1 MiB"
-        problems.append(Problem(text, file=display, line=int(line)))
+        problem = Problem(text, file=display, line=int(line))
+        # DuckDB can reject one row for two reasons that read the same in the user's words.
+        if problem not in problems:
+            problems.append(problem)
     return problems

@@ -346,3 +346,13 @@ def test_a_stray_quote_before_a_line_ending_is_located(
     with pytest.raises(SourceError) as exc:
         plan_for(workdir, one_list(members=[{"csv": "members.csv"}], export=EXPORT))
     assert problems_of(exc) == [problem]
+
+
+def test_a_row_rejected_twice_for_one_quote_is_one_problem(write: Write, workdir: Path) -> None:
+    # DuckDB rejects this row twice (an unquoted value after the quotes, and the quote itself):
+    # the user sees it once.
+    (workdir / "members.csv").write_bytes(b'email\nok@example.com\n"a@example.com"x\r')
+    write("export.csv", "email\n")
+    with pytest.raises(SourceError) as exc:
+        plan_for(workdir, one_list(members=[{"csv": "members.csv"}], export=EXPORT))
+    assert problems_of(exc) == ["members.csv:3: value with an unterminated or stray quote"]
