@@ -44,6 +44,8 @@ class RetryPolicy:
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 SAFE_FOR_POST = frozenset({429, 503})
+#: The jitter's source unless a caller injects one (tests, to know the exact delays).
+_RNG = random.Random()
 
 
 class VendorHttp:
@@ -56,10 +58,13 @@ class VendorHttp:
         auth: tuple[str, str] | None = None,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.vendor = vendor
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
+        self._rng = rng if rng is not None else _RNG
         timeout = httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout)
         self.client = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -67,6 +72,7 @@ class VendorHttp:
             auth=auth,
             timeout=timeout,
             follow_redirects=False,
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -143,7 +149,7 @@ class VendorHttp:
 
     def _backoff(self, attempt: int, response: httpx.Response | None = None) -> None:
         delay = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
-        delay = random.uniform(delay / 2, delay)
+        delay = self._rng.uniform(delay / 2, delay)
         if response is not None and (value := response.headers.get("Retry-After")):
             # An HTTP-date Retry-After keeps the computed backoff.
             with contextlib.suppress(ValueError):
