@@ -8,10 +8,13 @@ Routes owned by the sandbox itself live under ``/_sandbox``:
 - ``POST /_sandbox/faults``    inject faults: ``{"path": "/ongage/", "method": "POST",
   "count": 2, "kind": "status", "status": 429, "retry_after": 1}``; kinds: ``status``
   (optionally with a raw ``body`` and ``content_type``), ``hang`` (``seconds``), ``fail_job``
-  (``vendor``: the next N jobs fail midway); ``after: true`` lets the vendor act on the request
-  first (a job is created) and then answers with the fault. Faults are kept in the store, so
-  faults put into an embedded sandbox's data directory hold for the next command that starts it
-- ``DELETE /_sandbox/faults``  clear faults
+  (``vendor``: the next N jobs fail midway), ``hold`` (status reads whose path starts with
+  ``path`` answer as usual but the job does not advance, until the hold is removed);
+  ``after: true`` lets the vendor act on the request first (a job is created) and then answers
+  with the fault. Faults are kept in the store, so faults put into an embedded sandbox's data
+  directory hold for the next command that starts it
+- ``DELETE /_sandbox/faults``  clear faults (``?kind=hold``: only those of one kind, e.g. release
+  the held jobs)
 - ``POST /_sandbox/settings``  ``{"polls_per_step": N}``: how many polls a job needs per state
 - ``POST /_sandbox/seed``      load seed data (same shape as ``--seed`` files)
 - ``POST /_sandbox/reset``     forget everything (contacts, jobs, request log, faults)
@@ -104,6 +107,11 @@ class Vendor:
     def authenticate(self, request: Request) -> Response | None:
         """Return an error response when the request's credentials are missing."""
         return None
+
+    def held(self, request: Request) -> bool:
+        """True when this status read must leave its job where it is (a ``hold`` fault): it
+        then counts as no poll at all, so the job resumes its pace once released."""
+        return self.sandbox.faults.holds(request.method, request.path)
 
     def job_step(self, polls: int) -> int:
         """How many lifecycle steps a job has advanced after ``polls`` status reads."""
@@ -318,7 +326,7 @@ class Sandbox:
             self.faults.add(Fault(**request.get_json()))
             return json_response({"ok": True})
         if action == "faults" and method == "DELETE":
-            self.faults.clear()
+            self.faults.clear(request.args.get("kind"))
             return json_response({"ok": True})
         if action == "settings" and method == "POST":
             for key, value in request.get_json().items():

@@ -1,5 +1,6 @@
 """Faults a test injects into the emulator (``POST /_sandbox/faults``): an error status, a
-hang or a job that fails midway, used up one request at a time."""
+hang or a job that fails midway, used up one request at a time; or a hold, which keeps jobs
+where they are until it is removed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from reconciler.sandbox.store import Database
 @dataclass
 class Fault:
     path: str  # prefix of the request path
-    kind: str  # status | hang | fail_job
+    kind: str  # status | hang | fail_job | hold
     count: int = 1
     method: str | None = None
     status: int = 503
@@ -46,8 +47,14 @@ class Faults:
             (json.dumps(asdict(fault)), fault.count),
         )
 
-    def clear(self) -> None:
-        self.db.execute("DELETE FROM faults")
+    def clear(self, kind: str | None = None) -> None:
+        """Remove every fault, or only those of ``kind`` (e.g. release the holds)."""
+        if kind is None:
+            self.db.execute("DELETE FROM faults")
+            return
+        for row in self.db.query("SELECT id, spec FROM faults"):
+            if json.loads(row["spec"])["kind"] == kind:
+                self.db.execute("DELETE FROM faults WHERE id = ?", (row["id"],))
 
     def _take(self, matches: Callable[[Fault], bool]) -> Fault | None:
         """The first fault that ``matches``, with one use of it consumed."""
@@ -72,14 +79,28 @@ class Faults:
 
     def take_request_fault(self, method: str, path: str) -> Fault | None:
         def matches(fault: Fault) -> bool:
-            return (
-                fault.kind != "fail_job"
-                and path.startswith(fault.path)
-                and (not fault.method or fault.method.upper() == method.upper())
-            )
+            return fault.kind not in JOB_KINDS and _matches(fault, method, path)
 
         return self._take(matches)
+
+    def holds(self, method: str, path: str) -> bool:
+        """True while a ``hold`` fault matches this status read: the job must not advance.
+
+        Never used up, whatever its ``count``: the job stays held, however often and for
+        however long it is polled, until the test removes the fault (``clear``)."""
+        faults = (Fault(**json.loads(r["spec"])) for r in self.db.query("SELECT spec FROM faults"))
+        return any(f.kind == "hold" and _matches(f, method, path) for f in faults)
 
     def take_job_failure(self, vendor: str) -> bool:
         """True when the next job created at ``vendor`` must fail midway."""
         return self._take(lambda f: f.kind == "fail_job" and f.vendor == vendor) is not None
+
+
+#: The kinds that act on jobs; the others answer a request in the vendor's place.
+JOB_KINDS = frozenset({"fail_job", "hold"})
+
+
+def _matches(fault: Fault, method: str, path: str) -> bool:
+    return path.startswith(fault.path) and (
+        not fault.method or fault.method.upper() == method.upper()
+    )

@@ -344,7 +344,7 @@ class ListmonkVendor(Vendor):
 
     def get_import(self, request: Request) -> Response:
         row = self._import_row()
-        if row is not None and row["status"] == "importing":
+        if row is not None and row["status"] == "importing" and not self.held(request):
             row = self._advance(row)
         return data(self._import_status(row))
 

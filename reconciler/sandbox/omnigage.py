@@ -159,12 +159,13 @@ class OmnigageVendor(Vendor):
             if job is None:
                 error = ApiError(404, "Not Found", f"Import contact {import_id} does not exist.")
                 return error.response()
-            job.polls += 1
-            target = self.job_step(job.polls)
-            while job.steps < target and job.status not in FINAL_STATES:
-                self._advance(job)
-                job.steps += 1
-            self.store.save_job(job)
+            if not self.held(request):
+                job.polls += 1
+                target = self.job_step(job.polls)
+                while job.steps < target and job.status not in FINAL_STATES:
+                    self._advance(job)
+                    job.steps += 1
+                self.store.save_job(job)
         return json_response(self._job_body(job, request))
 
     def _new_job(self, request: Request) -> ImportJob:

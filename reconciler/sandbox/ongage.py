@@ -246,7 +246,8 @@ class OngageVendor(Vendor):
         row = self._import(list_id, import_id)
         if row is None:
             return error(404, f"Import not found: {import_id}")
-        row = self._advance(row)
+        if not self.held(request):
+            row = self._advance(row)
         return envelope(self._payload(row))
 
     def list_imports(self, request: Request, list_id: str) -> Response:

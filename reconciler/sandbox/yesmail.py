@@ -118,12 +118,13 @@ class YesmailVendor(Vendor):
             ticket = self.store.ticket(number) if (number := _number(ticket_id)) else None
             if ticket is None:
                 return _error(404, f"Ticket {ticket_id} does not exist.")
-            ticket.polls += 1
-            target = self.job_step(ticket.polls)
-            while ticket.steps < target and ticket.state not in FINAL_STATES:
-                self._advance(ticket)
-                ticket.steps += 1
-            self.store.save_ticket(ticket)
+            if not self.held(request):
+                ticket.polls += 1
+                target = self.job_step(ticket.polls)
+                while ticket.steps < target and ticket.state not in FINAL_STATES:
+                    self._advance(ticket)
+                    ticket.steps += 1
+                self.store.save_ticket(ticket)
         return json_response(self._ticket_body(ticket, self._base(request)))
 
     def get_async_results(self, request: Request, results_id: str) -> Response:
