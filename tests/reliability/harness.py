@@ -63,6 +63,11 @@ class FaultProject(Project):
         with self.store() as sandbox:
             sandbox.faults.add(Fault(**fault))
 
+    def release(self) -> None:
+        """Remove the ``hold`` faults: a held job advances again on its next status read."""
+        with self.store() as sandbox:
+            sandbox.faults.clear("hold")
+
     def _read(self, sql: str) -> list[dict[str, Any]]:
         """Rows from the sandbox's store, read-only (safe while a command runs)."""
         if not self._db.exists():

@@ -8,6 +8,7 @@ declared), an add (ann) and a field update (bob: Robert → Bob), in that order.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ def _listmonk(r: dict[str, Any]) -> str:
     return "import" + ("+overwrite" if params.get("overwrite") else "")
 
 
-SUBMISSIONS = {
+SUBMISSIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ongage": _ongage,
     "listmonk": _listmonk,
     "yesmail": lambda r: "file-import",

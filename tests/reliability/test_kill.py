@@ -5,7 +5,8 @@ valid, settled and holds every job ID.
 The steps (``reconciler/apply/engine.py``): the batch file is written and staged; the ledger
 records ``submitting``; the request is sent and the vendor acts; the job ID is recorded; the job
 is polled. Each kill is observed from outside (a file appears, the sandbox logs a request, the
-state shows a status) while an injected hang holds the run still, or, inside a state write,
+state shows a status) while an injected fault holds the run still (a hang that outlasts the
+test, or a hold that keeps a job pending until the test releases it), or, inside a state write,
 comes from the crash points of ``reconciler/faultpoints.py``.
 
 Ongage (import IDs, an import listing to find a lost job by) and listmonk (no job ID, one import
@@ -14,11 +15,15 @@ at a time, found again by its file name) are covered.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.sandbox.core import Sandbox
+from reconciler.sandbox.server import EmbeddedSandbox
 from tests.reliability.harness import (
     FaultProject,
     assert_state_settled,
@@ -150,15 +155,53 @@ def test_killed_after_the_vendor_accepted_before_the_job_id_was_recorded(
     assert [j.status for j in p.state().jobs] == ["succeeded"] * 4  # adopted, not resent
 
 
+#: The status reads a `hold` fault keeps pending: Ongage's per import, listmonk's of its one
+#: import at a time.
+HOLD = {"ongage": "/ongage/1001/api/import/", "listmonk": "/listmonk/api/import/subscribers"}
+STATUS_READ = {"ongage": r"/ongage/1001/api/import/\d+", "listmonk": HOLD["listmonk"]}
+#: The vendor's own record of its imports, and what it holds while the first one is held: the
+#: one import accepted, still where it started (the run sends one batch at a time).
+VENDOR_JOBS = {
+    "ongage": ("SELECT status FROM ongage_imports ORDER BY id", [40001]),  # queued
+    "listmonk": ("SELECT status FROM listmonk_import", ["importing"]),
+}
+
+
+def reads_while_held(p: FaultProject, sc: Scenario) -> int:
+    """Status reads the vendor answered after it accepted the batch the test interrupts."""
+    log = p.requests()
+    submit = (SUBMIT[sc.vendor]["method"], SUBMIT[sc.vendor]["path"], 200)
+    accepted = [i for i, r in enumerate(log) if (r["method"], r["path"], r["status"]) == submit]
+    if not accepted:
+        return 0
+    return sum(
+        r["method"] == "GET"
+        and r["status"] == 200
+        and bool(re.fullmatch(STATUS_READ[sc.vendor], r["path"]))
+        for r in log[accepted[0] + 1 :]
+    )
+
+
+def vendor_jobs(p: FaultProject, sc: Scenario) -> list[Any]:
+    sql, _ = VENDOR_JOBS[sc.vendor]
+    with p.store() as sandbox:
+        return [r["status"] for r in sandbox.db.query(sql)]
+
+
 @BOTH
 def test_killed_while_polling(tmp_path: Path, sc: Scenario) -> None:
-    p = sc.project(tmp_path, polls=40)  # each job needs many status reads: time to kill it
+    p = sc.project(tmp_path)
+    p.inject(path=HOLD[sc.vendor], method="GET", kind="hold")  # pending until released
     proc = apply(p)
     action = SUBMIT_ACTION[sc.vendor]
-    wait_for(f"a submitted {action}", lambda: ledger_has(p, action, "submitted"), proc)
+    # Answered, and still pending: the run is in its polling loop, and stays there.
+    wait_for(f"the {action} polled while held", lambda: reads_while_held(p, sc) >= 2, proc)
     kill(proc)
+    assert ledger_has(p, action, "submitted")
+    assert vendor_jobs(p, sc) == VENDOR_JOBS[sc.vendor][1]
     assert list((p.root / ".reconciler" / "work").glob("run-*/providers"))  # the killed scratch
     job_id = next(j["vendor_job_id"] for j in p.raw_state()["jobs"] if j["action"] == action)
+    p.release()
     rerun_converges(sc, p)
     final = next(j for j in p.state().jobs if j.action == action)
     assert (final.status, final.vendor_job_id) == ("succeeded", job_id)
@@ -194,6 +237,34 @@ def test_sandbox_store_keeps_faults_for_the_next_command(tmp_path: Path) -> None
     finally:
         sandbox.db.close()
     assert [f.status if f else None for f in taken] == [503, 503, None]
+
+
+def test_a_held_job_stays_pending_until_released() -> None:
+    """The premise of the polling kill: a `hold` keeps a job where it is however often it is
+    read, and once released the job resumes its pace (a held read was no poll)."""
+    auth = {"X-USERNAME": "u", "X-PASSWORD": "p", "X-ACCOUNT-CODE": "a"}
+    imports = "/ongage/1001/api/import"
+    with (
+        EmbeddedSandbox() as running,
+        httpx.Client(base_url=running.base_url, headers=auth, timeout=30) as http,
+    ):
+        running.app.seed({"ongage": {"lists": {"1001": {"fields": [], "contacts": []}}}})
+        url = http.put("/_sandbox/files/a.csv", content=b"email\nann@example.com\n").json()["url"]
+        http.post("/_sandbox/faults", json={"path": f"{imports}/", "method": "GET", "kind": "hold"})
+        job = http.post(imports, json={"file_url": url}).json()["payload"]["id"]
+
+        def status() -> int:
+            read = http.get(f"{imports}/{job}")
+            assert read.status_code == 200, read.text
+            return int(read.json()["payload"]["status"])
+
+        held = [status() for _ in range(10)]
+        http.delete("/_sandbox/faults", params={"kind": "hold"})
+        released = [status() for _ in range(4)]
+        contacts = running.app.state()["vendors"]["ongage"]["lists"]["1001"]
+    assert held == [40001] * 10  # queued, read after read
+    assert released == [40010, 40002, 40004, 40003]  # one step per read, as if never held
+    assert [c["email"] for c in contacts] == ["ann@example.com"]
 
 
 def test_yesmail_killed_after_the_vendor_accepted_sends_the_batch_again(tmp_path: Path) -> None:
