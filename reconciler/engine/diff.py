@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.address import SQL_NORMALISE
+from reconciler.address import SQL_NORMALISE, SQL_VALID
 from reconciler.engine.concurrent import BackgroundQueries, FileScans
 from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql, keep_join_sides
 from reconciler.engine.hot import HotRows, fetch, hot_rows
@@ -31,7 +31,7 @@ from reconciler.engine.rules import AtVendor, ListRules, decide, decide_at_vendo
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus
-from reconciler.plan.model import NO_VALUES, ListChange, ListPlan
+from reconciler.plan.model import NO_VALUES, ListChange, ListPlan, Unaddressable
 from reconciler.sources.csvfile import sql_str
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
@@ -91,6 +91,7 @@ def diff_list(
         )
         if fetch(con, "SELECT count(*) FROM vend WHERE shared")[0][0]:
             _every_pair_of_shared_keys(con, pairs, cur)
+    unaddressable, unaddressable_inactive = _set_aside_unaddressable(con)
     if fetch(con, "SELECT count(*) FROM vend WHERE ch IS NOT NULL AND status IS NULL")[0][0]:
         _report_statuses(con, current)
     rows = hot_rows(con, desired, entry, source_rows, scope)
@@ -156,7 +157,7 @@ def diff_list(
             current_rows, active_rows = results[1]
         else:
             current_rows = scans.export_rows
-            active_rows = current_rows - _inactive_rows(con)
+            active_rows = current_rows - _inactive_rows(con) - unaddressable_inactive
     finally:
         counts.join()
     return ListPlan.from_groups(
@@ -171,7 +172,35 @@ def diff_list(
         desired_members=int(distinct),
         active_members=int(active_rows),
         skipped_invalid=tuple(str(p) for p in invalid) if cfg.skip_invalid else (),
+        unaddressable=unaddressable,
     )
+
+
+#: How many of the vendor's unaddressable rows a plan names.
+UNADDRESSABLE_SAMPLE = 20
+
+
+def _set_aside_unaddressable(con: Any) -> tuple[Unaddressable | None, int]:
+    """The vendor's undeclared rows whose address is not a valid one (empty, say), taken out
+    of ``vend``: no batch can name them (sending one back would be refused by the vendor, or
+    accepted as another address), so they are left as they are, counted and sampled for the
+    plan, with how many of them are not active (``vend`` no longer counts them). A declared
+    row of such an address is the member's problem and stays."""
+    where = f"dh IS NULL AND ch IS NOT NULL AND NOT coalesce({SQL_VALID('e')}, false)"
+    count, inactive = fetch(
+        con,
+        "SELECT count(*), count(*) FILTER (WHERE status IS DISTINCT FROM 'active') "
+        f"FROM vend WHERE {where}",
+    )[0]
+    if not count:
+        return None, 0
+    sample = fetch(
+        con,
+        f"SELECT DISTINCT coalesce(e, '') AS e FROM vend WHERE {where} "
+        f"ORDER BY e LIMIT {UNADDRESSABLE_SAMPLE}",
+    )
+    con.execute(f"DELETE FROM vend WHERE {where}")
+    return Unaddressable(int(count), tuple(str(r[0]) for r in sample)), int(inactive)
 
 
 def _every_pair_of_shared_keys(con: Any, pairs: str, cur: str) -> None:

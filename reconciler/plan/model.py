@@ -87,6 +87,15 @@ class GuardViolation:
     overridden: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Unaddressable:
+    """The vendor's rows whose address is not a valid one, left as they are (no batch can
+    name them): how many, and a few of their addresses (in match form)."""
+
+    rows: int
+    sample: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class ListPlan:
     name: str
@@ -101,6 +110,7 @@ class ListPlan:
     active_members: int = 0  # active at the vendor before the change
     skipped_invalid: tuple[str, ...] = ()  # "file:line: message" for rows skipped by skip_invalid
     gaps: tuple[CapabilityGap, ...] = ()
+    unaddressable: Unaddressable | None = None  # the vendor's rows no batch can name
     pending: Mapping[ChangeKind, int] = field(default_factory=dict)  # covered by in-flight jobs
 
     @cached_property
