@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reconciler.model import Action, ChangeKind
 from reconciler.plan.model import ListChange, ListPlan
+from reconciler.private import private_dir, write_private
 from reconciler.providers.base import Batch, BatchFormat
 
 #: Actions whose rows carry managed field values.
@@ -82,13 +83,13 @@ def write_batches(
     list_plan: ListPlan, action: Action, fmt: BatchFormat, directory: Path
 ) -> list[Batch]:
     """Batch files for one list and action, at most ``fmt.max_rows`` rows each."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)  # addresses and field values: readable by their owner only
     rows = list_plan.of_kind(ChangeKind(action.value))
     batches = []
     for index, chunk in enumerate(_chunks(rows, max(1, fmt.max_rows)), start=1):
         data = render_batch(chunk, action, fmt)
         path = directory / f"{_safe(list_plan.name)}-{action.value}-{index:04d}.csv"
-        path.write_bytes(data)
+        write_private(path, data)
         batches.append(
             Batch(
                 list_name=list_plan.name,

@@ -16,6 +16,7 @@ from reconciler.errors import ProviderError
 from reconciler.exports.files import CsvExportSnapshot, open_export
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import Action, VendorType
+from reconciler.private import open_private, private_dir
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
 from reconciler.providers.capabilities import CAPABILITIES
 from reconciler.providers.http import VendorHttp, field, mapping, whole_number
@@ -219,10 +220,10 @@ class ListmonkProvider(Provider):
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
         list_id = _list_id(list_config)
         target = self.workdir / "current" / f"{list_name}.csv"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         managed = list_config.managed_fields
         subscribers, total = self._listing(list_id)
-        with target.open("w", encoding="utf-8", newline="") as fh:
+        with open_private(target, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["email", "status", *managed])
             for sub in subscribers:

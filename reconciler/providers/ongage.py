@@ -4,8 +4,10 @@ current state through one export per status (``specs/vendors/ongage.md``, "Provi
 from __future__ import annotations
 
 import io
+import shutil
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from reconciler.exports.files import CsvExportSnapshot, open_export
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import Action, VendorType
 from reconciler.plan.model import CurrentStateRef
+from reconciler.private import open_private, private_dir
 from reconciler.providers.base import (
     Batch,
     BatchFormat,
@@ -216,8 +219,7 @@ class OngageProvider(Provider):
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
         list_id = list_config.list_id
         segment = list_config.options.get("segment_id", int(list_id) if list_id.isdigit() else 0)
-        directory = self.workdir / "exports" / list_name
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(self.workdir / "exports" / list_name)
         files: dict[str, str] = {}
         for ongage_status, ours in EXPORT_STATUSES.items():
             target = directory / f"{ours}.csv"
@@ -258,20 +260,35 @@ class OngageProvider(Provider):
                 )
             time.sleep(delay)
             delay = min(5.0, delay * 2)
-        try:
-            with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-                names = [n for n in archive.namelist() if not n.endswith("/")]
-                if len(names) != 1:
-                    raise ProviderError(
-                        f"export ZIP holds {len(names)} files, expected one",
-                        vendor="ongage",
-                        endpoint=f"GET {retrieve}",
-                    )
-                target.write_bytes(archive.read(names[0]))
-        except zipfile.BadZipFile:
-            raise ProviderError(
-                "export is not a ZIP file", vendor="ongage", endpoint=f"GET {retrieve}"
-            ) from None
+        unzip_export(response.content, target, f"GET {retrieve}")
+
+
+def unzip_export(content: bytes, target: Path, endpoint: str) -> None:
+    """Write the one file of an export ZIP to ``target`` (0600: it holds the list)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise ProviderError(
+                    f"export ZIP holds {len(names)} files, expected one",
+                    vendor="ongage",
+                    endpoint=endpoint,
+                )
+            # Streamed: the export of a large list does not fit in memory twice.
+            with archive.open(names[0]) as member, open_private(target) as out:
+                shutil.copyfileobj(member, out, 1 << 20)
+    except zipfile.BadZipFile:
+        raise ProviderError(
+            "export is not a ZIP file", vendor="ongage", endpoint=endpoint
+        ) from None
+    except (zlib.error, EOFError) as exc:
+        # The deflate stream is corrupt or cut short: the download, not the list, is bad.
+        raise ProviderError(
+            f"export ZIP is damaged ({type(exc).__name__}: {exc}); run the command again "
+            "to download the export afresh",
+            vendor="ongage",
+            endpoint=endpoint,
+        ) from exc
 
 
 def _file_name(url: str) -> str:

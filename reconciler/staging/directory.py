@@ -8,6 +8,8 @@ from pathlib import Path
 
 from reconciler.staging.base import Stager, StagingError, unguessable_name
 
+STAGED_FILE_MODE = 0o640
+
 
 class DirectoryStager(Stager):
     def __init__(self, directory: Path, base_url: str) -> None:
@@ -20,7 +22,11 @@ class DirectoryStager(Stager):
             name = unguessable_name(path)
             target = self.directory / name
             tmp = self.directory / f".{name}.part"
-            shutil.copyfile(path, tmp)
+            # Group-readable, not world-readable: the user's web server must read the file
+            # (it runs in the owner's group, or the directory grants it by a default ACL).
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, STAGED_FILE_MODE)
+            with path.open("rb") as src, os.fdopen(fd, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
             # Appear complete or not at all: a vendor must never fetch half a file.
             os.replace(tmp, target)
         except OSError as exc:

@@ -6,11 +6,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
 from reconciler.staging.base import Stager, StagingError, unguessable_name
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: every line would name a staged file's unguessable URL, which is what
+    keeps the file private, on the user's terminal or in a CI log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class HttpStager(Stager):
@@ -24,7 +32,9 @@ class HttpStager(Stager):
         self._lock = threading.Lock()
         self.fetches: dict[str, int] = {}
         try:
-            self._server: BaseWSGIServer = make_server(host, port, self._app, threaded=True)
+            self._server: BaseWSGIServer = make_server(
+                host, port, self._app, threaded=True, request_handler=_QuietHandler
+            )
         except OSError as exc:
             raise StagingError(f"cannot serve batch files on {host}:{port}: {exc}") from None
         bound = f"http://{host}:{self._server.server_port}"
