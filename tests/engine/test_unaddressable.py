@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.errors import SourceError
 from reconciler.model import DropAction, ListMode
 from reconciler.plan.model import Unaddressable
 from tests.engine.conftest import Write, kinds, one_list, plan_for
@@ -42,3 +43,34 @@ def test_a_clean_export_has_nothing_unaddressable(write: Write, workdir: Path) -
     plan = plan_for(workdir, one_list(members=[{"csv": "members.csv"}], export=EXPORT)).lists[0]
     assert plan.unaddressable is None
     assert kinds(plan) == {"add": {"a@example.com"}, "remove": {"b@example.com"}}
+
+
+def test_a_vendor_address_that_unicode_folds_into_a_member_is_not_that_member(
+    write: Write, workdir: Path
+) -> None:
+    # Unicode lower-casing turns "İvan" into "ivan" and the Kelvin sign into "k": the vendor's
+    # rows are not these members, and cannot be addressed.
+    write("members.csv", "email\nivan@example.com\nkim@example.com\n")
+    write(
+        "export.csv", "email,status\nİvan@example.com,unsubscribed\n\u212aim@example.com,active\n"
+    )
+    plan = plan_for(workdir, one_list(members=[{"csv": "members.csv"}], export=EXPORT)).lists[0]
+    assert kinds(plan) == {"add": {"ivan@example.com", "kim@example.com"}}
+    assert plan.unaddressable == Unaddressable(2, ("İvan@example.com", "\u212aim@example.com"))
+
+
+def test_a_member_that_unicode_folds_into_ascii_is_invalid(write: Write, workdir: Path) -> None:
+    write(
+        "members.csv",
+        "email\nİvan@example.com\n\u212aim@example.com\n" + "a" * 65 + "@example.com\n",
+    )
+    write("export.csv", "email,status\nivan@example.com,active\n")
+    with pytest.raises(SourceError) as caught:
+        plan_for(workdir, one_list(members=[{"csv": "members.csv"}], export=EXPORT))
+    assert [str(p) for p in caught.value.problems] == [
+        "members.csv:2: invalid e-mail address 'İvan@example.com': U+0130 is not an ASCII "
+        "character (addresses are matched and sent as ASCII)",
+        "members.csv:3: invalid e-mail address '\u212aim@example.com': U+212A is not an ASCII "
+        "character (addresses are matched and sent as ASCII)",
+        "members.csv:4: e-mail address whose local part is longer than 64 characters",
+    ]
