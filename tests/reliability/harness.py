@@ -81,8 +81,8 @@ class FaultProject(Project):
                 return []
 
     def requests(self) -> list[dict[str, Any]]:
-        """The sandbox's request log (method, path, status, body), oldest first."""
-        return self._read("SELECT method, path, status, body FROM requests ORDER BY seq")
+        """The sandbox's request log (method, path, status, body, time), oldest first."""
+        return self._read("SELECT method, path, status, body, time FROM requests ORDER BY seq")
 
     def faults_pending(self) -> int:
         """Injected faults not yet used up: 0 once the sandbox has met the request a fault

@@ -18,7 +18,13 @@ from tests.reliability.harness import FaultProject, assert_state_settled, finish
 from tests.reliability.scenarios import ONGAGE, ONGAGE_SUBMISSIONS
 
 IMPORT = "/ongage/1001/api/import"
-TIMEOUT = {"timeout_seconds": 1}
+#: The read timeout of the runs with a hang: thousands of times a normal answer of the sandbox
+#: (milliseconds), so that on a loaded machine only a hung request times out.
+TIMEOUT_SECONDS = 10
+TIMEOUT = {"timeout_seconds": TIMEOUT_SECONDS}
+#: Far past the timeout (the sandbox caps it at 120 s): a hang never ends before the client
+#: gives up on it, and ends when the command stops its sandbox, unlogged.
+HANG = 3600
 
 
 def apply(p: FaultProject, code: int = 0) -> str:
@@ -82,18 +88,28 @@ def test_502_after_the_vendor_accepted_adopts_the_job_in_the_same_run(tmp_path: 
     converged(p)
 
 
+@pytest.mark.slow  # waits out the timeout
 def test_a_hanging_status_read_is_retried_after_the_timeout(tmp_path: Path) -> None:
     p = ONGAGE.project(tmp_path, options=TIMEOUT)
-    p.inject(path=f"{IMPORT}/", method="GET", kind="hang", seconds=3)
+    p.inject(path=f"{IMPORT}/", method="GET", kind="hang", seconds=HANG)
     apply(p)
+    assert p.faults_pending() == 0  # the first status read met the hang
+    log = p.requests()
+    accepted = next(r for r in log if (r["method"], r["path"]) == ("POST", IMPORT))
+    reads = [r for r in log if (r["method"], r["path"]) == ("GET", f"{IMPORT}/1")]
+    # The hung read is never logged (its answer never came): the job's four steps were all
+    # read afterwards, the first of them only once the hung read had waited out the timeout.
+    assert [r["status"] for r in reads] == [200] * 4
+    assert reads[0]["time"] - accepted["time"] >= TIMEOUT_SECONDS
     converged(p)
 
 
+@pytest.mark.slow  # waits out the timeout
 def test_an_import_hanging_before_the_vendor_acts_is_unsent_then_sent_once(
     tmp_path: Path,
 ) -> None:
     p = ONGAGE.project(tmp_path, options=TIMEOUT)
-    p.inject(path=IMPORT, method="POST", kind="hang", seconds=3)
+    p.inject(path=IMPORT, method="POST", kind="hang", seconds=HANG)
     out = apply(p, 1)
     assert (
         "Error: ongage POST /1001/api/import: timed out after sending (ReadTimeout); the vendor "
@@ -104,10 +120,10 @@ def test_an_import_hanging_before_the_vendor_acts_is_unsent_then_sent_once(
     converged(p)
 
 
-@pytest.mark.parametrize("kind", ["hang", "status"])
+@pytest.mark.parametrize("kind", [pytest.param("hang", marks=pytest.mark.slow), "status"])
 def test_an_import_accepted_whose_answer_is_lost_is_adopted(tmp_path: Path, kind: str) -> None:
     p = ONGAGE.project(tmp_path, options=TIMEOUT)
-    p.inject(path=IMPORT, method="POST", kind=kind, status=504, seconds=3, after=True)
+    p.inject(path=IMPORT, method="POST", kind=kind, status=504, seconds=HANG, after=True)
     apply(p)
     complaint = p.state().jobs[0]
     assert (complaint.action, complaint.status, complaint.vendor_job_id) == (
