@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     commands = parser.add_subparsers(dest="sandbox_command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="serve all four vendors on one port")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--port", type=int, default=8765, help="default 8765; 0: a free port, printed at start"
+    )
     serve.add_argument("--data", type=Path, help="keep state in DIR (survives restarts)")
     serve.add_argument("--seed", type=Path, help="seed data (YAML/JSON) for a new data dir")
     serve.add_argument(

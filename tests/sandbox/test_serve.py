@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.s3server import free_port
-
 ROOT = Path(__file__).resolve().parents[2]
+LISTENING = "reconciler sandbox listening on "
 
 
 def start(*args: str) -> subprocess.Popen[str]:
@@ -26,39 +25,41 @@ def start(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/_sandbox/state", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("sandbox did not start")
+def listening(proc: subprocess.Popen[str]) -> str:
+    """The URL the sandbox says it listens on: with ``--port 0`` the port is the kernel's choice
+    (nobody else's), named in the banner the sandbox prints once it accepts connections."""
+    assert proc.stdout is not None
+    # Read here, line by line: communicate() reads the pipe itself, past what readline buffered.
+    banner = [proc.stdout.readline() for _ in range(3)]  # blocks until printed, or the exit
+    assert banner[0].startswith(LISTENING), "".join(banner) + proc.communicate(timeout=20)[1]
+    url = banner[0][len(LISTENING) :].rstrip("\n")
+    assert re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*", url), url  # the real port, not 0
+    assert banner[1:] == [
+        f"  vendors: {url}/listmonk, {url}/omnigage, {url}/ongage, {url}/yesmail\n",
+        f"  inspect: {url}/_sandbox/state\n",
+    ]
+    return url
 
 
 def test_serve_persists_across_restarts_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     seed = tmp_path / "seed.yaml"
     seed.write_text("yesmail:\n  subscribers: [ann@example.com]\n")
-    proc = start("--port", str(port), "--data", str(tmp_path / "data"), "--seed", str(seed))
+    proc = start("--port", "0", "--data", str(tmp_path / "data"), "--seed", str(seed))
     try:
-        wait_up(url)
+        url = listening(proc)
         before = httpx.get(f"{url}/_sandbox/state").json()["vendors"]["yesmail"]
         httpx.put(f"{url}/_sandbox/files/x.csv", content=b"email\n")
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0
-    assert out.splitlines()[0] == f"reconciler sandbox listening on {url}"
+        out, err = proc.communicate(timeout=20)
+    assert (proc.returncode, out, err) == (0, "", "sandbox stopped\n")
     assert [s["email"] for s in before["subscribers"]] == ["ann@example.com"]
 
     # Restarted on the same data dir (with a different seed: ignored, the dir is not new).
     seed.write_text("yesmail:\n  subscribers: [bob@example.com]\n")
-    proc = start("--port", str(port), "--data", str(tmp_path / "data"), "--seed", str(seed))
+    proc = start("--port", "0", "--data", str(tmp_path / "data"), "--seed", str(seed))
     try:
-        wait_up(url)
+        url = listening(proc)
         after = httpx.get(f"{url}/_sandbox/state").json()["vendors"]["yesmail"]
         assert httpx.get(f"{url}/_sandbox/files/x.csv").content == b"email\n"
     finally:

@@ -156,11 +156,14 @@ def flaky(request: pytest.FixtureRequest) -> Iterator[FlakyFileHost]:
     thread.join(timeout=5)
 
 
-def closed_port() -> int:
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port every connection to is refused: bound for the whole test, so no other process
+    can take it, and never listening (Linux answers a connection to it with a reset)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
-    return port
+        yield port
 
 
 # -- authentication -----------------------------------------------------------------------------
@@ -438,8 +441,8 @@ def test_a_transient_download_failure_is_retried_once(
     assert "c@example.com" in [m["email"] for m in lists(http)["news"]]
 
 
-def test_a_download_failing_twice_fails_the_ticket(http: httpx.Client) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/members.csv"
+def test_a_download_failing_twice_fails_the_ticket(http: httpx.Client, refused_port: int) -> None:
+    url = f"http://127.0.0.1:{refused_port}/members.csv"
     states, ticket = poll(http, start(http, source(url)).headers["Content-Location"])
     assert states == ["retrying", "failed"]
     assert events(ticket)[1:] == [
