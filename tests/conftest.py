@@ -22,3 +22,29 @@ settings.register_profile(
     **_COMMON,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# -- one S3 server for the session ----------------------------------------------------------
+# Imported here, below the hypothesis profiles, which are edited on their own.
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.s3server import AWS_ENV, moto_server, reset  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server for every test that needs S3, started by the first of them."""
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def empty_s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's moto server, emptied of every earlier test's buckets and objects, with
+    test credentials in the environment (where reconciler subprocesses inherit them)."""
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    reset(moto_endpoint)
+    return moto_endpoint

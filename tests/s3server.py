@@ -1,12 +1,17 @@
-"""A real S3 API server for tests: moto's standalone server in a subprocess on 127.0.0.1."""
+"""A real S3 API server for tests: moto's server in a subprocess on 127.0.0.1.
+
+One server serves the whole test session (``moto_endpoint`` in tests/conftest.py); each test
+that uses it starts from an empty server (moto's reset), so no test sees another's buckets or
+objects. Run as ``python -m tests.s3server``, this file is that server: it binds port 0, so the
+port is the kernel's choice and nobody else's, and prints the URL it listens on.
+"""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,45 +19,44 @@ from typing import Any
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
+#: The first line the server prints, followed by its URL.
+READY = "moto listening on "
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """Start ``moto_server`` and yield its endpoint URL; stop it afterwards."""
-    binary = Path(sys.executable).parent / "moto_server"
-    if not binary.exists():
-        raise RuntimeError(
-            f"moto_server not found next to {sys.executable}: pip install -e '.[dev]'"
+    """Start moto's server and yield its endpoint URL; stop it afterwards."""
+    # A file, not a pipe, for its errors: nobody reads them unless it fails to start, and a
+    # full pipe would stall the server.
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.s3server"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env={**os.environ, **AWS_ENV},
         )
-    port = free_port()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    proc = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/moto-api/", timeout=1.0)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            assert proc.stdout is not None
+            # The port is known once bound, and the server accepts connections from then on
+            # (queued until it serves): nothing to poll. Blocks until it prints or dies.
+            line = proc.stdout.readline()
+            if not line.startswith(READY):
+                proc.wait(timeout=30)
+                errors.seek(0)
+                raise RuntimeError(f"moto's server did not start:\n{line}{errors.read()}")
+            yield line[len(READY) :].strip()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def s3_client(endpoint: str) -> Any:
@@ -61,32 +65,39 @@ def s3_client(endpoint: str) -> Any:
     return boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint)
 
 
-@contextmanager
-def s3_with_buckets(*buckets: str, versioned: tuple[str, ...] = ()) -> Iterator[str]:
-    """A moto server with ``buckets`` (``versioned`` among them with versioning on), and
-    test credentials in the environment, where reconciler subprocesses inherit them."""
-    saved = {name: os.environ.get(name) for name in _AWS_ENV}
-    os.environ.update(_AWS_ENV)
-    try:
-        with moto_server() as url:
-            client = s3_client(url)
-            for bucket in buckets:
-                client.create_bucket(Bucket=bucket)
-            for bucket in versioned:
-                client.put_bucket_versioning(
-                    Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
-                )
-            yield url
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def reset(endpoint: str) -> None:
+    """Forget every bucket and object (moto's reset API)."""
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
 
 
-_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+def create_buckets(endpoint: str, *buckets: str, versioned: tuple[str, ...] = ()) -> str:
+    """Create ``buckets`` (``versioned`` among them with versioning on); return ``endpoint``."""
+    client = s3_client(endpoint)
+    for bucket in buckets:
+        client.create_bucket(Bucket=bucket)
+    for bucket in versioned:
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return endpoint
+
+
+def _serve() -> None:
+    import logging
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    # What moto's own server sets: the port some of its responses name.
+    os.environ["MOTO_PORT"] = str(server.server_port)
+    print(f"{READY}http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    _serve()

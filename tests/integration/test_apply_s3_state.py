@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,15 @@ import pytest
 
 from tests.integration.project import Project
 from tests.integration.test_apply_ongage import CONFIG, EXPECTED, MEMBERS, SEED, import_actions
-from tests.s3server import s3_client, s3_with_buckets
+from tests.s3server import create_buckets, s3_client
 
 BUCKET = "reconciler-state"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
+@pytest.fixture
+def s3_endpoint(empty_s3: str) -> str:
     # The test credentials are read by the tests' client and every reconciler subprocess.
-    with s3_with_buckets(BUCKET) as url:
-        yield url
+    return create_buckets(empty_s3, BUCKET)
 
 
 class S3Project(Project):

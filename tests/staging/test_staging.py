@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,7 +11,6 @@ from reconciler.config.schema import StagingConfig
 from reconciler.staging import open_stager
 from reconciler.staging.base import StagingError
 from reconciler.staging.http import HttpStager
-from tests.s3server import moto_server
 
 
 @pytest.fixture
@@ -53,27 +51,19 @@ def test_directory_stager_needs_path_and_base_url(tmp_path: Path) -> None:
         open_stager(StagingConfig(backend="directory"), config_dir=tmp_path)
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
 def test_s3_stager_presigned_url_against_a_real_s3_server(
-    batch: Path, tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+    batch: Path, tmp_path: Path, empty_s3: str
 ) -> None:
     import boto3
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    client = boto3.client("s3", region_name="us-east-1", endpoint_url=s3_endpoint)
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url=empty_s3)
     client.create_bucket(Bucket="imports")
     config = StagingConfig(
         backend="s3",
         bucket="imports",
         prefix="batches/",
         region="us-east-1",
-        endpoint_url=s3_endpoint,
+        endpoint_url=empty_s3,
         url_expiry_seconds=600,
     )
     stager = open_stager(config, config_dir=tmp_path)

@@ -4,7 +4,7 @@ conformance suite on a plain and a versioned bucket, plus what only S3 can get w
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -14,17 +14,16 @@ from reconciler.errors import StateError, StateLockedError
 from reconciler.state.model import ListState, State
 from reconciler.state.s3 import S3StateStore
 from reconciler.state.store import LockInfo, StateStore
-from tests.s3server import s3_client, s3_with_buckets
+from tests.s3server import create_buckets, s3_client
 from tests.state.conformance import StateStoreConformance
 
 PLAIN, VERSIONED = "state-plain", "state-versioned"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
+@pytest.fixture
+def s3_endpoint(empty_s3: str) -> str:
     # The child processes of the lock tests inherit the test credentials.
-    with s3_with_buckets(PLAIN, VERSIONED, versioned=(VERSIONED,)) as url:
-        yield url
+    return create_buckets(empty_s3, PLAIN, VERSIONED, versioned=(VERSIONED,))
 
 
 def _key(tmp_path: Path) -> str:

@@ -4,7 +4,6 @@ and on S3 (moto's standalone server)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from reconciler.state.local import LocalStateStore
 from reconciler.state.model import JobEntry, ListState, State
 from reconciler.state.s3 import S3StateStore
 from tests.integration.project import Project
-from tests.s3server import s3_with_buckets
+from tests.s3server import create_buckets
 
 BUCKET = "cli-state"
 PROVIDER = """\
@@ -22,10 +21,9 @@ providers:
 """
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with s3_with_buckets(BUCKET) as url:
-        yield url
+@pytest.fixture
+def s3_endpoint(empty_s3: str) -> str:
+    return create_buckets(empty_s3, BUCKET)
 
 
 def _state(*lists: str) -> State:
