@@ -1,5 +1,6 @@
 """The drift report as one self-contained HTML page (inline CSS, CSS bar charts, no script and
-no external asset), rendered from its JSON form with every value escaped by jinja2."""
+no external asset), rendered from its JSON form with every value escaped by jinja2, after
+``render.safe.html_value`` has scrubbed it and shown its control characters as escapes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reconciler.drift.model import Drift
+from reconciler.redact import scrub
+from reconciler.render import safe
 from reconciler.render.drift_json import drift_to_dict
 from reconciler.render.drift_text import summary_line
 
@@ -30,6 +33,7 @@ def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reconciler.render", "templates"),
         autoescape=True,
+        finalize=safe.html_value,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -47,6 +51,8 @@ def _largest(data: dict[str, Any]) -> int:
 def render_html(drift: Drift, *, redact: bool = True) -> str:
     data = drift_to_dict(drift, redact=redact)
     template = environment().get_template("drift.html.j2")
-    return template.render(
-        report=data, summary=summary_line(drift), labels=PART_LABELS, largest=_largest(data)
+    return scrub(
+        template.render(
+            report=data, summary=summary_line(drift), labels=PART_LABELS, largest=_largest(data)
+        )
     )

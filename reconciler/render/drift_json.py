@@ -20,6 +20,7 @@ from reconciler.drift.model import (
 from reconciler.model import ContactStatus
 from reconciler.plan.jsonform import current_to_dict
 from reconciler.plan.model import CurrentStateRef
+from reconciler.redact import scrub_data
 
 #: What a field value becomes in a redacted report: names are personal data too.
 HIDDEN = "***"
@@ -132,4 +133,5 @@ def drift_to_dict(drift: Drift, *, redact: bool = True) -> dict[str, Any]:
 
 
 def render_json(drift: Drift, *, redact: bool = True) -> str:
-    return json.dumps(drift_to_dict(drift, redact=redact), indent=2, ensure_ascii=False) + "\n"
+    data = scrub_data(drift_to_dict(drift, redact=redact))
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

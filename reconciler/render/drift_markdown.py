@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.drift.model import Drift
+from reconciler.redact import scrub
+from reconciler.render import safe
 from reconciler.render.drift_json import drift_to_dict
 from reconciler.render.drift_text import summary_line
-from reconciler.render.markdown import environment, md_escape
+from reconciler.render.markdown import environment
 
 
 def md_strict(value: Any) -> str:
-    """As the plan's md filter, and asterisks too: masked values are full of them."""
-    return md_escape(value).replace("*", "\\*")
+    """As the plan's md filter, and the stars of masked values escaped too: the report masks
+    field values as ``***``, which could otherwise pair with a mask's stars."""
+    return safe.markdown(value, masks=False)
 
 
 def render_markdown(drift: Drift, *, redact: bool = True) -> str:
@@ -20,4 +23,4 @@ def render_markdown(drift: Drift, *, redact: bool = True) -> str:
     env = environment()
     env.filters["md"] = md_strict
     template = env.get_template("drift.md.j2")
-    return template.render(report=data, summary=summary_line(drift))
+    return scrub(template.render(report=data, summary=summary_line(drift)))

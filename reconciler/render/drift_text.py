@@ -1,9 +1,12 @@
 """The drift report as terminal text: counts only, no addresses (CI logs are widely read; the
-addresses are in the report files, masked unless asked otherwise)."""
+addresses are in the report files, masked unless asked otherwise). Data values (list IDs,
+locations, explanations, field names) go through ``render.safe.terminal``."""
 
 from __future__ import annotations
 
 from reconciler.drift.model import CHANGE_KINDS, Drift, ListDrift, Part
+from reconciler.redact import scrub
+from reconciler.render.safe import terminal
 
 NO_DRIFT = "No drift. The vendors match the repository."
 
@@ -21,27 +24,27 @@ def summary_line(drift: Drift) -> str:
 
 
 def _detail(counts: dict[str, int]) -> str:
-    shown = [f"{n:,} {name}" for name, n in counts.items() if n]
+    shown = [f"{n:,} {terminal(name)}" for name, n in counts.items() if n]
     return f" ({', '.join(shown)})" if shown else ""
 
 
 def render_list(ld: ListDrift) -> list[str]:
     lines = [
-        f"List {ld.name!r} ({ld.vendor} list {ld.vendor_list_id} via provider {ld.provider!r}): "
-        + ("drift" if ld.has_drift else "in sync")
+        f"List {ld.name!r} ({ld.vendor} list {terminal(ld.vendor_list_id)} via provider "
+        f"{ld.provider!r}): " + ("drift" if ld.has_drift else "in sync")
     ]
     if ld.current is not None:
         ref = ld.current
         read = f", read {ref.read_at.isoformat()}" if ref.read_at else ""
         lines.append(
-            f"  current state: {ref.kind} {ref.location} ({ref.rows:,} rows, "
+            f"  current state: {ref.kind} {terminal(ref.location)} ({ref.rows:,} rows, "
             f"sha256 {ref.sha256[:12]}…{read})"
         )
     counts = ld.counts
     changes = {kind.value: ld.changes.get(kind, 0) for kind in CHANGE_KINDS}
     lines.append(f"  to apply (the repository wants): {counts[Part.CHANGES]:,}{_detail(changes)}")
     for gap in ld.gaps:
-        lines.append(f"    ✗ cannot apply: {gap.explanation}")
+        lines.append(f"    ✗ cannot apply: {terminal(gap.explanation)}")
     statuses: dict[str, int] = {}
     for item in ld.absorb:
         statuses[item.status.value] = statuses.get(item.status.value, 0) + 1
@@ -58,4 +61,4 @@ def render_text(drift: Drift) -> str:
         lines.extend(render_list(ld))
         lines.append("")
     lines.append(summary_line(drift))
-    return "\n".join(lines) + "\n"
+    return scrub("\n".join(lines) + "\n")

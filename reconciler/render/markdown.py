@@ -1,14 +1,15 @@
 """The plan as Markdown for pull-request comments, through a jinja2 template: a summary table
 (list × action), then per list collapsible ``<details>`` blocks of sample rows with the reason
 of each change. Addresses are masked by default, in the address column and wherever one
-appears in free text (a reason, a consent reference, a field value).
+appears in free text (a reason, a consent reference, a field value). Every data value goes
+through ``render.safe.markdown``, which makes it inert text (``specs/markdown.md``): no
+mention, link, image, HTML or broken table can come from a row.
 
 ``render.comments`` splits the result into comments that fit GitHub's size limit.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -18,6 +19,8 @@ from reconciler.address import mask
 from reconciler.model import KIND_ORDER
 from reconciler.plan.jsonform import change_to_dict, guard_to_dict, list_to_dict
 from reconciler.plan.model import Plan
+from reconciler.redact import scrub
+from reconciler.render import safe
 from reconciler.render.text import summary_line
 
 SAMPLE = 20
@@ -35,13 +38,12 @@ def mask_text(text: str) -> str:
 
 
 def md_escape(value: Any) -> str:
-    """Safe inside a Markdown table cell: HTML escaped, pipes and newlines neutralised."""
-    text = html.escape(str(value if value is not None else ""), quote=False)
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+    """A data value as inert Markdown, safe inside a table cell (``render.safe.markdown``)."""
+    return safe.markdown(value)
 
 
 def code_escape(value: Any) -> str:
-    return str(value).replace("`", "'").replace("\n", " ")
+    return safe.code_span_text(value)
 
 
 def environment() -> Environment:
@@ -103,10 +105,13 @@ def render_markdown(plan: Plan, *, redact: bool = True, sample: int | None = SAM
         ),
     ]
     template = environment().get_template("plan.md.j2")
-    return template.render(
-        summary=summary_line(plan),
-        kinds=kinds,
-        lists=lists,
-        table=table,
-        guards=[guard_to_dict(v) for v in plan.guards],
+    # Each value was scrubbed by its filter; the whole text is too, in case one was missed.
+    return scrub(
+        template.render(
+            summary=summary_line(plan),
+            kinds=kinds,
+            lists=lists,
+            table=table,
+            guards=[guard_to_dict(v) for v in plan.guards],
+        )
     )

@@ -1,5 +1,10 @@
 """The plan as terminal text, in Terraform's manner: per list, per action, a bounded sample of
-addresses with their reasons, capability gaps in a loud block, and one closing line."""
+addresses with their reasons, capability gaps in a loud block, and one closing line.
+
+Every data value (an address, a field, a reason, a list ID, a location, an explanation) goes
+through ``render.safe.terminal`` where it is formatted, or ``!r`` (whose escapes show every
+control character): a row can neither move the cursor nor forge a line, and the colours
+reconciler adds are kept."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from typing import IO, TypeVar
 
 from reconciler.model import KIND_ORDER, ChangeKind
 from reconciler.plan.model import ListChange, ListPlan, Plan
+from reconciler.redact import scrub
+from reconciler.render.safe import terminal
 
 SAMPLE = 10
 
@@ -75,11 +82,11 @@ def summary_line(plan: Plan) -> str:
 def _field_diff(change: ListChange) -> str:
     if change.kind is ChangeKind.UPDATE:
         return ", ".join(
-            f"{name}: {change.previous.get(name)!r} → {value!r}"
+            f"{terminal(name)}: {change.previous.get(name)!r} → {value!r}"
             for name, value in change.fields.items()
         )
     if change.fields:
-        return ", ".join(f"{name}={value!r}" for name, value in change.fields.items())
+        return ", ".join(f"{terminal(name)}={value!r}" for name, value in change.fields.items())
     return ""
 
 
@@ -101,7 +108,7 @@ def render_list(
 ) -> list[str]:
     lines = [
         paint("1", f"List {list_plan.name!r}")
-        + f" ({list_plan.vendor} list {list_plan.vendor_list_id} via provider "
+        + f" ({list_plan.vendor} list {terminal(list_plan.vendor_list_id)} via provider "
         f"{list_plan.provider!r}, {list_plan.mode.value}"
         + (
             f", drops by {list_plan.drop_action.value}"
@@ -113,12 +120,12 @@ def render_list(
     if list_plan.current is not None:
         ref = list_plan.current
         lines.append(
-            f"  current state: {ref.kind} {ref.location} ({ref.rows:,} rows, "
+            f"  current state: {ref.kind} {terminal(ref.location)} ({ref.rows:,} rows, "
             f"sha256 {ref.sha256[:12]}…); {list_plan.active_members:,} active, "
             f"{list_plan.desired_members:,} declared"
         )
     for gap in list_plan.gaps:
-        lines.append(paint("1;31", f"  ✗ CANNOT APPLY: {gap.explanation}"))
+        lines.append(paint("1;31", f"  ✗ CANNOT APPLY: {terminal(gap.explanation)}"))
     if list_plan.skipped_invalid:
         lines.append(
             paint(
@@ -128,7 +135,7 @@ def render_list(
             )
         )
         skipped, hidden = _rows(list_plan.skipped_invalid, None if show_all else sample)
-        lines.extend(f"      {row}" for row in skipped)
+        lines.extend(f"      {terminal(row)}" for row in skipped)
         if hidden:
             lines.append(f"      … and {hidden:,} more")
     for kind, count in list_plan.pending.items():
@@ -142,8 +149,10 @@ def render_list(
         lines.append(paint(_COLOURS[kind], f"  {SIGNS[kind]} {kind.value}: {count:,}"))
         for change in shown:
             detail = _field_diff(change)
-            text = f"      {SIGNS[kind]} {change.email}" + (f"  ({detail})" if detail else "")
-            lines.append(paint(_COLOURS[kind], text) + paint("2", f"  # {change.reason}"))
+            text = f"      {SIGNS[kind]} {terminal(change.email)}" + (
+                f"  ({detail})" if detail else ""
+            )
+            lines.append(paint(_COLOURS[kind], text) + paint("2", f"  # {terminal(change.reason)}"))
         if more:
             lines.append(f"      … and {more:,} more")
     if not list_plan.changes:
@@ -170,7 +179,9 @@ def render_text(
         )
     lines.extend(render_guards(plan, paint))
     lines.append(paint("1", summary_line(plan)))
-    return "\n".join(lines) + "\n"
+    # Each value was scrubbed where it was formatted; the whole text is too (a value shown
+    # with !r, say).
+    return scrub("\n".join(lines) + "\n")
 
 
 def render_guards(plan: Plan, paint: _Painter) -> list[str]:
@@ -181,14 +192,21 @@ def render_guards(plan: Plan, paint: _Painter) -> list[str]:
     if blocked:
         lines.append(paint("1;31", "Blocked by safety guards:"))
         lines.extend(
-            paint("31", f"  ✗ {v.guard} on list {v.list!r}: {v.explanation} (override: {v.flag})")
+            paint(
+                "31",
+                f"  ✗ {v.guard} on list {v.list!r}: {terminal(v.explanation)} (override: {v.flag})",
+            )
             for v in blocked
         )
     allowed = [v for v in plan.guards if v.overridden]
     if allowed:
         lines.append(paint("33", "Let through past safety guards:"))
         lines.extend(
-            paint("33", f"  ! {v.guard} on list {v.list!r}: {v.explanation} (allowed by {v.flag})")
+            paint(
+                "33",
+                f"  ! {v.guard} on list {v.list!r}: {terminal(v.explanation)} "
+                f"(allowed by {v.flag})",
+            )
             for v in allowed
         )
     if lines:
