@@ -1,10 +1,23 @@
-"""Progress of reads and of apply: rich progress on a terminal, plain log lines elsewhere (CI)."""
+"""Progress of reads and of apply: rich progress on a terminal, plain log lines elsewhere (CI).
+
+What a vendor answers (job IDs, statuses, counts, messages) and what the repository names
+(lists, locations) is shown through ``render.safe.terminal``; rich is told to take it as plain
+text, never as its ``[markup]``."""
 
 from __future__ import annotations
 
 from typing import Any, TextIO
 
 from reconciler.providers.base import Batch, JobRef, JobStatus
+from reconciler.render.safe import terminal
+
+
+def _counts(status: JobStatus) -> str:
+    return ", ".join(f"{terminal(k)}={terminal(v)}" for k, v in status.counts.items() if v)
+
+
+def _label(batch: Batch) -> str:
+    return f"{terminal(batch.list_name)}: {batch.action.value} batch {batch.index}"
 
 
 class LogEvents:
@@ -20,22 +33,21 @@ class LogEvents:
 
     def batch_submitted(self, batch: Batch, job: JobRef) -> None:
         self._line(
-            f"{batch.list_name}: {batch.action.value} batch {batch.index} "
-            f"({batch.rows:,} rows) submitted, job {job.vendor_job_id}"
+            f"{_label(batch)} ({batch.rows:,} rows) submitted, job {terminal(job.vendor_job_id)}"
         )
 
     def batch_polled(self, batch: Batch, status: JobStatus) -> None:
         return None
 
     def batch_finished(self, batch: Batch, status: JobStatus) -> None:
-        counts = ", ".join(f"{k}={v}" for k, v in status.counts.items() if v)
+        counts = _counts(status)
         self._line(
-            f"{batch.list_name}: {batch.action.value} batch {batch.index} "
-            f"{status.state.value} ({status.vendor_status}{'; ' + counts if counts else ''})"
+            f"{_label(batch)} {status.state.value} "
+            f"({terminal(status.vendor_status)}{'; ' + counts if counts else ''})"
         )
 
     def note(self, message: str) -> None:
-        self._line(message)
+        self._line(terminal(message))
 
 
 class RichReadEvents:
@@ -48,7 +60,7 @@ class RichReadEvents:
 
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             TimeElapsedColumn(),
             console=console or Console(stderr=True),
             transient=True,
@@ -64,7 +76,7 @@ class RichReadEvents:
 
     def reading(self, list_name: str, where: str) -> None:
         self._tasks[list_name] = self.progress.add_task(
-            f"reading the current state of {list_name!r} from {where}", total=None
+            f"reading the current state of {list_name!r} from {terminal(where)}", total=None
         )
 
     def read(self, list_name: str) -> None:
@@ -87,7 +99,7 @@ class RichEvents:
 
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             TimeElapsedColumn(),
             console=console,
@@ -103,7 +115,9 @@ class RichEvents:
 
     @staticmethod
     def _label(batch: Batch) -> str:
-        return f"{batch.list_name} {batch.action.value} #{batch.index} ({batch.rows:,} rows)"
+        return (
+            f"{terminal(batch.list_name)} {batch.action.value} #{batch.index} ({batch.rows:,} rows)"
+        )
 
     def batch_staging(self, batch: Batch) -> None:
         self._tasks[batch.key] = self.progress.add_task(
@@ -111,7 +125,7 @@ class RichEvents:
         )
 
     def batch_submitted(self, batch: Batch, job: JobRef) -> None:
-        text = f"{self._label(batch)} job {job.vendor_job_id}"
+        text = f"{self._label(batch)} job {terminal(job.vendor_job_id)}"
         task = self._tasks.get(batch.key)
         if task is None:
             self._tasks[batch.key] = self.progress.add_task(text, total=None)
@@ -121,14 +135,15 @@ class RichEvents:
     def batch_polled(self, batch: Batch, status: JobStatus) -> None:
         task = self._tasks.get(batch.key)
         if task is not None:
-            self.progress.update(task, description=f"{self._label(batch)}: {status.vendor_status}")
+            description = f"{self._label(batch)}: {terminal(status.vendor_status)}"
+            self.progress.update(task, description=description)
 
     def batch_finished(self, batch: Batch, status: JobStatus) -> None:
         task = self._tasks.get(batch.key)
-        text = f"{self._label(batch)}: {status.state.value} ({status.vendor_status})"
+        text = f"{self._label(batch)}: {status.state.value} ({terminal(status.vendor_status)})"
         if task is None:
             task = self.progress.add_task(text, total=1)
         self.progress.update(task, description=text, total=1, completed=1)
 
     def note(self, message: str) -> None:
-        self.progress.console.print(message)
+        self.progress.console.print(terminal(message), markup=False, highlight=False)

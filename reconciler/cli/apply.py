@@ -24,6 +24,7 @@ from reconciler.plan.artifact import read_saved_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.providers.base import JobState, Provider
+from reconciler.render.safe import terminal
 from reconciler.runtime import Runtime, config_dir
 from reconciler.state.ledger import StateLedger
 from reconciler.state.model import ExportSeen, ListState, State, now
@@ -80,14 +81,16 @@ def _record_exports(state: State, plan: Plan) -> None:
 
 
 def _summary(report: ApplyReport) -> list[str]:
+    """Per list, and each failed batch with the vendor's message (shown inert: it is the
+    vendor's text)."""
     lines = []
     for name, totals in report.per_list().items():
         lines.append(
-            f"  {name}: {totals['batches']} batch(es), {totals['rows']:,} row(s), "
+            f"  {terminal(name)}: {totals['batches']} batch(es), {totals['rows']:,} row(s), "
             f"{totals['failed']} failed"
         )
     for outcome in report.failed:
-        lines.append(f"  ✗ {outcome.batch.key}: {outcome.message}")
+        lines.append(f"  ✗ {terminal(outcome.batch.key)}: {terminal(outcome.message)}")
     return lines
 
 

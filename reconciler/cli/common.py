@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.config.loader import LoadedConfig, load_config
+from reconciler.render.safe import terminal
 from reconciler.runtime import NoReadEvents, Runtime
 
 DEFAULT_CONFIG = "."
@@ -42,7 +43,9 @@ def write_file(path: str, text: str) -> None:
 
 
 def err(message: str) -> None:
-    print(message, file=sys.stderr)
+    """Print one line of an error on stderr: secrets masked, control characters (a line feed
+    too: one call, one line) shown as escapes."""
+    print(terminal(message), file=sys.stderr)
 
 
 @contextmanager

@@ -6,12 +6,14 @@ import argparse
 import importlib
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from types import FrameType
 
 from reconciler import __version__
 from reconciler.cli.exitcodes import ExitCode
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ConfigError, ProviderError, ReconcilerError, SourceError
+from reconciler.render.safe import terminal, terminal_lines
 
 #: Command modules under ``reconciler.cli``; each has ``register(subparsers)`` which sets
 #: ``func=run`` on its parser, and ``run(args) -> int``.
@@ -59,6 +61,27 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def error_text(exc: ReconcilerError) -> str:
+    """An error's message for the terminal, every known secret masked and every control
+    character escaped. Where a message's lines are known to be its structure (the problems
+    of a configuration or a source, one a line) only those are kept as lines; a vendor's
+    message, one line by construction, has any line feed of the vendor's shown as ``\\n``."""
+    if isinstance(exc, ProviderError):
+        return terminal(str(exc))
+    text = str(exc)
+    if isinstance(exc, ConfigError | SourceError):
+        # Each problem is one line of the message: a line feed inside one is a value's.
+        for problem in exc.problems:
+            text = text.replace(str(problem), terminal(problem))
+    return terminal_lines(text)
+
+
+def crash_text(exc: BaseException) -> str:
+    """A bug's traceback, scrubbed and made inert like any other message: an exception's text
+    can hold what a vendor answered."""
+    return terminal_lines("".join(traceback.format_exception(exc)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
@@ -74,11 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except ReconcilerError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"Error: {error_text(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: still no secret and no raw control character printed
+        sys.stderr.write(crash_text(exc))
+        return ExitCode.ERROR
     return code
 
 
