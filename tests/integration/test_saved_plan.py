@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import socket
 import zipfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from reconciler.sandbox.server import EmbeddedSandbox
 from tests.integration.project import Project
@@ -194,18 +196,21 @@ def test_a_plan_made_from_another_configuration_is_stale(tmp_path: Path) -> None
     assert len(p.sandbox_requests()) == requests  # refused before any vendor was contacted
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port every connection to is refused: bound for the whole test, so no other process
+    can take it, and never listening (Linux answers a connection to it with a reset)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        yield port
 
 
-def test_failed_batches_exit_5(tmp_path: Path) -> None:
+def test_failed_batches_exit_5(tmp_path: Path, refused_port: int) -> None:
     # Batch files published at a URL nothing serves: Ongage fails every import job (90008).
     staging = (
         "  og:\n    type: ongage\n    base_url: sandbox\n    staging: {backend: directory, "
-        f'path: unserved, base_url: "http://127.0.0.1:{_closed_port()}/"}}\n'
+        f'path: unserved, base_url: "http://127.0.0.1:{refused_port}/"}}\n'
     )
     p = project(tmp_path, CONFIG.replace("  og: {type: ongage, base_url: sandbox}\n", staging))
     assert p.run("plan", "-c", "reconciler.yaml", "--target", "news", "-out", "plan.zip").code == 0
