@@ -1,4 +1,7 @@
-"""The job ledger that apply writes through: every change is on disk before it returns."""
+"""The job ledger that apply writes through: every change is on disk before it returns.
+
+What a vendor answers (messages, statuses, job details, refused rows) is kept with every known
+secret masked: a vendor that echoes the token in an error must not put it into the state."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from reconciler.apply.engine import InFlight
 from reconciler.model import Action
 from reconciler.providers.base import Batch, JobRef, JobStatus
+from reconciler.redact import scrub, scrub_data
 from reconciler.state.model import IN_FLIGHT, JobEntry, RunEntry, State, now
 from reconciler.state.store import StateStore
 
@@ -20,6 +24,10 @@ def without_query(url: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _scrubbed(text: str | None) -> str | None:
+    return None if text is None else scrub(text)
 
 
 class StateLedger:
@@ -79,42 +87,42 @@ class StateLedger:
         entry = self._entry(entry_id)
         entry.status = "submitted"
         entry.vendor_job_id = job.vendor_job_id
-        entry.job_detail = dict(job.detail)
+        entry.job_detail = scrub_data(dict(job.detail))
         entry.submitted_at = now()
         self._save()
 
     def unknown(self, entry_id: str, message: str) -> None:
         entry = self._entry(entry_id)
         entry.status = "unknown"
-        entry.message = message
+        entry.message = scrub(message)
         self._save()
 
     def unsent(self, entry_id: str, message: str) -> None:
         entry = self._entry(entry_id)
         entry.status = "unsent"
-        entry.message = message
+        entry.message = scrub(message)
         entry.finished_at = now()
         self._save()
 
     def progress(self, entry_id: str, status: JobStatus) -> None:
         entry = self._entry(entry_id)
-        entry.vendor_status = status.vendor_status
+        entry.vendor_status = _scrubbed(status.vendor_status)
         entry.counts = dict(status.counts)
         self._save()
 
     def finished(self, entry_id: str, status: JobStatus) -> None:
         entry = self._entry(entry_id)
         entry.status = "succeeded" if status.state.value == "succeeded" else "failed"
-        entry.vendor_status = status.vendor_status
+        entry.vendor_status = _scrubbed(status.vendor_status)
         entry.counts = dict(status.counts)
-        entry.message = status.message
+        entry.message = scrub(status.message)
         entry.finished_at = now()
         if status.failures:
             self.failures_dir.mkdir(parents=True, exist_ok=True)
             path = self.failures_dir / f"{entry.id}.jsonl"
             with path.open("w", encoding="utf-8") as fh:
                 for failure in status.failures:
-                    fh.write(json.dumps(dict(failure), sort_keys=True) + "\n")
+                    fh.write(json.dumps(scrub_data(dict(failure)), sort_keys=True) + "\n")
             entry.failures_file = str(path)
         self._save()
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import StateError, StateLockedError
 from reconciler.faultpoints import crash_point
-from reconciler.state.model import State, parse_state
+from reconciler.state.model import State, parse_state, state_json
 from reconciler.state.store import LockInfo, StateStore, conflict_error
 
 
@@ -49,7 +49,7 @@ class LocalStateStore(StateStore):
 
     def _write_raw(self, state: State) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = state.model_dump_json(indent=2) + "\n"
+        data = state_json(state)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with tmp.open("w", encoding="utf-8") as fh:
             fh.write(data)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.errors import StateError
+from reconciler.redact import scrub_json
 
 FORMAT_VERSION = 1
 
@@ -88,8 +89,26 @@ class State(_Model):
     runs: list[RunEntry] = Field(default_factory=list)
 
     def content_key(self) -> str:
-        """The content that counts for the serial: everything but serial and updated_at."""
-        return self.model_dump_json(exclude={"serial", "updated_at"})
+        """The content that counts for the serial: everything but serial and updated_at, as
+        stored (scrubbed), so a state read back compares equal to the one written."""
+        return scrub_json(self.model_dump_json(exclude=_NOT_CONTENT), _content_json)
+
+
+def state_json(state: State) -> str:
+    """The state file's text. Every known secret is masked in it, whichever field it got
+    into: the last line of defence of the ledger, which keeps vendors' messages."""
+    return scrub_json(state.model_dump_json(indent=2) + "\n", _dump)
+
+
+def _dump(data: Any) -> str:
+    return State.model_validate(data).model_dump_json(indent=2) + "\n"
+
+
+_NOT_CONTENT = {"serial", "updated_at"}
+
+
+def _content_json(data: Any) -> str:
+    return State.model_validate(data).model_dump_json(exclude=_NOT_CONTENT)
 
 
 #: Upgrade chain: a function from version N's dict to version N+1's.

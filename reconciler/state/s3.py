@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.errors import StateError, StateLockedError
-from reconciler.state.model import State, parse_state
+from reconciler.state.model import State, parse_state, state_json
 from reconciler.state.store import LockInfo, StateStore, conflict_error
 
 #: What S3 answers when a conditional write's condition does not hold (412), or when another
@@ -107,7 +107,7 @@ class S3StateStore(StateStore):
             ) from None
 
     def _write_raw(self, state: State) -> None:
-        body = (state.model_dump_json(indent=2) + "\n").encode("utf-8")
+        body = state_json(state).encode("utf-8")
         self._keep_previous()
         condition = {"IfMatch": self._etag} if self._etag else {"IfNoneMatch": "*"}
         try:
