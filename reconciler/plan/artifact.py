@@ -6,6 +6,11 @@ form with each list's rows in ``rows/NNNN.jsonl`` (the JSON Lines rows of
 and serial, the plan and vendor-export checksums. Zip rather than a tarball: members are
 written as they are produced (a tarball needs each member's size first), each carries a
 CRC-32 that catches a damaged file, and ``unzip -p`` shows any part.
+
+A saved plan is kept as a CI artifact: every known secret is masked in what it holds. A plan
+whose rows held one (a vendor's value equal to a credential) is then no longer exactly the
+plan it was made from; the manifest says so (``secrets_masked``), and ``apply`` refuses it
+with that reason rather than send the masked rows.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from reconciler.errors import PlanError
 from reconciler.plan.checksum import plan_checksum
 from reconciler.plan.jsonform import plan_from_dict, plan_to_dict, write_rows_to
 from reconciler.plan.model import ListPlan, Plan
+from reconciler.redact import holds_secret, scrub_json
 
 ARTIFACT = "reconciler-plan"
 ARTIFACT_VERSION = 1
@@ -63,25 +69,34 @@ def write_saved_plan(path: Path, saved: SavedPlan) -> None:
             partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
         ) as archive:
             manifest = _manifest(archive, saved)
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            if holds_secret(_manifest_json(manifest)):
+                manifest.setdefault("secrets_masked", []).append(MANIFEST)
+            archive.writestr(MANIFEST, scrub_json(_manifest_json(manifest), _manifest_json))
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise PlanError(f"cannot write the saved plan {path}: {exc.strerror or exc}") from None
 
 
+def _manifest_json(manifest: Any) -> str:
+    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+
+
 def _manifest(archive: zipfile.ZipFile, saved: SavedPlan) -> dict[str, Any]:
     numbers = iter(range(1, len(saved.plan.lists) + 1))
+    masked: list[str] = []
 
     def sink(list_plan: ListPlan) -> str:
         # Numbered, not named after the list: list names are not always safe member names.
         member = f"rows/{next(numbers):04d}.jsonl"
         raw = archive.open(member, "w", force_zip64=True)
         with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as fh:
-            write_rows_to(fh, list_plan.changes)
+            if write_rows_to(fh, list_plan.changes):
+                masked.append(member)
         return member
 
-    return {
+    plan = plan_to_dict(saved.plan, rows_sink=sink)
+    manifest = {
         "artifact": ARTIFACT,
         "artifact_version": ARTIFACT_VERSION,
         "reconciler_version": saved.reconciler_version,
@@ -93,8 +108,11 @@ def _manifest(archive: zipfile.ZipFile, saved: SavedPlan) -> dict[str, Any]:
             "serial": saved.state.serial,
         },
         "targets": list(saved.targets) if saved.targets is not None else None,
-        "plan": plan_to_dict(saved.plan, rows_sink=sink),
+        "plan": plan,
     }
+    if masked:
+        manifest["secrets_masked"] = masked
+    return manifest
 
 
 def read_saved_plan(path: Path) -> SavedPlan:
@@ -114,6 +132,7 @@ def _read_saved_plan(path: Path) -> SavedPlan:
     try:
         with zipfile.ZipFile(path) as archive:
             manifest = _read_manifest(archive, path)
+            masked = bool(manifest.get("secrets_masked"))
 
             def open_rows(member: str) -> IO[str]:
                 return io.TextIOWrapper(archive.open(member), encoding="utf-8")
@@ -140,6 +159,12 @@ def _read_saved_plan(path: Path) -> SavedPlan:
             "make a new one with `reconciler plan -out FILE`"
         ) from None
     if plan_checksum(saved.plan) != saved.plan_checksum:
+        if masked:
+            raise PlanError(
+                f"{path} cannot be applied: it held the value of a credential, masked when the "
+                "plan was saved, so it is not the plan that was made. Nothing was sent; find "
+                "the value (a vendor's field?) and make a new plan"
+            )
         raise PlanError(
             f"{path} was changed after it was written: its rows no longer match the checksum "
             "it recorded. Nothing was sent; make a new one with `reconciler plan -out FILE`"

@@ -1,7 +1,8 @@
 """The plan's canonical JSON form (a public contract: ``specs/plan-json.md``) and back.
 
 Renderers work from this form, so a saved plan renders exactly as a fresh one. Very large
-lists spill their rows into a JSON Lines file next to the plan (``rows_file``).
+lists spill their rows into a JSON Lines file next to the plan (``rows_file``). What is written
+has every known secret masked (``reconciler.redact``): a row holds what a vendor answered.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from reconciler.plan.model import (
     ListPlan,
     Plan,
 )
+from reconciler.redact import scrub_json, scrub_json_lines
 
 INLINE_ROW_LIMIT = 100_000
 
@@ -175,21 +177,36 @@ def list_to_dict(
     return data
 
 
-def write_rows(path: Path, changes: Iterable[ListChange]) -> None:
+def write_rows(path: Path, changes: Iterable[ListChange]) -> bool:
     with path.open("w", encoding="utf-8") as fh:
-        write_rows_to(fh, changes)
+        return write_rows_to(fh, changes)
 
 
-def write_rows_to(fh: IO[str], changes: Iterable[ListChange]) -> None:
-    """Rows as JSON Lines: one row object per line, keys sorted."""
+def write_rows_to(fh: IO[str], changes: Iterable[ListChange]) -> bool:
+    """Rows as JSON Lines: one row object per line, keys sorted. True when a known secret
+    had to be masked in them (the rows written are then not exactly the plan's)."""
     batch: list[str] = []
+    masked = False
     for change in changes:
         batch.append(change_to_json(change))
         if len(batch) == 10_000:
-            fh.write("\n".join(batch) + "\n")
+            masked |= _write_chunk(fh, batch)
             batch.clear()
     if batch:
-        fh.write("\n".join(batch) + "\n")
+        masked |= _write_chunk(fh, batch)
+    return masked
+
+
+def _write_chunk(fh: IO[str], rows: list[str]) -> bool:
+    text = "\n".join(rows) + "\n"
+    scrubbed = scrub_json_lines(text, _row_json)
+    fh.write(scrubbed)
+    return scrubbed != text
+
+
+def _row_json(data: Any) -> str:
+    """A row as ``change_to_json`` writes it, from its decoded form."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 def plan_to_dict(
@@ -289,4 +306,9 @@ def plan_from_dict(
 
 
 def dumps(data: dict[str, Any]) -> str:
+    """The JSON text of a plan's canonical form, every known secret masked."""
+    return scrub_json(_dumps(data), _dumps)
+
+
+def _dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
