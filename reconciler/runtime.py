@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from reconciler.config.loader import LoadedConfig
 from reconciler.config.schema import SANDBOX_URL, Credentials, ListConfig
-from reconciler.errors import PlanError
+from reconciler.errors import PlanError, ReconcilerError
 from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
 from reconciler.model import VendorType
 from reconciler.staging.base import Stager, open_stager
@@ -85,14 +85,16 @@ class Runtime:
             settings = self.loaded.config.sandbox
             where = ("sandbox",)
             seed = self.loaded.resolve_path(where, settings.seed) if settings.seed else None
-            sandbox = self._stack.enter_context(
-                sandbox_for_config_dir(
+            try:
+                embedded = sandbox_for_config_dir(
                     config_dir(self.loaded),
                     seed_file=seed,
                     data_dir=self.loaded.resolve_path(where, settings.data),
                     polls_per_step=settings.polls_per_step,
                 )
-            )
+            except ValueError as exc:  # the seed: unreadable, not YAML or JSON, not a seed
+                raise ReconcilerError(f"cannot read the sandbox seed {seed}: {exc}") from None
+            sandbox = self._stack.enter_context(embedded)
             self.sandbox_url = sandbox.base_url
         return self.sandbox_url
 

@@ -71,17 +71,44 @@ class EmbeddedSandbox:
         self.stop()
 
 
+class SeedError(ValueError):
+    """A seed file that cannot be read; the message names the line where it is known."""
+
+
 def read_seed(path: Path) -> dict[str, Any]:
     """Seed data from a YAML or JSON file (top-level keys are vendor names)."""
     import json
 
-    from ruamel.yaml import YAML
-
-    text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else YAML(typ="safe").load(text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError(exc.strerror or str(exc)) from None
+    data = json.loads(text) if path.suffix == ".json" else _seed_yaml(text)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a sandbox seed maps vendor names to their data")
+        raise SeedError("a sandbox seed maps vendor names to their data")
     return data
+
+
+def _seed_yaml(text: str) -> Any:
+    """``text`` as YAML; ruamel's errors (a traceback otherwise) as one line with its line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
+
+    try:
+        return YAML(typ="safe").load(text)
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise SeedError(
+            f"not valid YAML at line {line}: {exc.reason} (#x{exc.character:04x})"
+        ) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        what = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "unreadable"
+        raise SeedError(f"not valid YAML{where}: {what}") from None
+    except YAMLError as exc:
+        raise SeedError(f"not valid YAML: {type(exc).__name__}") from None
 
 
 def sandbox_for_config_dir(
