@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from reconciler.address import normalise
+from reconciler.config.text import names, quoted
 from reconciler.drift.model import Drift
 from reconciler.engine.rules import REASON_RANK
 from reconciler.errors import Problem, SourceError
@@ -102,7 +103,7 @@ def read_rows(path: Path, display: str) -> list[SuppressionRow]:
             raise SourceError(
                 Problem(
                     f"the write-back file must have the columns {', '.join(HEADER)} "
-                    f"(missing: {', '.join(missing) or '-'}; unknown: {', '.join(extra) or '-'})",
+                    f"(missing: {', '.join(missing) or '-'}; unknown: {names(extra) or '-'})",
                     file=display,
                     line=1,
                 ),
@@ -120,12 +121,18 @@ def _row(values: dict[str, str | None], display: str, line: int) -> SuppressionR
         reason = SuppressionReason(get("reason").lower())
     except ValueError:
         raise SourceError(
-            Problem(f"unknown suppression reason {get('reason')!r}", file=display, line=line),
+            Problem(_reason_problem(get("reason")), file=display, line=line),
             summary="Cannot merge into the write-back file",
         ) from None
     return SuppressionRow(
         normalise(get("email")), reason, get("vendor"), get("list"), get("seen_at")
     )
+
+
+def _reason_problem(written: str) -> str:
+    expected = ", ".join(r.value for r in SuppressionReason)
+    what = f"unknown suppression reason {quoted(written)}" if written else "no reason given"
+    return f"{what} (expected one of: {expected})"
 
 
 def write_atomically(path: Path, text: str) -> None:

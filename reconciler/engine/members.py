@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.address import SQL_NORMALISE, SQL_VALID
+from reconciler.config.text import sql_has_forbidden
 from reconciler.engine.duck import cores, field_hash_sql, hash2_sql, hash_sql, keep_join_sides
 from reconciler.engine.merge import merge_declared
 from reconciler.errors import Problem
@@ -71,6 +72,14 @@ def members_sql(
     )
 
 
+def ok_sql(entry: ListSources, e: str, prefix: str = "") -> str:
+    """SQL: a member row is usable: its address (match form ``e``) is valid and no field value
+    holds a control or invisible character (:mod:`reconciler.config.text`). A row that is not
+    is hot, re-read and reported with its line, like an invalid address."""
+    fields = "".join(f" AND NOT {sql_has_forbidden(prefix + a)}" for a in entry.field_aliases)
+    return f"(coalesce({SQL_VALID(e)}, false){fields})"
+
+
 def load_members(con: Any, entry: ListSources, special: str | None = None) -> dict[int, int]:
     """Table ``des``: every member row as 64-bit keys (``src, h, h2, fh0.., ok, rh, sp``), read
     on every core; ``rh`` hashes the raw address (a re-read finds its rows by it without
@@ -81,7 +90,7 @@ def load_members(con: Any, entry: ListSources, special: str | None = None) -> di
     con.execute(
         f"CREATE OR REPLACE TABLE des AS SELECT *, {sp} AS sp FROM ("
         f"SELECT src, {hash_sql('e')} AS h, {hash2_sql('e')} AS h2{fh}, "
-        f"coalesce({SQL_VALID('e')}, false) AS ok, hash(email) AS rh "
+        f"{ok_sql(entry, 'e')} AS ok, hash(email) AS rh "
         f"FROM {members_sql(entry, positions=False)})"
     )
     counts: list[tuple[int, int]] = con.execute(
@@ -99,7 +108,7 @@ def raw_members(
     ``raw_keys``, table ``raw_keys`` (see :func:`prepare_raw_keys`) must exist: it skips the
     other rows before their addresses are normalised, which pays when they are most rows."""
     return (
-        f"(SELECT m.*, coalesce({SQL_VALID('m.e')}, false) AS ok FROM ("
+        f"(SELECT m.*, {ok_sql(entry, 'm.e', 'm.')} AS ok FROM ("
         f"SELECT *, {hash_sql('e')} AS h FROM "
         f"{members_sql(entry, rows=rows, raw_keys='raw_keys' if raw_keys else None, reread=True)}"
         f") m SEMI JOIN {keys} k ON m.h = k.h)"

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.address import invalid_reason
+from reconciler.config.text import quoted, refusal
 from reconciler.engine.rules import REASON_RANK, AtVendor, Declared, OptIn, Suppressed
 from reconciler.errors import Problem
 from reconciler.model import ChangeKind, ContactStatus, SuppressionReason
@@ -131,7 +132,11 @@ def merge_declared(
     for src, ordinal, raw, email, ok, *values in sorted(rows, key=lambda r: (r[0], r[1])):
         file, line = desired.locate(src, ordinal)
         if not ok:
-            reason = invalid_reason(raw or "") or f"invalid e-mail address {raw!r}"
+            reason = (
+                invalid_reason(raw or "")
+                or _refused_field(managed, values)
+                or f"invalid e-mail address {raw!r}"
+            )
             invalid.append(Problem(reason, file=file, line=line))
             continue
         origin = f"{file}:{line}" if line else file
@@ -148,8 +153,8 @@ def merge_declared(
             elif known[0] != clean:
                 problems.append(
                     Problem(
-                        f"conflicting {name} for {email}: {known[0]!r} at {known[1]}, "
-                        f"{clean!r} at {origin}",
+                        f"conflicting {name} for {email}: {quoted(known[0])} at {known[1]}, "
+                        f"{quoted(clean)} at {origin}",
                         file=file,
                         line=line,
                     )
@@ -159,6 +164,13 @@ def merge_declared(
         for email, (origin, seen) in first.items()
     }
     return declared, invalid
+
+
+def _refused_field(managed: Sequence[str], values: Sequence[str | None]) -> str | None:
+    for name, value in zip(managed, values, strict=True):
+        if value and (refused := refusal(value)) is not None:
+            return f"{name} {refused}"
+    return None
 
 
 def merge_vendor(rows: Sequence[tuple[Any, ...]], managed: Sequence[str]) -> dict[str, AtVendor]:

@@ -14,6 +14,7 @@ import duckdb
 from reconciler.address import SQL_NORMALISE, SQL_VALID, invalid_reason
 from reconciler.config.loader import LoadedConfig
 from reconciler.config.schema import ListConfig
+from reconciler.config.text import quoted, refusal
 from reconciler.engine.diff import OptInIndex, diff_list
 from reconciler.engine.duck import connect, hash_sql, out_of_memory
 from reconciler.engine.rules import OptIn
@@ -111,7 +112,8 @@ def _load_suppressions(con: Any, desired: DesiredSources, *, propagate: bool) ->
         why = invalid_reason(email or "")
         if why is None:
             expected = ", ".join(r.value for r in SuppressionReason)
-            why = f"unknown suppression reason {reason!r} (expected one of: {expected})"
+            what = f"unknown suppression reason {quoted(reason)}" if reason else "no reason given"
+            why = f"{what} (expected one of: {expected})"
         problems.append(Problem(why, file=file, line=line))
     return problems
 
@@ -138,6 +140,8 @@ def _load_opt_ins(con: Any, desired: DesiredSources) -> list[Problem]:
             problems.append(Problem(why, file=file, line=line))
         elif not (consent or "").strip():
             problems.append(Problem("an opt-in needs a consent reference", file=file, line=line))
+        elif (refused := refusal(consent)) is not None:
+            problems.append(Problem(f"consent {refused}", file=file, line=line))
     return problems
 
 

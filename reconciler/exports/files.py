@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.schema import ExportConfig
+from reconciler.config.text import names
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import FileFingerprint, now_utc, status_sql
 from reconciler.plan.model import CurrentStateRef
@@ -187,7 +188,7 @@ def open_export(
         if csv_file.column("email") is None:
             problems.append(
                 Problem(
-                    f"no 'email' column (columns: {', '.join(csv_file.header)})",
+                    f"no 'email' column (columns: {names(csv_file.header)})",
                     file=csv_file.display,
                     line=1,
                 )

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.config.text import quoted
 from reconciler.errors import Problem, SourceError
 from reconciler.sources.lines import LineScan
 
@@ -281,7 +282,7 @@ def _check_header(names: Sequence[str], display: str) -> None:
         if key in seen and name:
             problems.append(
                 Problem(
-                    f"header column {name!r} appears twice (columns {seen[key]} and {index})",
+                    f"header column {quoted(name)} appears twice (columns {seen[key]} and {index})",
                     file=display,
                     line=1,
                 )

@@ -25,6 +25,7 @@ from reconciler.config.schema import (
     InlineSuppressions,
     ListConfig,
 )
+from reconciler.config.text import names, quoted
 from reconciler.errors import Problem, SourceError
 from reconciler.model import SuppressionReason
 from reconciler.sources.csvfile import CsvFile, open_csv, sql_ident, sql_str
@@ -208,8 +209,8 @@ class _Collector:
                 if column is None and required:
                     self.problems.append(
                         Problem(
-                            f"no column {column_name!r} for {field_name!r}"
-                            f" (columns: {', '.join(csv_file.header)})",
+                            f"no column {quoted(column_name)} for {quoted(field_name)}"
+                            f" (columns: {names(csv_file.header)})",
                             file=csv_file.display,
                             line=1,
                         )
