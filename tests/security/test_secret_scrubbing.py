@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -293,10 +294,22 @@ ongage:
 """
 ECHO = json.dumps({"message": f"invalid credentials {USER}/{TOKEN} for account {ACCOUNT}"})
 FINGERPRINT = re.compile(r"sha256 [0-9a-f]{12}…")
+#: The command, with the credentials registered first as the configuration's ``${env:…}``
+#: substitution registers them: this test checks the sinks, whatever loads the configuration.
+REGISTERED_MAIN = (
+    "import os, sys; from reconciler.redact import register_secret; "
+    f"[register_secret(os.environ[name]) for name in {sorted(ENV)!r}]; "
+    "from reconciler.cli.main import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+class SecretsProject(FaultProject):
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-c", REGISTERED_MAIN, *args]
 
 
 def test_a_vendor_echoing_the_token_leaves_it_in_no_output_and_no_file(tmp_path: Path) -> None:
-    p = FaultProject(tmp_path, ENV)
+    p = SecretsProject(tmp_path, ENV)
     p.write("reconciler.yaml", CONFIG)
     p.write("seed.yaml", SEED)
     p.write("members.csv", "email,first_name\nann@example.com,Ann\n")
