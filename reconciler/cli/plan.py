@@ -18,6 +18,7 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import add_guard_arguments, check_guards, enforce
+from reconciler.config.loader import require_lists
 from reconciler.engine.planner import build_plan
 from reconciler.errors import CapabilityError
 from reconciler.plan.jsonform import dumps, plan_to_dict
@@ -91,6 +92,7 @@ def raise_if_gaps(plan: Plan) -> None:
 
 def run(args: argparse.Namespace) -> int:
     loaded = load(args)
+    require_lists(loaded)
     workdir = config_dir(loaded) / ".reconciler" / "work"
     store = open_store(config_dir(loaded), loaded.config.state)
     # A saved plan records the state as it was *before* the vendors were read: a write in

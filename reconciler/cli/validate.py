@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reconciler.cli.common import add_config_argument, err, load
+from reconciler.config.loader import require_lists
 from reconciler.engine.validate import validate_sources
 
 
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     loaded = load(args)
+    require_lists(loaded)
     problems = validate_sources(loaded)
     if problems:
         err(f"Error: {len(problems)} problem(s) in the sources:")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.config.checks import validate_references, validation_problems
+from reconciler.config.env import has_reference, refused, substitute, substituted_here, unescape
 from reconciler.config.locations import KeyPath, Location, SourceMap, problem_at
+from reconciler.config.paths import file_problem, path_problems, repository_root
 from reconciler.config.schema import Config
+from reconciler.config.text import refusal
 from reconciler.config.yamlfile import Positions, YamlProblem, read_yaml
 from reconciler.errors import ConfigError, Problem
 
-_ENV_RE = re.compile(r"\$(\$?)\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _MERGED_BY_NAME = ("providers", "lists")
 _CONCATENATED = ("suppressions", "resubscribe")
 
@@ -76,29 +77,36 @@ class _Loader:
     def problem(self, message: str, loc: Location | None, key_path: KeyPath = ()) -> None:
         self.problems.append(problem_at(message, loc, key_path))
 
-    # -- ${env:NAME} -----------------------------------------------------------------------------
+    # -- values: ${env:NAME} and forbidden characters -------------------------------------------
     def interpolate(self, value: Any, path: KeyPath, where: dict[KeyPath, Location]) -> Any:
+        """``value`` with ``${env:NAME}`` substituted where that is allowed; a reference
+        elsewhere, and a key or value holding a control or invisible character, is a problem."""
         if isinstance(value, dict):
-            return {k: self.interpolate(v, (*path, k), where) for k, v in value.items()}
+            out = {}
+            for k, v in value.items():
+                self._check_text(k, (*path, k), where)
+                out[k] = self.interpolate(v, (*path, k), where)
+            return out
         if isinstance(value, list):
             return [self.interpolate(v, (*path, i), where) for i, v in enumerate(value)]
-        if not isinstance(value, str) or "${env:" not in value:
+        if not isinstance(value, str):
             return value
+        self._check_text(value, path, where)
+        if "${env:" not in value:
+            return value
+        if not substituted_here(path):
+            if has_reference(value):
+                self.problem(refused(), where.get(path), path)
+            return unescape(value)
+        result = substitute(value, self.env)
+        for message in result.problems:
+            self.problem(message, where.get(path), path)
+        return result.value
 
-        def replace(match: re.Match[str]) -> str:
-            escaped, name = match.group(1), match.group(2)
-            if escaped:
-                return match.group(0)[1:]
-            if name not in self.env:
-                self.problem(
-                    f"environment variable {name} is not set (referenced as ${{env:{name}}})",
-                    where.get(path),
-                    path,
-                )
-                return ""
-            return self.env[name]
-
-        return _ENV_RE.sub(replace, value)
+    def _check_text(self, text: str, path: KeyPath, where: dict[KeyPath, Location]) -> None:
+        message = refusal(text)
+        if message is not None:
+            self.problem(message, where.get(path), path)
 
     # -- merging ---------------------------------------------------------------------------------
     def add_file(self, data: dict[str, Any], local: dict[KeyPath, Location]) -> None:
@@ -176,10 +184,41 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
             summary="Cannot load the configuration",
         )
     loader = _Loader(env)
+    paths_root = repository_root(root, env)
+    digest = _read_files(loader, root, files, paths_root)
+    source_map = SourceMap(dict(loader.positions))
+    config: Config | None = None
+    try:
+        config = Config.model_validate(loader.merged)
+    except ValidationError as exc:
+        loader.problems.extend(validation_problems(exc, loader.merged, source_map))
+    loaded = None
+    if config is not None:
+        loader.problems.extend(validate_references(config, source_map))
+        loaded = LoadedConfig(config, source_map, root, digest, tuple(files))
+        base = root if root.is_dir() else root.parent
+        loader.problems.extend(
+            path_problems(config, source_map, loaded.resolve_path, base, paths_root)
+        )
+    if loader.problems:
+        raise ConfigError(
+            _sorted(loader.problems),
+            summary=f"The configuration has {len(loader.problems)} problem(s)",
+        )
+    assert loaded is not None
+    return loaded
+
+
+def _read_files(loader: _Loader, root: Path, files: list[Path], paths_root: Path) -> str:
+    """Read each file into ``loader``; the sha256 over every file read, in path order."""
     digest = hashlib.sha256()
     base = root if root.is_dir() else root.parent
     for file in files:
         display = _display(file)
+        outside = file_problem(file, display, paths_root)
+        if outside is not None:
+            loader.problems.append(outside)
+            continue
         try:
             digest.update(os.path.relpath(file, base).encode() + b"\0" + file.read_bytes())
             data, raw_positions = read_yaml(file, display)
@@ -199,21 +238,21 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
             continue
         data = loader.interpolate(data, (), local)
         loader.add_file(data, local)
-    source_map = SourceMap(dict(loader.positions))
-    config: Config | None = None
-    try:
-        config = Config.model_validate(loader.merged)
-    except ValidationError as exc:
-        loader.problems.extend(validation_problems(exc, loader.merged, source_map))
-    if config is not None:
-        loader.problems.extend(validate_references(config, source_map))
-    if loader.problems:
-        raise ConfigError(
-            _sorted(loader.problems),
-            summary=f"The configuration has {len(loader.problems)} problem(s)",
-        )
-    assert config is not None
-    return LoadedConfig(config, source_map, root, digest.hexdigest(), tuple(files))
+    return digest.hexdigest()
+
+
+def require_lists(loaded: LoadedConfig) -> None:
+    """Refuse a configuration that declares no list: an empty file (or a directory of them)
+    would otherwise plan "no changes", as if the vendors matched it."""
+    if loaded.config.lists:
+        return
+    raise ConfigError(
+        Problem(
+            "the configuration declares no lists; declare one under 'lists:' (see specs/config.md)",
+            file=_display(loaded.root),
+        ),
+        summary="Nothing is configured",
+    )
 
 
 def _locations(raw: Positions, display: str, file: Path) -> dict[KeyPath, Location]:

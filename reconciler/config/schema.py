@@ -7,6 +7,7 @@ forbids unknown keys so that a typo is an error, never silently ignored.
 
 from __future__ import annotations
 
+import codecs
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +18,7 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    field_validator,
     model_validator,
 )
 
@@ -95,6 +97,19 @@ class CsvSource(_Model):
     # "email", case-insensitively).
     columns: dict[str, str] = Field(default_factory=dict)
     header: bool = True
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        # Checked here, so that the error points at the YAML key rather than at each file.
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {value!r}: give a Python codec name such as utf-8, latin-1 "
+                "or cp1252"
+            ) from None
+        return value
 
 
 class InlineMember(_Model):

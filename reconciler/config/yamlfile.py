@@ -19,6 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.reader import ReaderError
 
+from reconciler.config.locations import key_path_text
 from reconciler.errors import Problem
 
 KeyPath = tuple[str | int, ...]
@@ -64,7 +65,7 @@ def read_yaml(path: Path, display: str) -> tuple[Any, Positions]:
     except YAMLError as exc:
         raise YamlProblem(Problem(f"invalid YAML: {exc}", file=display)) from None
     positions: Positions = {}
-    plain = _plain(data, (), positions)
+    plain = _plain(data, (), positions, display)
     return plain, positions
 
 
@@ -102,14 +103,32 @@ def _marked(exc: MarkedYAMLError, display: str) -> Problem:
     )
 
 
-def _plain(node: Any, path: KeyPath, positions: Positions) -> Any:
+def _plain(node: Any, path: KeyPath, positions: Positions, display: str) -> Any:
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
+        written: dict[str, Any] = {}
         for key, value in node.items():
-            child = (*path, str(key))
+            name = str(key)
             line, column = node.lc.key(key)
+            if name in written:
+                # YAML types keys: ``1:`` and ``"1":`` differ for ruamel's duplicate check, and
+                # are one name here, where the second would silently replace the first.
+                first = written[name]
+                raise YamlProblem(
+                    Problem(
+                        f'duplicate key "{name}": {_as_written(first)} at line '
+                        f"{node.lc.key(first)[0] + 1} and {_as_written(key)} here are the same "
+                        "name",
+                        file=display,
+                        line=line + 1,
+                        column=column + 1,
+                        key_path=key_path_text((*path, name)),
+                    )
+                )
+            written[name] = key
+            child = (*path, name)
             positions[child] = (line + 1, column + 1)
-            out[str(key) if not isinstance(key, str) else key] = _plain(value, child, positions)
+            out[name] = _plain(value, child, positions, display)
         return out
     if isinstance(node, CommentedSeq):
         items = []
@@ -117,8 +136,13 @@ def _plain(node: Any, path: KeyPath, positions: Positions) -> Any:
             child = (*path, index)
             line, column = node.lc.item(index)
             positions[child] = (line + 1, column + 1)
-            items.append(_plain(value, child, positions))
+            items.append(_plain(value, child, positions, display))
         return items
     if isinstance(node, str):
         return str(node)  # ruamel's scalar string subclasses carry no meaning here
     return node
+
+
+def _as_written(key: Any) -> str:
+    """A mapping key as YAML typed it: ``"1"`` (a string) or ``1`` (a number)."""
+    return f'"{key}"' if isinstance(key, str) else str(key)

@@ -27,11 +27,14 @@ Cli = Callable[..., Result]
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of examples/ to change freely."""
+    """A copy of examples/ to change freely, a Git work tree of its own."""
     target = tmp_path / "project"
     shutil.copytree(
         ROOT / "examples", target, ignore=shutil.ignore_patterns(".sandbox", ".reconciler")
     )
+    # A repository, as examples/ is in reconciler's own: its configurations name files in
+    # sibling directories (../members), which must stay inside the Git work tree.
+    subprocess.run(["git", "init", "-q", str(target)], check=True)
     return target
 
 
