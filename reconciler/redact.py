@@ -23,14 +23,15 @@ MIN_LENGTH = 4
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
-#: The secrets as a JSON writer puts them inside a string (quotes, backslashes and control
-#: characters escaped; non-ASCII raw or as \uXXXX): what a serialised document holds.
-_json_pattern: re.Pattern[str] | None = None
+#: Every form a secret is written in: as it is, and as a JSON writer puts it inside a string
+#: (quotes, backslashes and control characters escaped; non-ASCII raw or as \uXXXX). Looked
+#: for with ``in``, several times faster than a regular expression over a large document.
+_forms: tuple[str, ...] = ()
 
 
 def register_secret(value: str | None) -> None:
     """Remember ``value`` as a secret: from now on :func:`scrub` masks it."""
-    global _pattern, _json_pattern
+    global _pattern, _forms
     if not value or len(value) < MIN_LENGTH:
         return
     with _lock:
@@ -38,7 +39,7 @@ def register_secret(value: str | None) -> None:
             return
         _secrets.add(value)
         _pattern = _alternation(_secrets)
-        _json_pattern = _alternation({form for s in _secrets for form in _json_forms(s)})
+        _forms = tuple(sorted({form for s in _secrets for form in (s, *_json_forms(s))}))
 
 
 def _alternation(values: set[str]) -> re.Pattern[str]:
@@ -79,10 +80,7 @@ def _scrub_data(value: Any) -> Any:
 
 def holds_secret(text: str) -> bool:
     """True when ``text`` holds a registered secret as it is, or as JSON escapes it."""
-    pattern, json_pattern = _pattern, _json_pattern
-    if pattern is None or json_pattern is None or not text:
-        return False
-    return bool(pattern.search(text) or json_pattern.search(text))
+    return any(form in text for form in _forms)
 
 
 def scrub_json(text: str, dump: Callable[[Any], str]) -> str:
@@ -108,11 +106,11 @@ def scrub_json_lines(text: str, dump: Callable[[Any], str]) -> str:
 
 def forget_secrets() -> None:
     """Forget every registered secret (tests, and a process that loads another config)."""
-    global _pattern, _json_pattern
+    global _pattern, _forms
     with _lock:
         _secrets.clear()
         _pattern = None
-        _json_pattern = None
+        _forms = ()
 
 
 __all__ = [
