@@ -243,3 +243,22 @@ def test_a_bad_seed_in_the_configuration_is_one_error_line(
         f"Error: cannot read the sandbox seed seeds/bad.yaml: {why}\n",
     )
     assert project.requests() == []
+
+
+def test_the_python_and_duckdb_checks_refuse_the_same_characters() -> None:
+    """The YAML values are checked in Python, the CSV cells in DuckDB: never differently."""
+    import duckdb
+
+    from reconciler.config.text import FORBIDDEN_RANGES, forbidden_character, sql_has_forbidden
+
+    around = {c for first, last, _ in FORBIDDEN_RANGES for c in (first - 1, first, last, last + 1)}
+    allowed = {0x09, 0x0A, 0x0D, 0x200C, 0x200D, 0x200E, 0x200F}
+    points = sorted(c for c in around | allowed if c >= 0)
+    con = duckdb.connect()
+    found = con.execute(
+        f"SELECT cp, {sql_has_forbidden('chr(cp::INTEGER)')} FROM unnest(?) AS t(cp) ORDER BY cp",
+        [points],
+    ).fetchall()
+    assert found == [(c, forbidden_character(chr(c)) is not None) for c in points]
+    assert allowed <= {c for c, refused in found if not refused}
+    assert {0x00, 0x1F, 0x7F, 0x9F, 0xFEFF, 0x202E} <= {c for c, refused in found if refused}
