@@ -98,15 +98,15 @@ def _refusal(written: str, path: Path, root: Path) -> str | None:
         return f"{written!r} {why}"
     # Each match too: a link among the files a glob finds leads out as well.
     refused = [
-        (match, why)
+        (match, reason)
         for match in sorted(glob.glob(pattern, recursive=True))
-        if (why := escape(Path(match), root)) is not None
+        if (reason := escape(Path(match), root)) is not None
     ]
     if not refused:
         return None
-    (first, why), more = refused[0], len(refused) - 1
+    (first, first_reason), more = refused[0], len(refused) - 1
     others = f" (and {more} more)" if more else ""
-    return f"{written!r} matches {first}{others}, which {why}"
+    return f"{written!r} matches {first}{others}, which {first_reason}"
 
 
 def file_problem(file: Path, display: str, root: Path) -> Problem | None:
