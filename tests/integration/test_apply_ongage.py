@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.project import Project
+from tests.reliability.harness import FaultProject, kill, status_reads_after_accepting, wait_for
 
 CONFIG = """\
 providers:
@@ -57,9 +56,9 @@ EXPECTED = {
 }
 
 
-def project(tmp_path: Path, polls: int = 1) -> Project:
+def project(tmp_path: Path) -> Project:
     p = Project(tmp_path)
-    p.write("reconciler.yaml", CONFIG.replace("POLLS", str(polls)))
+    p.write("reconciler.yaml", CONFIG.replace("POLLS", "1"))
     p.write("members/news.csv", MEMBERS)
     p.write("seed.yaml", SEED)
     return p
@@ -117,28 +116,33 @@ def test_apply_without_approval_on_no_terminal_is_refused(tmp_path: Path) -> Non
     assert import_actions(p) == []
 
 
-def _wait_for_submitted_job(state_file: Path, proc: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if state_file.exists():
-            try:
-                state = json.loads(state_file.read_text())
-            except ValueError:
-                state = {}
-            if any(j["status"] == "submitted" for j in state.get("jobs", [])):
-                return
-        time.sleep(0.02)
-    raise AssertionError("apply never recorded a submitted job")
+#: Keeps every import of list 1001 pending, however often it is polled, until released: a run
+#: applying this project stops at its first import and polls it until it is killed.
+HOLD = {"path": "/ongage/1001/api/import/", "method": "GET", "kind": "hold"}
+
+
+def polling_a_held_import(sandbox: FaultProject) -> bool:
+    """Seen in the sandbox's request log: the vendor accepted the first import and has since
+    answered its status reads, so the run has its ID and waits on a job that cannot move."""
+    return (
+        status_reads_after_accepting(
+            sandbox, r"/ongage/1001/api/import", r"/ongage/1001/api/import/\d+"
+        )
+        >= 2
+    )
 
 
 @pytest.mark.slow
 def test_sigkill_mid_apply_then_rerun_submits_nothing_twice(tmp_path: Path) -> None:
-    p = project(tmp_path, polls=40)  # each job needs ~160 status reads: time to kill it
+    p = project(tmp_path)
+    # The project's sandbox data directory, prepared (a fault for the next command) and read
+    # (its request log, while the command runs) as the reliability tests do theirs.
+    sandbox = FaultProject(tmp_path)
+    sandbox.inject(**HOLD)
     proc = p.start("apply", "-c", "reconciler.yaml", "--auto-approve")
     state_file = tmp_path / ".reconciler" / "state.json"
-    _wait_for_submitted_job(state_file, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    wait_for("the first import polled while held", lambda: polling_a_held_import(sandbox), proc)
+    kill(proc)
     killed = json.loads(state_file.read_text())
     in_flight = [j for j in killed["jobs"] if j["status"] == "submitted"]
     assert len(in_flight) == 1 and in_flight[0]["vendor_job_id"]
@@ -157,7 +161,7 @@ def test_sigkill_mid_apply_then_rerun_submits_nothing_twice(tmp_path: Path) -> N
     assert f"reconciler state unlock {lock_id}" in blocked.err
     assert p.run("state", "unlock", lock_id, "-c", "reconciler.yaml").code == 0
 
-    p.write("reconciler.yaml", CONFIG.replace("POLLS", "1"))  # full speed from now on
+    sandbox.release()  # the held import advances again on its next status read
     refreshed = p.run("refresh", "-c", "reconciler.yaml")  # settles it, sends nothing
     assert refreshed.code == 0, refreshed.out + refreshed.err
     assert refreshed.out.splitlines()[-1].endswith(

@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 
 from tests.integration.project import Project
-from tests.integration.test_apply_ongage import CONFIG, EXPECTED, MEMBERS, SEED, import_actions
+from tests.integration.test_apply_ongage import (
+    CONFIG,
+    EXPECTED,
+    HOLD,
+    MEMBERS,
+    SEED,
+    import_actions,
+    polling_a_held_import,
+)
+from tests.reliability.harness import FaultProject
 from tests.s3server import create_buckets, s3_client
 
 BUCKET = "reconciler-state"
@@ -31,21 +40,21 @@ def s3_endpoint(empty_s3: str) -> str:
 
 
 class S3Project(Project):
-    def __init__(self, root: Path, endpoint: str, polls: int) -> None:
+    def __init__(self, root: Path, endpoint: str) -> None:
         super().__init__(root)
         self.endpoint = endpoint
         self.key = f"{root.name}/state.json"
-        self.configure(polls)
-        self.write("members/news.csv", MEMBERS)
-        self.write("seed.yaml", SEED)
-
-    def configure(self, polls: int) -> None:
         self.write(
             "reconciler.yaml",
-            CONFIG.replace("POLLS", str(polls))
+            CONFIG.replace("POLLS", "1")
             + f"state: {{backend: s3, bucket: {BUCKET}, key: {self.key}, region: us-east-1, "
             f"endpoint_url: '{self.endpoint}'}}\n",
         )
+        self.write("members/news.csv", MEMBERS)
+        self.write("seed.yaml", SEED)
+        # The sandbox's data directory (faults for the next command, its request log), used
+        # as the reliability tests use theirs.
+        self.sandbox = FaultProject(root)
 
     def s3_object(self, key: str) -> dict[str, Any] | None:
         client = s3_client(self.endpoint)
@@ -63,7 +72,10 @@ class S3Project(Project):
         return self.s3_object(f"{self.key}.lock")
 
     def signal_mid_apply(self, signum: int) -> tuple[subprocess.Popen[str], str]:
-        """Start an apply, send ``signum`` once a job is on S3; the ended process, its stderr."""
+        """Start an apply whose first import the sandbox holds pending, send ``signum`` once
+        the run is polling it and S3 records it submitted; the ended process, its stderr. The
+        hold stays until ``release``: whatever the signal's handling does, the job stays put."""
+        self.sandbox.inject(**HOLD)
         proc = self.start("apply", "-c", "reconciler.yaml", "--auto-approve")
         self.wait_for("job", proc)
         proc.send_signal(signum)
@@ -71,13 +83,14 @@ class S3Project(Project):
         return proc, err
 
     def wait_for(self, what: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-        """Until the S3 state records a submitted job (``job``) or the lock is taken."""
+        """Until the lock is taken, or (``job``) the run polls the held import (seen in the
+        sandbox's request log) and the S3 state records it submitted."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()
             if what == "lock" and self.lock() is not None:
                 return
-            state = self.state() if what == "job" else None
+            state = self.state() if what == "job" and polling_a_held_import(self.sandbox) else None
             if state and any(j["status"] == "submitted" for j in state["jobs"]):
                 return
             time.sleep(0.05)
@@ -88,7 +101,7 @@ class S3Project(Project):
 def test_sigkill_mid_apply_then_a_fresh_runner_resumes_from_s3_without_double_submission(
     tmp_path: Path, s3_endpoint: str
 ) -> None:
-    p = S3Project(tmp_path, s3_endpoint, polls=40)
+    p = S3Project(tmp_path, s3_endpoint)
     proc, _ = p.signal_mid_apply(signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     killed = p.state()
@@ -111,7 +124,7 @@ def test_sigkill_mid_apply_then_a_fresh_runner_resumes_from_s3_without_double_su
     unlocked = p.run("state", "unlock", lock["id"], "-c", "reconciler.yaml")
     assert unlocked.out == f"Unlocked s3://{BUCKET}/{p.key}.\n"
 
-    p.configure(polls=1)
+    p.sandbox.release()  # the held import advances again on its next status read
     rerun = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
     assert rerun.code == 0, rerun.out + rerun.err
     assert p.vendor_list("ongage", "1001") == EXPECTED
@@ -130,7 +143,7 @@ def test_sigkill_mid_apply_then_a_fresh_runner_resumes_from_s3_without_double_su
 def test_two_concurrent_applies_one_runs_and_the_other_is_refused_with_the_holder(
     tmp_path: Path, s3_endpoint: str
 ) -> None:
-    p = S3Project(tmp_path, s3_endpoint, polls=1)
+    p = S3Project(tmp_path, s3_endpoint)
     # The first apply is asked for confirmation on a terminal: it holds the lock while it waits,
     # so the second one meets it whatever the machine's speed.
     terminal, answer = pty.openpty()
@@ -174,7 +187,7 @@ def test_two_concurrent_applies_one_runs_and_the_other_is_refused_with_the_holde
 def test_sigterm_pushes_the_ledger_releases_the_lock_and_the_next_apply_resumes(
     tmp_path: Path, s3_endpoint: str
 ) -> None:
-    p = S3Project(tmp_path, s3_endpoint, polls=40)
+    p = S3Project(tmp_path, s3_endpoint)
     proc, err = p.signal_mid_apply(signal.SIGTERM)
     assert proc.returncode == 130
     assert err.endswith("Interrupted.\n")
@@ -185,7 +198,7 @@ def test_sigterm_pushes_the_ledger_releases_the_lock_and_the_next_apply_resumes(
     assert len(submitted) == 1 and submitted[0]["vendor_job_id"]
     assert [r["finished_at"] for r in state["runs"]] == [None]  # left open: resumed next time
 
-    p.configure(polls=1)
+    p.sandbox.release()  # the held import advances again on its next status read
     rerun = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
     assert rerun.code == 0, rerun.out + rerun.err
     assert p.vendor_list("ongage", "1001") == EXPECTED

@@ -10,6 +10,7 @@ straight from that store (read-only), which is safe while a command is running.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -130,6 +131,26 @@ def wait_for(
         time.sleep(0.02)
     kill(proc)
     raise AssertionError(f"never saw {what}")
+
+
+def status_reads_after_accepting(p: FaultProject, submit: str, status_read: str) -> int:
+    """Status reads (``GET``s of a path matching the regex ``status_read``, answered 200) the
+    vendor answered after it first accepted (2xx) a ``POST`` of a path matching ``submit``.
+
+    With a ``hold`` on those reads, two of them show from outside that the run holds the job's
+    ID and has gone back to a job that cannot move: it is waiting in its polling loop."""
+    log = p.requests()
+    accepted = [
+        i
+        for i, r in enumerate(log)
+        if r["method"] == "POST" and 200 <= r["status"] < 300 and re.fullmatch(submit, r["path"])
+    ]
+    if not accepted:
+        return 0
+    return sum(
+        r["method"] == "GET" and r["status"] == 200 and bool(re.fullmatch(status_read, r["path"]))
+        for r in log[accepted[0] + 1 :]
+    )
 
 
 def kill(proc: subprocess.Popen[str]) -> None:

@@ -3,6 +3,7 @@ sandbox's injected faults, with the waits recorded instead of slept."""
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterator
 from contextlib import closing
@@ -73,12 +74,39 @@ def test_a_huge_retry_after_is_capped(
     assert waits == [120.0]
 
 
+class DrawRecorder(random.Random):
+    """A seeded random source that records the range of every draw: the upper end of each is
+    the un-jittered backoff, which the waits alone cannot show."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.ranges: list[tuple[float, float]] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        self.ranges.append((a, b))
+        return super().uniform(a, b)
+
+
 def test_without_retry_after_the_backoff_doubles_with_jitter(
-    sandbox: EmbeddedSandbox, http: VendorHttp, waits: list[float]
+    sandbox: EmbeddedSandbox, waits: list[float]
 ) -> None:
+    # The exact jittered values of a seeded source are tests/unit/test_retry_policy.py's; here,
+    # against the sandbox's 503s: the bound doubles from 0.5 s, and the waits are not it.
+    sandbox.app.reset()
     fault(sandbox, kind="status", status=503, count=4)
-    http.request("GET", IMPORTS)
-    assert [(0.5 * 2**i) / 2 <= wait <= 0.5 * 2**i for i, wait in enumerate(waits)] == [True] * 4
+    rng = DrawRecorder(20240601)
+    policy = RetryPolicy(read_timeout=READ_TIMEOUT)
+    url = f"{sandbox.base_url}/ongage"
+    with closing(
+        VendorHttp("ongage", url, headers=OG, policy=policy, sleep=waits.append, rng=rng)
+    ) as http:
+        assert http.request("GET", IMPORTS).status_code == 200
+    bounds = [0.5, 1.0, 2.0, 4.0]
+    assert rng.ranges == [(d / 2, d) for d in bounds]
+    assert statuses(sandbox) == [503] * 4 + [200]
+    assert len(waits) == 4
+    assert all(d / 2 <= w <= d for w, d in zip(waits, bounds, strict=True))
+    assert waits != bounds  # un-jittered, each wait would be its bound
 
 
 def test_a_storm_longer_than_the_attempts_names_vendor_endpoint_and_status(

@@ -9,7 +9,7 @@ the embedded sandbox:
 - the batch file of a job still in flight stays on disk until that job is final, because
   resuming it still reads it (Yesmail names its failed rows by index into the file).
 
-Runs are held still by an injected hang or ended by a crash point
+Runs are held still by an injected hang or hold, or ended by a crash point
 (``reconciler/faultpoints.py``), never raced.
 """
 
@@ -30,6 +30,7 @@ from tests.reliability.harness import (
     assert_state_settled,
     finished,
     kill,
+    status_reads_after_accepting,
     wait_for,
 )
 from tests.reliability.scenarios import (
@@ -282,11 +283,11 @@ DIGEST = """\
 NEWS_ROWS = "email,firstname\nann@example.com,Ann\nbob@example.com,Bob\ncat@example.com,Cat\n"
 
 
-def yesmail_config(*lists: str, polls: int) -> str:
+def yesmail_config(*lists: str) -> str:
     return (
         "providers:\n"
         f"  p: {{type: yesmail, base_url: sandbox, options: {json.dumps(FAST)}}}\n"
-        f"sandbox: {{seed: seed.yaml, polls_per_step: {polls}}}\n"
+        "sandbox: {seed: seed.yaml, polls_per_step: 1}\n"
         "guards: {max_drop_percent: null, max_add_percent: null, max_update_percent: null}\n"
         "lists:\n" + "".join(lists)
     )
@@ -297,22 +298,28 @@ def test_the_file_of_a_job_left_in_flight_stays_until_its_job_is_final(tmp_path:
     p.write("seed.yaml", YESMAIL_TWO_LISTS_SEED)
     p.write("news.csv", NEWS_ROWS)
     p.write("digest.csv", "email,firstname\nbob@example.com,Bob\n")
-    # 1. Killed while news's import is polled (each step of the ticket takes 40 reads).
-    p.write("reconciler.yaml", yesmail_config(NEWS, DIGEST, polls=40))
+    # 1. Killed while news's import is polled: the hold keeps its ticket where it is, so the
+    # run waits on it (and digest is never sent: one batch at a time) until it is killed.
+    p.write("reconciler.yaml", yesmail_config(NEWS, DIGEST))
+    p.inject(path="/yesmail/v2/tickets/", method="GET", kind="hold")
     proc = start_apply(p)
 
-    def news_submitted() -> bool:
-        return any(j["status"] == "submitted" for j in p.raw_state().get("jobs", []))
+    def news_polled_while_held() -> bool:
+        submit = r"/yesmail/v2/target-lists/weekly/members/file-import"
+        return status_reads_after_accepting(p, submit, r"/yesmail/v2/tickets/\d+") >= 2
 
-    wait_for("news's import submitted", news_submitted, proc)
+    wait_for("news's import polled while held", news_polled_while_held, proc)
     kill(proc)
     (entry,) = p.raw_state()["jobs"]
     batch_file = p.root / entry["file"]  # relative to the configuration's directory
-    assert (entry["list"], batch_file.read_text()) == ("news", NEWS_ROWS)
+    assert (entry["list"], entry["status"]) == ("news", "submitted")  # its ID recorded
+    assert batch_file.read_text() == NEWS_ROWS
 
     # 2. An apply of a configuration without news: its job is left in flight, as is, while
-    # digest is applied (which clears the batch files nobody needs).
-    p.write("reconciler.yaml", yesmail_config(DIGEST, polls=1))
+    # digest is applied (which clears the batch files nobody needs). Released first: digest's
+    # ticket must advance, and news's stays in flight because nothing polls it, not the hold.
+    p.release()
+    p.write("reconciler.yaml", yesmail_config(DIGEST))
     out = rerun(p)
     assert (
         f"ledger entry {entry['id']} names provider 'p' / list 'news', which the configuration "
@@ -324,7 +331,7 @@ def test_the_file_of_a_job_left_in_flight_stays_until_its_job_is_final(tmp_path:
 
     # 3. news is back: refresh follows its job to the end, and the failed row is named by
     # the address at its index in the batch file.
-    p.write("reconciler.yaml", yesmail_config(NEWS, DIGEST, polls=1))
+    p.write("reconciler.yaml", yesmail_config(NEWS, DIGEST))
     refreshed = p.run("refresh", "-c", "reconciler.yaml")
     assert refreshed.code == 5, refreshed.out + refreshed.err
     settled = entry_after(p, entry["id"])
