@@ -19,6 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.reader import ReaderError
 
+from reconciler import limits
 from reconciler.config.locations import key_path_text
 from reconciler.errors import Problem
 
@@ -34,12 +35,41 @@ class YamlProblem(Exception):
         self.problem = problem
 
 
+def _check_size(raw: bytes, display: str, most: limits.Limits) -> None:
+    """Refuse a file or a line over its limit before parsing: the parser's cost is what the
+    limits bound."""
+    if len(raw) > most.yaml_bytes:
+        raise YamlProblem(
+            Problem(
+                f"the file is larger than {most.yaml_bytes:,} bytes, the most a configuration "
+                f"file may hold ({limits.variable_of('yaml_bytes')} raises it); keep members "
+                "and suppressions in CSV sources",
+                file=display,
+            )
+        )
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if len(line) > most.yaml_line:
+            raise YamlProblem(
+                Problem(
+                    f"the line is {len(line):,} bytes long, longer than {most.yaml_line:,}, the "
+                    f"most a configuration line may hold ({limits.variable_of('yaml_line')} "
+                    "raises it); split it (one list item per line), or keep long data in a CSV "
+                    "source",
+                    file=display,
+                    line=number,
+                )
+            )
+
+
 def read_yaml(path: Path, display: str) -> tuple[Any, Positions]:
     """Parse ``path``; return plain data (dicts, lists, scalars) and the positions."""
+    most = limits.current()
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(most.yaml_bytes + 1)
     except OSError as exc:
         raise YamlProblem(Problem(f"cannot read: {exc.strerror}", file=display)) from None
+    _check_size(raw, display, most)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

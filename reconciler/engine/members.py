@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler import limits
 from reconciler.address import SQL_NORMALISE, SQL_VALID
 from reconciler.config.text import sql_has_forbidden
 from reconciler.engine.duck import cores, field_hash_sql, hash2_sql, hash_sql, keep_join_sides
@@ -74,9 +75,15 @@ def members_sql(
 
 def ok_sql(entry: ListSources, e: str, prefix: str = "") -> str:
     """SQL: a member row is usable: its address (match form ``e``) is valid and no field value
-    holds a control or invisible character (:mod:`reconciler.config.text`). A row that is not
+    holds a control or invisible character (:mod:`reconciler.config.text`) or is longer than
+    the field limit (:mod:`reconciler.limits`). A row that is not
     is hot, re-read and reported with its line, like an invalid address."""
-    fields = "".join(f" AND NOT {sql_has_forbidden(prefix + a)}" for a in entry.field_aliases)
+    most = limits.current().field_chars
+    fields = "".join(
+        f" AND NOT {sql_has_forbidden(prefix + a)}"
+        f" AND coalesce(length({prefix + a}) <= {most}, true)"
+        for a in entry.field_aliases
+    )
     return f"(coalesce({SQL_VALID(e)}, false){fields})"
 
 

@@ -11,6 +11,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
+from reconciler import limits
 from reconciler.address import invalid_reason
 from reconciler.config.text import quoted, refusal
 from reconciler.engine.rules import REASON_RANK, AtVendor, Declared, OptIn, Suppressed
@@ -167,9 +168,15 @@ def merge_declared(
 
 
 def _refused_field(managed: Sequence[str], values: Sequence[str | None]) -> str | None:
+    most = limits.current().field_chars
     for name, value in zip(managed, values, strict=True):
         if value and (refused := refusal(value)) is not None:
             return f"{name} {refused}"
+        if value and len(value) > most:
+            return (
+                f"{name} is {len(value):,} characters long, longer than {most:,}, the most a "
+                f"field value may hold ({limits.variable_of('field_chars')} raises it)"
+            )
     return None
 
 
