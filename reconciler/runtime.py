@@ -22,6 +22,7 @@ from reconciler.config.schema import SANDBOX_URL, Credentials, ListConfig
 from reconciler.errors import PlanError, ReconcilerError
 from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
 from reconciler.model import VendorType
+from reconciler.private import private_dir
 from reconciler.staging.base import Stager, open_stager
 
 if TYPE_CHECKING:  # providers pull in httpx, which a plan from export files never needs
@@ -114,7 +115,7 @@ class Runtime:
         """This command's own scratch directory (created on first use); those of commands
         that were killed (their process is gone) are removed first."""
         if self._scratch is None:
-            self.workdir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.workdir)
             prefix = f"run-{socket.gethostname()}-"
             for stale in self.workdir.glob(f"{prefix}*-*"):
                 pid = stale.name[len(prefix) :].split("-", 1)[0]

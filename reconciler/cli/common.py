@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.config.loader import LoadedConfig, load_config
+from reconciler.private import open_private, private_dir
 from reconciler.render.safe import terminal
 from reconciler.runtime import NoReadEvents, Runtime
 
@@ -38,8 +39,10 @@ def load(args: argparse.Namespace) -> LoadedConfig:
 
 def write_file(path: str, text: str) -> None:
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    private_dir(target.parent)
+    # Readable by its owner only: a JSON plan or an unredacted report holds every address.
+    with open_private(target, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def err(message: str) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any, TextIO
 
 from reconciler import __version__
 from reconciler.cli.exitcodes import ExitCode
@@ -61,6 +64,41 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+class _ReaderMayLeave:
+    """Standard output for a reader that may stop reading (``reconciler state show | head``):
+    the command goes on to its end, writing to nowhere once the reader is gone. Stopping at
+    the first write instead (Python raises BrokenPipeError there) would end an apply between
+    a vendor's answer and the ledger's record of it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.reader_left = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_nowhere()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_nowhere()
+
+    def _to_nowhere(self) -> None:
+        self.reader_left = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def error_text(exc: ReconcilerError) -> str:
     """An error's message for the terminal, every known secret masked and every control
     character escaped. Where a message's lines are known to be its structure (the problems
@@ -94,6 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # CI cancels a job with SIGTERM: unwind like Ctrl-C, so the state is pushed and the lock
     # released on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
+    stdout = sys.stdout
+    with contextlib.suppress(OSError, ValueError):  # only a real file can lose its reader
+        stdout.fileno()
+        sys.stdout = _ReaderMayLeave(stdout)
+    try:
+        return _run(args)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            sys.stdout.flush()
+        sys.stdout = stdout
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.func(args)
     except ReconcilerError as exc:

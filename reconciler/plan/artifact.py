@@ -30,6 +30,7 @@ from reconciler.errors import PlanError
 from reconciler.plan.checksum import plan_checksum
 from reconciler.plan.jsonform import plan_from_dict, plan_to_dict, write_rows_to
 from reconciler.plan.model import ListPlan, Plan
+from reconciler.private import open_private, private_dir
 from reconciler.redact import holds_secret, scrub_json
 
 ARTIFACT = "reconciler-plan"
@@ -62,12 +63,15 @@ class SavedPlan:
 def write_saved_plan(path: Path, saved: SavedPlan) -> None:
     """Write the artifact next to ``path`` and rename it into place, so that a crash never
     leaves a half-written plan under the name a later apply reads."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # the plan's rows: addresses and field values, unmasked
     partial = path.with_name(f".{path.name}.partial")
     try:
-        with zipfile.ZipFile(
-            partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
-        ) as archive:
+        with (
+            open_private(partial) as fh,
+            zipfile.ZipFile(
+                fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+            ) as archive,
+        ):
             manifest = _manifest(archive, saved)
             if holds_secret(_manifest_json(manifest)):
                 manifest.setdefault("secrets_masked", []).append(MANIFEST)

@@ -26,6 +26,7 @@ from reconciler.plan.model import (
     ListPlan,
     Plan,
 )
+from reconciler.private import open_private, private_dir
 from reconciler.redact import scrub_json, scrub_json_lines
 
 INLINE_ROW_LIMIT = 100_000
@@ -168,7 +169,7 @@ def list_to_dict(
     if rows_sink is not None:
         data["rows_file"] = rows_sink(list_plan)
     elif rows_dir is not None and len(list_plan.changes) > inline_row_limit:
-        rows_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(rows_dir)
         path = rows_dir / f"{list_plan.name}.jsonl"
         write_rows(path, list_plan.changes)
         data["rows_file"] = str(path.relative_to(base) if base else path)
@@ -178,7 +179,7 @@ def list_to_dict(
 
 
 def write_rows(path: Path, changes: Iterable[ListChange]) -> bool:
-    with path.open("w", encoding="utf-8") as fh:
+    with open_private(path, "w", encoding="utf-8") as fh:
         return write_rows_to(fh, changes)
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.apply.engine import InFlight
 from reconciler.model import Action
+from reconciler.private import open_private, private_dir
 from reconciler.providers.base import Batch, JobRef, JobStatus
 from reconciler.redact import scrub, scrub_data
 from reconciler.state.model import IN_FLIGHT, JobEntry, RunEntry, State, now
@@ -118,9 +119,9 @@ class StateLedger:
         entry.message = scrub(status.message)
         entry.finished_at = now()
         if status.failures:
-            self.failures_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.failures_dir)  # the addresses that failed, and why
             path = self.failures_dir / f"{entry.id}.jsonl"
-            with path.open("w", encoding="utf-8") as fh:
+            with open_private(path, "w", encoding="utf-8") as fh:
                 for failure in status.failures:
                     fh.write(json.dumps(scrub_data(dict(failure)), sort_keys=True) + "\n")
             entry.failures_file = str(path)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import StateError, StateLockedError
 from reconciler.faultpoints import crash_point
+from reconciler.private import open_private, private_dir
 from reconciler.state.model import State, parse_state, state_json
 from reconciler.state.store import LockInfo, StateStore, conflict_error
 
@@ -48,10 +49,18 @@ class LocalStateStore(StateStore):
             raise StateError(f"{exc}.{hint} Nothing was overwritten.") from None
 
     def _write_raw(self, state: State) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = state_json(state)
+        try:
+            self._write_file(state_json(state))
+        except OSError as exc:
+            raise StateError(
+                f"cannot write the state at {self.path}: {exc.strerror or exc}; the state there "
+                f"is as it was. Make {self.path.parent} writable, then run the command again"
+            ) from exc
+
+    def _write_file(self, data: str) -> None:
+        private_dir(self.path.parent)  # the ledger names lists, jobs and failed addresses
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with open_private(tmp, "w", encoding="utf-8") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -61,7 +70,8 @@ class LocalStateStore(StateStore):
             tmp.unlink(missing_ok=True)
             raise conflict_error(str(self.path))
         if self.path.exists():
-            shutil.copyfile(self.path, self.backup)
+            with self.path.open("rb") as src, open_private(self.backup) as dst:
+                shutil.copyfileobj(src, dst)
         os.replace(tmp, self.path)
         crash_point("state-write-renamed")
         _fsync_dir(self.path.parent)
@@ -76,9 +86,9 @@ class LocalStateStore(StateStore):
     # -- locking ------------------------------------------------------------------------------
     def lock(self, operation: str) -> LockInfo:
         info = LockInfo(operation=operation)
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            private_dir(self.lock_path.parent)
+            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
             holder = self.current_lock()
             who = holder.describe() if holder else "an unreadable lock file"
@@ -86,6 +96,12 @@ class LocalStateStore(StateStore):
                 f"the state at {self.path} is locked by {who}; if that run is gone, run "
                 f"`reconciler state unlock {holder.id if holder else '<LOCK_ID>'}`"
             ) from None
+        except OSError as exc:
+            raise StateError(
+                f"cannot lock the state at {self.path}: {exc.strerror or exc}; nothing was "
+                f"planned or sent. Make {self.lock_path.parent} writable, then run the command "
+                "again"
+            ) from exc
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(info.model_dump_json(indent=2) + "\n")
             fh.flush()
