@@ -22,6 +22,7 @@ from reconciler.config.locations import KeyPath, Location, SourceMap, problem_at
 from reconciler.config.paths import file_problem, path_problems, repository_root
 from reconciler.config.schema import Config
 from reconciler.config.text import refusal
+from reconciler.config.trust import base_url_problems
 from reconciler.config.yamlfile import Positions, YamlProblem, read_yaml
 from reconciler.errors import ConfigError, Problem
 
@@ -73,6 +74,8 @@ class _Loader:
         self.problems: list[Problem] = []
         self.merged: dict[str, Any] = {}
         self.positions: dict[KeyPath, Location] = {}
+        #: Providers whose base_url came from the environment (config.trust).
+        self.base_urls_from_env: set[str] = set()
 
     def problem(self, message: str, loc: Location | None, key_path: KeyPath = ()) -> None:
         self.problems.append(problem_at(message, loc, key_path))
@@ -98,6 +101,8 @@ class _Loader:
             if has_reference(value):
                 self.problem(refused(), where.get(path), path)
             return unescape(value)
+        if len(path) == 3 and path[0] == "providers" and path[2] == "base_url":
+            self.base_urls_from_env.add(str(path[1]))
         result = substitute(value, self.env)
         for message in result.problems:
             self.problem(message, where.get(path), path)
@@ -195,6 +200,9 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
     loaded = None
     if config is not None:
         loader.problems.extend(validate_references(config, source_map))
+        loader.problems.extend(
+            base_url_problems(config, source_map, env, loader.base_urls_from_env)
+        )
         loaded = LoadedConfig(config, source_map, root, digest, tuple(files))
         base = root if root.is_dir() else root.parent
         loader.problems.extend(

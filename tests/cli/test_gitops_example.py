@@ -38,8 +38,10 @@ def commands() -> list[tuple[str, str]]:
 def test_the_example_configuration_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in SECRETS:
         monkeypatch.setenv(name, "not-a-real-secret")
+    monkeypatch.setenv("LISTMONK_URL", "https://lists.example.com")  # a repository variable
     loaded = load_config(EXAMPLE / "config")
     config = loaded.config
+    assert config.providers["listmonk"].base_url == "https://lists.example.com"
     assert sorted(config.lists) == ["newsletter", "product-updates"]
     assert config.state.backend == "s3"
     assert config.providers["ongage"].staging is not None
