@@ -16,7 +16,7 @@ from reconciler.cli.common import load, reading_progress
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import check_guards, enforce
 from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show
-from reconciler.config.loader import LoadedConfig
+from reconciler.config.loader import LoadedConfig, require_lists
 from reconciler.engine.planner import build_plan
 from reconciler.errors import PlanError, ReconcilerError, StalePlanError
 from reconciler.model import ChangeKind
@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if args.planfile:
         return run_saved(args)
     loaded = load(args)
+    require_lists(loaded)  # an empty configuration is a mistake, not "nothing to apply"
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
     with store.locked("apply"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:

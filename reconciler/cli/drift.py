@@ -10,6 +10,7 @@ from pathlib import Path
 
 from reconciler.cli.common import add_config_argument, add_target_argument, load, write_file
 from reconciler.cli.exitcodes import ExitCode
+from reconciler.config.loader import require_lists
 from reconciler.drift.model import Drift
 from reconciler.drift.read import read_drift
 from reconciler.errors import ReconcilerError
@@ -81,6 +82,7 @@ def write_reports(drift: Drift, reports: list[tuple[str, Renderer]], *, redact: 
 def run(args: argparse.Namespace) -> int:
     reports = renderers(args.report)
     loaded = load(args)
+    require_lists(loaded)  # else a drift check of nothing would pass every night
     drift = read_drift(loaded, targets=args.target, sample=args.sample)
     sys.stdout.write(render_text(drift))
     sys.stdout.flush()

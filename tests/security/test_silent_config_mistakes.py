@@ -46,7 +46,7 @@ NOTHING = (
 )
 
 
-@pytest.mark.parametrize("command", ["validate", "plan"])
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "drift"])
 @pytest.mark.parametrize(
     ("files", "config"),
     [
@@ -60,7 +60,7 @@ def test_a_configuration_without_lists_is_an_error_not_no_changes(
 ) -> None:
     for name, text in files.items():
         project.write(name, text)
-    run = project.run(command, "-c", config)
+    run = project.run(command, "-c", config, *(["--auto-approve"] if command == "apply" else []))
     assert (run.code, run.out, run.err) == (1, "", NOTHING.format(where=config))
     assert project.requests() == []
 
