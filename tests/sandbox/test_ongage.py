@@ -65,7 +65,11 @@ def dump(client: httpx.Client) -> dict[str, tuple[str, dict[str, Any]]]:
 def run_import(client: httpx.Client, body: dict[str, Any]) -> tuple[list[int], dict[str, Any]]:
     created = client.post(f"/ongage/{LIST}/api/import", json=body)
     assert created.status_code == 200, created.text
-    import_id = created.json()["payload"]["id"]
+    return run_import_polls(client, created.json()["payload"]["id"])
+
+
+def run_import_polls(client: httpx.Client, import_id: int) -> tuple[list[int], dict[str, Any]]:
+    """Poll an import to its end: the statuses it went through and its last payload."""
     seen: list[int] = []
     payload: dict[str, Any] = {}
     for _ in range(20):
@@ -204,15 +208,57 @@ def test_unreachable_file_and_unknown_column_end_invalid(og: httpx.Client) -> No
     )
 
 
-def test_at_most_two_concurrent_imports_per_list(og: httpx.Client) -> None:
+def test_imports_in_progress_are_unlimited_unless_a_seed_sets_a_limit(og: httpx.Client) -> None:
+    """Ongage's documents state no limit on imports in progress: by default the sandbox has
+    none; the seed setting ``max_imports_in_progress`` (invented) refuses the next one."""
     url = host(og, "a.csv", "email\nx@example.com\n")
-    for _ in range(2):
-        assert og.post(f"/ongage/{LIST}/api/import", json={"file_url": url}).status_code == 200
-    third = og.post(f"/ongage/{LIST}/api/import", json={"file_url": url})
-    assert third.status_code == 500
-    assert "already has 2 imports in progress" in third.json()["payload"]["message"]
+    ids = [
+        og.post(f"/ongage/{LIST}/api/import", json={"file_url": url}).json()["payload"]["id"]
+        for _ in range(3)
+    ]
+    assert og.post("/_sandbox/seed", json={"ongage": {"settings": {"max_imports_in_progress": 3}}})
+    fourth = og.post(f"/ongage/{LIST}/api/import", json={"file_url": url})
+    assert (fourth.status_code, fourth.json()) == (
+        500,
+        {
+            "metadata": {"error": True},
+            "payload": {
+                "code": 500,
+                "message": "Validation error: list 1001 already has 3 imports in progress; "
+                "wait for one to end",
+            },
+        },
+    )
     listing = og.get(f"/ongage/{LIST}/api/import").json()["payload"]
-    assert [item["status"] for item in listing] == [40001, 40001]
+    assert [(item["id"], item["status"]) for item in listing] == [
+        (ids[2], 40001),
+        (ids[1], 40001),
+        (ids[0], 40001),
+    ]
+    # One import ending frees a place: the next is accepted.
+    _, first = run_import_polls(og, ids[0])
+    assert first["status"] == 40003
+    assert og.post(f"/ongage/{LIST}/api/import", json={"file_url": url}).json()["payload"] == {
+        "id": ids[2] + 1
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"max_imports_in_progress": 0},
+            "max_imports_in_progress must be a whole number of at least 1",
+        ),
+        ({"max_imports": 2}, "unknown setting 'max_imports' (known: max_imports_in_progress)"),
+    ],
+)
+def test_a_wrong_setting_is_refused(
+    og: httpx.Client, settings: dict[str, Any], message: str
+) -> None:
+    response = og.post("/_sandbox/seed", json={"ongage": {"settings": settings}})
+    assert response.status_code == 400
+    assert message in response.text
 
 
 def test_failed_job_applies_half_then_ends_90001(og: httpx.Client) -> None:
