@@ -3,12 +3,13 @@
 Retry policy:
 
 - idempotent requests (GET, and anything marked idempotent): retried on 429 (honouring
-  ``Retry-After``), 5xx, connect errors and timeouts;
+  ``Retry-After``), 5xx, connect errors, timeouts and a connection that broke after sending
+  ("Server disconnected without sending a response");
 - job-creating requests (``idempotent=False``): retried only when the vendor certainly did not
-  act on them — connect errors (nothing was sent), 429 and 503. A read timeout or another 5xx
-  after sending is *ambiguous*: the vendor may have created the job. That raises
-  :class:`AmbiguousSubmission` so apply asks the vendor (``Provider.find_submitted``) before
-  anything is sent again.
+  act on them — connect errors (nothing was sent), 429 and 503. A read timeout, a connection
+  that broke after sending, or another 5xx after sending is *ambiguous*: the vendor may have
+  created the job. That raises :class:`AmbiguousSubmission` so apply asks the vendor
+  (``Provider.find_submitted``) before anything is sent again.
 
 Every error names the vendor and the endpoint (method and path, never credentials).
 """
@@ -93,31 +94,10 @@ class VendorHttp:
         endpoint = f"{method.upper()} {path}"
         for attempt in range(1, self.policy.attempts + 1):
             last = attempt == self.policy.attempts
-            try:
-                response = self.client.request(method, path, **kwargs)
-            except httpx.ConnectError as exc:
-                if last:
-                    raise self._error(f"cannot connect: {exc}", endpoint) from None
+            response = self._attempt(method, path, endpoint, idempotent, last, **kwargs)
+            if response is None:
                 self._backoff(attempt)
                 continue
-            except httpx.TimeoutException as exc:
-                sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-                if sent and not idempotent:
-                    raise AmbiguousSubmission(
-                        f"timed out after sending ({type(exc).__name__}); the vendor may have "
-                        "accepted it",
-                        vendor=self.vendor,
-                        endpoint=endpoint,
-                    ) from None
-                if last:
-                    raise self._error(f"timed out ({type(exc).__name__})", endpoint) from None
-                self._backoff(attempt)
-                continue
-            except httpx.HTTPError as exc:
-                raise self._error(f"HTTP error: {exc}", endpoint) from None
-            except httpx.InvalidURL as exc:
-                # e.g. an ID the vendor sent earlier that cannot be part of a URL
-                raise self._error(f"invalid URL: {exc}", endpoint) from None
             status = response.status_code
             if status in expect:
                 return response
@@ -136,6 +116,54 @@ class VendorHttp:
                 f"answered {status}: {describe(response)}", endpoint, status_code=status
             )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        idempotent: bool,
+        last: bool,
+        **kwargs: Any,
+    ) -> httpx.Response | None:
+        """One attempt: the response, None to try again after a backoff, or the error that
+        ends the request (ambiguous when a job-creating request may have reached the vendor)."""
+        try:
+            return self.client.request(method, path, **kwargs)
+        except httpx.ConnectError as exc:
+            if last:
+                raise self._error(f"cannot connect: {exc}", endpoint) from None
+            return None
+        except httpx.TimeoutException as exc:
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            if sent and not idempotent:
+                raise AmbiguousSubmission(
+                    f"timed out after sending ({type(exc).__name__}); the vendor may have "
+                    "accepted it",
+                    vendor=self.vendor,
+                    endpoint=endpoint,
+                ) from None
+            if last:
+                raise self._error(f"timed out ({type(exc).__name__})", endpoint) from None
+            return None
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            # The request went out (a refused connection is a ConnectError, above) and
+            # the connection broke before the answer: the vendor may have acted.
+            broke = f"the connection broke ({type(exc).__name__}: {str(exc) or 'no detail'})"
+            if not idempotent:
+                raise AmbiguousSubmission(
+                    f"{broke} after sending; the vendor may have accepted it",
+                    vendor=self.vendor,
+                    endpoint=endpoint,
+                ) from exc
+            if last:
+                raise self._error(broke, endpoint) from exc
+            return None
+        except httpx.HTTPError as exc:
+            raise self._error(f"HTTP error: {exc}", endpoint) from None
+        except httpx.InvalidURL as exc:
+            # e.g. an ID the vendor sent earlier that cannot be part of a URL
+            raise self._error(f"invalid URL: {exc}", endpoint) from None
 
     def json(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> Any:
         response = self.request(method, path, idempotent=idempotent, **kwargs)
