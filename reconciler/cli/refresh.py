@@ -7,6 +7,7 @@ import argparse
 from reconciler.cli.apply import EXIT_FAILED_BATCHES, wire
 from reconciler.cli.common import add_config_argument, load
 from reconciler.providers.base import JobState
+from reconciler.render.safe import terminal
 from reconciler.runtime import Runtime, config_dir
 from reconciler.state.open import open_store
 
@@ -34,5 +35,10 @@ def run(args: argparse.Namespace) -> int:
         failed = [o for o in outcomes if o.state is JobState.FAILED]
         ledger.finish_run("failed batches" if failed else "succeeded")
     for outcome in outcomes:
-        print(f"{outcome.batch.key}: {outcome.state.value} (job {outcome.vendor_job_id})")
+        # The job ID is the vendor's answer (or the ledger's record of it) and the batch key
+        # holds the list's name: neither may move the cursor or forge a line.
+        print(
+            f"{terminal(outcome.batch.key)}: {terminal(outcome.state.value)} "
+            f"(job {terminal(outcome.vendor_job_id)})"
+        )
     return EXIT_FAILED_BATCHES if failed else 0

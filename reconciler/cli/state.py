@@ -11,6 +11,7 @@ from pathlib import Path
 from reconciler.cli.common import add_config_argument
 from reconciler.config.loader import load_config
 from reconciler.errors import ConfigError, StateError
+from reconciler.render.safe import terminal
 from reconciler.runtime import config_dir
 from reconciler.state.local import LocalStateStore
 from reconciler.state.model import parse_state
@@ -83,18 +84,23 @@ def run_list(args: argparse.Namespace) -> int:
     if state is None:
         print("No state yet.")
         return 0
-    print(f"lineage {state.lineage}, serial {state.serial}")
+    # Every value is the state's, which a vendor's answers or a hand-edited file wrote: each
+    # goes through terminal(), so none can move the cursor, and a tab in one is shown as \t
+    # rather than splitting the line's columns.
+    print(f"lineage {terminal(state.lineage)}, serial {state.serial}")
     for name, entry in sorted(state.lists.items()):
         seen = entry.last_export
         export = (
             (
-                f"{seen.kind} {seen.rows:,} rows sha256 {seen.sha256[:12]} at "
-                f"{seen.read_at.isoformat() if seen.read_at else '?'}"
+                f"{terminal(seen.kind)} {seen.rows:,} rows sha256 {terminal(seen.sha256[:12])} "
+                f"at {seen.read_at.isoformat() if seen.read_at else '?'}"
             )
             if seen
             else "no export"
         )
-        print(f"{name}\t{entry.vendor} {entry.vendor_list_id}\t{export}")
+        print(
+            f"{terminal(name)}\t{terminal(entry.vendor)} {terminal(entry.vendor_list_id)}\t{export}"
+        )
     return 0
 
 
@@ -116,19 +122,24 @@ def run_jobs(args: argparse.Namespace) -> int:
         if args.status and job.status != args.status:
             continue
         counts = ",".join(f"{k}={v}" for k, v in job.counts.items() if v)
+        # Each column through terminal() (the vendor wrote the job ID and the counts' names):
+        # a tab or line feed in a value is shown escaped, so the columns stay the columns.
         print(
             "\t".join(
-                [
-                    job.list,
-                    job.action,
-                    str(job.index),
-                    str(job.rows),
-                    job.status,
-                    job.vendor_job_id or "-",
-                    job.submitted_at.isoformat() if job.submitted_at else "-",
-                    job.finished_at.isoformat() if job.finished_at else "-",
-                    counts or "-",
-                ]
+                map(
+                    terminal,
+                    [
+                        job.list,
+                        job.action,
+                        job.index,
+                        job.rows,
+                        job.status,
+                        job.vendor_job_id or "-",
+                        job.submitted_at.isoformat() if job.submitted_at else "-",
+                        job.finished_at.isoformat() if job.finished_at else "-",
+                        counts or "-",
+                    ],
+                )
             )
         )
     return 0
@@ -137,7 +148,7 @@ def run_jobs(args: argparse.Namespace) -> int:
 def run_unlock(args: argparse.Namespace) -> int:
     store = _store(args)
     store.unlock(args.lock_id)
-    print(f"Unlocked {store.location}.")
+    print(f"Unlocked {terminal(store.location)}.")
     return 0
 
 
@@ -160,9 +171,11 @@ def run_push(args: argparse.Namespace) -> int:
     with store.locked("state push"):
         written = store.write(state, force=args.force)
     if written is not state:  # ``write`` hands back the stored state when nothing changed
-        print(f"{store.location} already holds this state (serial {written.serial}).")
+        print(f"{terminal(store.location)} already holds this state (serial {written.serial}).")
     else:
-        print(f"Pushed {args.file} to {store.location}: serial {written.serial}.")
+        print(
+            f"Pushed {terminal(args.file)} to {terminal(store.location)}: serial {written.serial}."
+        )
     return 0
 
 
@@ -182,7 +195,10 @@ def run_migrate(args: argparse.Namespace) -> int:
         there = target.read()
         if there is not None and there.lineage != state.lineage:
             raise StateError(
-                f"{target.location} already holds another state (lineage {there.lineage}, "
+                # The lineage is the file's: terminal() keeps a line feed in it from forging
+                # a line of the message (errors keep their own lines).
+                f"{target.location} already holds another state (lineage "
+                f"{terminal(there.lineage)}, "
                 f"serial {there.serial}); nothing was migrated. Move it away first, or "
                 f"`reconciler state push --force` if it is to be replaced"
             )
@@ -192,14 +208,15 @@ def run_migrate(args: argparse.Namespace) -> int:
             raise StateError(
                 f"the state read back from {target.location} differs from {source.location}"
             )
+    source_at, target_at = terminal(source.location), terminal(target.location)
     then = (
-        f"{source.location} is left as it was: remove it."
+        f"{source_at} is left as it was: remove it."
         if args.from_file
         else f"Point the configuration's `state:` at it (backend: local, path: …); "
-        f"{source.location} is left as it was."
+        f"{source_at} is left as it was."
     )
     print(
-        f"Migrated the state (lineage {written.lineage}, serial {written.serial}) from "
-        f"{source.location} to {target.location}. {then}"
+        f"Migrated the state (lineage {terminal(written.lineage)}, serial {written.serial}) "
+        f"from {source_at} to {target_at}. {then}"
     )
     return 0

@@ -25,6 +25,7 @@ from reconciler.plan.model import (
     ListChange,
     ListPlan,
     Plan,
+    Unaddressable,
 )
 from reconciler.private import open_private, private_dir
 from reconciler.redact import scrub_json, scrub_json_lines
@@ -140,6 +141,20 @@ def guard_from_dict(data: dict[str, Any]) -> GuardViolation:
     )
 
 
+def unaddressable_to_dict(unaddressable: Unaddressable | None) -> dict[str, Any] | None:
+    """The JSON form of the vendor's rows no batch can name: ``None`` when there are none."""
+    if unaddressable is None:
+        return None
+    return {"rows": unaddressable.rows, "sample": list(unaddressable.sample)}
+
+
+def unaddressable_from_dict(data: dict[str, Any] | None) -> Unaddressable | None:
+    # A plan saved before the field existed has no key: read as none, like a null.
+    if data is None:
+        return None
+    return Unaddressable(data["rows"], tuple(data["sample"]))
+
+
 def list_to_dict(
     list_plan: ListPlan,
     *,
@@ -165,6 +180,7 @@ def list_to_dict(
             for g in list_plan.gaps
         ],
         "skipped_invalid": list(list_plan.skipped_invalid),
+        "unaddressable": unaddressable_to_dict(list_plan.unaddressable),
     }
     if rows_sink is not None:
         data["rows_file"] = rows_sink(list_plan)
@@ -290,6 +306,7 @@ def plan_from_dict(
                 desired_members=item["desired_members"],
                 active_members=item["active_members"],
                 skipped_invalid=tuple(item.get("skipped_invalid") or ()),
+                unaddressable=unaddressable_from_dict(item.get("unaddressable")),
                 gaps=tuple(
                     CapabilityGap(ChangeKind(g["action"]), g["count"], g["explanation"])
                     for g in item.get("gaps") or ()

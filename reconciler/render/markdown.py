@@ -72,6 +72,16 @@ def _detail(row: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in row["fields"].items())
 
 
+def _unaddressable(data: dict[str, Any], redact: bool, sample: int | None) -> dict[str, Any]:
+    """The vendor's rows no batch can name, for the template: their count, the sample shown and
+    how many rows it leaves out. Each value is masked as an address (``j***@…``, or ``***``
+    for one without an ``@``: a name in the address column is no less personal); an empty
+    one stays empty, as there is nothing to hide and it is the common case."""
+    values = data["sample"] if sample is None else data["sample"][:sample]
+    shown = [mask(v) if redact and v else v for v in values]
+    return {"rows": data["rows"], "sample": shown, "more": max(data["rows"] - len(shown), 0)}
+
+
 def render_markdown(plan: Plan, *, redact: bool = True, sample: int | None = SAMPLE) -> str:
     """``sample``: rows shown per list and kind; ``None`` shows every row."""
     hide = mask_text if redact else str
@@ -97,6 +107,8 @@ def render_markdown(plan: Plan, *, redact: bool = True, sample: int | None = SAM
         if data["current"]:
             data["current"]["location"] = hide(data["current"]["location"])
         data["skipped_invalid"] = [hide(s) for s in data["skipped_invalid"]]
+        if data["unaddressable"]:
+            data["unaddressable"] = _unaddressable(data["unaddressable"], redact, sample)
         lists.append(data)
     table = [
         "| list | vendor | " + " | ".join(kinds) + " |",

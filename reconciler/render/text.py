@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import IO, TypeVar
 
 from reconciler.model import KIND_ORDER, ChangeKind
-from reconciler.plan.model import ListChange, ListPlan, Plan
+from reconciler.plan.model import ListChange, ListPlan, Plan, Unaddressable
 from reconciler.redact import scrub
 from reconciler.render.safe import terminal
 
@@ -103,6 +103,30 @@ def _rows(changes: Iterable[T], limit: int | None) -> tuple[list[T], int]:
     return shown, total - len(shown)
 
 
+def _quoted(value: str) -> str:
+    """A value in quotes as ``repr`` writes them, so an empty address shows as ``''``; scrubbed
+    before ``repr`` escapes it (an escape could hide a secret from the mask), then made inert
+    (``repr`` leaves no control character, but every data value goes through ``terminal``)."""
+    return terminal(repr(scrub(value)))
+
+
+def _unaddressable_line(unaddressable: Unaddressable, limit: int | None) -> str:
+    """One line: how many of the vendor's rows no batch can name, and a sample of them."""
+    shown = unaddressable.sample if limit is None else unaddressable.sample[:limit]
+    # The sample holds distinct values; the rest may be rows with the same value or more of
+    # them, so "more" counts rows, not values.
+    more = unaddressable.rows - len(shown)
+    line = (
+        f"  ! {unaddressable.rows:,} row(s) at the vendor have no valid address and are left "
+        "as they are"
+    )
+    if shown:
+        line += ": " + ", ".join(map(_quoted, shown))
+    if shown and more > 0:
+        line += f" … and {more:,} more"
+    return line
+
+
 def render_list(
     list_plan: ListPlan, paint: _Painter, *, show_all: bool = False, sample: int = SAMPLE
 ) -> list[str]:
@@ -138,6 +162,10 @@ def render_list(
         lines.extend(f"      {terminal(row)}" for row in skipped)
         if hidden:
             lines.append(f"      … and {hidden:,} more")
+    if list_plan.unaddressable is not None:
+        lines.append(
+            paint("33", _unaddressable_line(list_plan.unaddressable, None if show_all else sample))
+        )
     for kind, count in list_plan.pending.items():
         if count:
             lines.append(f"  … {count:,} {kind.value} already in flight (pending jobs)")
