@@ -79,6 +79,24 @@ class YesmailVendor(Vendor):
         return _error(401, UNAUTHORIZED)
 
     # -- endpoints --------------------------------------------------------------------------
+    def target_lists(self, request: Request) -> Response:
+        """``GET /v2/target-lists?view=schema``: the document's way to "determine which
+        attributes are supported". Its answer's shape is the sandbox's (the document shows
+        none): ``{"targetList": [{"name": LIST, "attributes": [{"name": COLUMN}, ...]}]}``."""
+        if self.store.setting("schema_view", "on") == "off":
+            return _error(404, "Not Found")
+        if request.args.get("view") != "schema":
+            # The list summary (GET /v2/target-lists without view) is not in the document.
+            return _error(404, "GET /v2/target-lists is emulated with view=schema only.")
+        return json_response(
+            {
+                "targetList": [
+                    {"name": name, "attributes": [{"name": c} for c in columns]}
+                    for name, columns in self.store.all_columns().items()
+                ]
+            }
+        )
+
     def file_import(self, request: Request, listname: str) -> Response:
         try:
             import_request = parse_import_request(
@@ -272,6 +290,7 @@ class YesmailVendor(Vendor):
 
 def _rules() -> tuple[Rule, ...]:
     return (
+        Rule("/v2/target-lists", endpoint="target_lists", methods=["GET"]),
         Rule(
             "/v2/target-lists/<listname>/members/file-import",
             endpoint="file_import",

@@ -5,27 +5,30 @@ Shape (every key optional)::
     credentials: {api_user, api_key} | [{api_user, api_key}, ...]
     subscribers: ["a@example.com", {email: b@example.com, status: bounced}, ...]
     lists:
-      NAME: {columns: [firstname, lastname], contacts: [{email, status, fields}, ...]}
-    quirks: {completed_key: "completed "}
+      NAME: {columns: [email, firstname], contacts: [{email, status, fields}, ...]}
+    quirks: {completed_key: "completed ", schema_view: false}
+
+``columns`` is the list's whole load table: exactly those columns. Its member ID column is
+``id`` when named, else ``email``; columns naming neither (seeds written when ``id`` was always
+added) get ``id`` in front, so that every load table has a member ID column.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.address import EMAIL_PATTERN, MAX_LENGTH
-from reconciler.sandbox.yesmail_request import MEMBER_ID
+from reconciler.sandbox.yesmail_import import is_address
+from reconciler.sandbox.yesmail_request import EMAIL_ID, MEMBER_ID, member_id_column
 
-#: The load-table attribute columns of a target list that was not seeded with its own.
-DEFAULT_COLUMNS: tuple[str, ...] = ("firstname", "lastname")
+#: The load table of a target list that was not seeded with its own: the columns of the
+#: document's example payload (``{"id": 0}, {"firstname": 1}, {"lastname": 2}``).
+DEFAULT_COLUMNS: tuple[str, ...] = (MEMBER_ID, "firstname", "lastname")
 #: Subscriber status, in reconciler's vocabulary.
 STATUSES = ("active", "unsubscribed", "bounced", "complaint")
 COMPLETED_KEY = "completed"
-_EMAIL = re.compile(EMAIL_PATTERN)
 _SEED_KEYS = ("credentials", "lists", "quirks", "subscribers")
 
 
@@ -83,7 +86,7 @@ class SeedPlan:
             self.credentials.append((user, key))
 
     def _subscriber(self, email: Any, status: Any, where: str) -> str:
-        if not isinstance(email, str) or len(email) > MAX_LENGTH or not _EMAIL.fullmatch(email):
+        if not isinstance(email, str) or not is_address(email):
             raise SeedError(f"{where}: invalid e-mail address {email!r}")
         if email != email.lower():
             raise SeedError(f"{where}: {email!r} must be lower case (Yesmail IDs are)")
@@ -119,11 +122,12 @@ class SeedPlan:
         fields = contact.get("fields") or {}
         if not isinstance(fields, Mapping):
             raise SeedError(f"{where}: fields of {email} must be a mapping")
-        unknown = sorted(set(fields) - set(columns))
+        attributes = [c for c in columns if c != member_id_column(columns)]
+        unknown = sorted(set(fields) - set(attributes))
         if unknown:
             raise SeedError(
                 f"{where}: {email} has field(s) {unknown} that are not load-table columns"
-                f" {list(columns)} (set lists.{name}.columns)"
+                f" {attributes} (set lists.{name}.columns)"
             )
         values = {k: str(v) for k, v in fields.items() if v is not None and v != ""}
         self.members.append(
@@ -131,8 +135,13 @@ class SeedPlan:
         )
 
     def _quirks(self, quirks: Any) -> None:
-        if not isinstance(quirks, Mapping) or not set(quirks) <= {"completed_key"}:
-            raise SeedError("quirks: only 'completed_key' is known")
+        if not isinstance(quirks, Mapping) or not set(quirks) <= {"completed_key", "schema_view"}:
+            raise SeedError("quirks: only 'completed_key' and 'schema_view' are known")
+        if "schema_view" in quirks:
+            if not isinstance(quirks["schema_view"], bool):
+                raise SeedError("quirks.schema_view must be true or false")
+            # false: GET /v2/target-lists?view=schema answers 404, as an account without it
+            self.settings["schema_view"] = "on" if quirks["schema_view"] else "off"
         if "completed_key" in quirks:
             key = quirks["completed_key"]
             if key not in (COMPLETED_KEY, COMPLETED_KEY + " "):
@@ -143,9 +152,14 @@ class SeedPlan:
 def _columns(name: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
         raise SeedError(f"lists.{name}.columns must be a list of column names")
-    if MEMBER_ID in value or len(set(value)) != len(value):
-        raise SeedError(
-            f"lists.{name}.columns must not repeat a name nor include '{MEMBER_ID}'"
-            " (the member ID column is always there)"
-        )
-    return tuple(value)
+    if len(set(value)) != len(value):
+        raise SeedError(f"lists.{name}.columns must not repeat a name")
+    return load_table_columns(value)
+
+
+def load_table_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """A load table's columns: as given when they name a member ID column (``id`` or
+    ``email``), else with ``id`` in front (the reading of seeds that listed attributes only)."""
+    if MEMBER_ID in columns or EMAIL_ID in columns:
+        return tuple(columns)
+    return (MEMBER_ID, *columns)

@@ -1,10 +1,10 @@
 """Yesmail's state in the sandbox database: subscribers, target lists, tickets, results.
 
 Tables (prefixed ``yesmail_``): ``credentials``; ``subscribers`` (the subscriber database:
-member ID and Yesmail-level status); ``lists`` (target lists and their load-table attribute
-columns); ``members`` (each list's load table: member ID and attributes as JSON); ``tickets``;
-``downloads`` (a ticket's file between download and import); ``results`` (async results);
-``settings`` (seeded quirks).
+member ID and Yesmail-level status); ``lists`` (target lists and their load-table columns,
+the member ID column included); ``members`` (each list's load table: member ID and the other
+columns as JSON); ``tickets``; ``downloads`` (a ticket's file between download and import);
+``results`` (async results); ``settings`` (seeded quirks).
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from typing import Any
 
 from reconciler.sandbox.store import Database
 from reconciler.sandbox.yesmail_request import ImportRequest
-from reconciler.sandbox.yesmail_seed import COMPLETED_KEY, DEFAULT_COLUMNS, SeedPlan
+from reconciler.sandbox.yesmail_seed import (
+    COMPLETED_KEY,
+    DEFAULT_COLUMNS,
+    SeedPlan,
+    load_table_columns,
+)
 
 #: Yesmail's own word where it differs: a hard-bounced subscriber is marked "dead".
 VENDOR_WORDS = {"bounced": "dead"}
@@ -107,8 +112,16 @@ class YesmailStore:
         return {(r["api_user"], r["api_key"]) for r in rows}
 
     def columns(self, list_name: str) -> tuple[str, ...]:
+        """The list's whole load table (a list not yet created will get the default one)."""
         rows = self.db.query("SELECT columns FROM yesmail_lists WHERE name = ?", (list_name,))
-        return tuple(json.loads(rows[0]["columns"])) if rows else DEFAULT_COLUMNS
+        # Normalised on reading too: a data directory written before load tables named their
+        # member ID column holds attribute columns only.
+        return load_table_columns(json.loads(rows[0]["columns"])) if rows else DEFAULT_COLUMNS
+
+    def all_columns(self) -> dict[str, tuple[str, ...]]:
+        """Every known list's load table, by list name."""
+        rows = self.db.query("SELECT name, columns FROM yesmail_lists ORDER BY name")
+        return {r["name"]: load_table_columns(json.loads(r["columns"])) for r in rows}
 
     def ensure_list(self, conn: sqlite3.Connection, list_name: str) -> None:
         conn.execute(

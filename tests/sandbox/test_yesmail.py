@@ -171,6 +171,7 @@ ENDPOINTS = [
     ("POST", IMPORT.format("news")),
     ("GET", "/yesmail/v2/tickets/1"),
     ("GET", "/yesmail/v2/async-results/1"),
+    ("GET", "/yesmail/v2/target-lists?view=schema"),
 ]
 
 
@@ -786,8 +787,8 @@ def test_dump_lists_every_target_list_and_the_subscriber_database(
             "a@example.com is seeded both 'bounced' and 'active'",
         ),
         (
-            {"lists": {"l": {"columns": ["id"]}}},
-            "lists.l.columns must not repeat a name nor include 'id'",
+            {"lists": {"l": {"columns": ["email", "tier", "email"]}}},
+            "lists.l.columns must not repeat a name",
         ),
         (
             {"lists": {"l": {"contacts": [{"email": "a@example.com", "fields": {"tier": "1"}}]}}},
@@ -815,3 +816,132 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert (again["state"], again["events"]) == (ticket["state"], ticket["events"])
         assert again["response"]["location"] == f"{second.base_url}/yesmail/v2/async-results/1"
         assert lists(http) == state == {"news": [{**CY, "fields": {"firstname": "Cy"}}]}
+
+
+# -- load tables keyed by email, the schema view, the sandbox's own address rule ---------------
+def test_a_load_table_keyed_by_email_has_no_id_column(http: httpx.Client) -> None:
+    """A seed decides the columns: ``[email, firstname]`` is the whole load table, keyed by
+    ``email`` ("If email address is used as the ID"); ``id`` is no column of it."""
+    seed(
+        http,
+        {
+            "subscribers": ["a@example.com", "b@example.com"],
+            "lists": {
+                "vip": {
+                    "columns": ["email", "firstname"],
+                    "contacts": [{"email": "a@example.com", "fields": {"firstname": "Old"}}],
+                }
+            },
+        },
+    )
+    by_id = start(http, source(URI, [{"id": 0}, {"firstname": 1}]), "vip")
+    assert (by_id.status_code, by_id.json()) == (
+        400,
+        {
+            "status": 400,
+            "message": "source.mappings key 'id' does not exist in the load table of target"
+            " list 'vip' (columns: email, firstname).",
+        },
+    )
+    no_key = start(http, source(URI, [{"firstname": 1}]), "vip")
+    assert no_key.json()["message"] == "source.mappings must map the member ID column 'email'."
+    url = host(http, "vip.csv", "email,firstname\na@example.com,Ann\nb@example.com,Bob\n")
+    payload = {
+        "source": {
+            "uri": url,
+            "headers": True,
+            "mappings": [{"email": "email"}, {"firstname": "firstname"}],
+        }
+    }
+    ticket = run(http, payload, "vip")
+    assert ticket["state"] == "completed"
+    assert outcome(results(http, ticket)) == ([0, 1], [], [])
+    assert lists(http)["vip"] == [
+        {"email": "a@example.com", "status": "active", "fields": {"firstname": "Ann"}},
+        {"email": "b@example.com", "status": "active", "fields": {"firstname": "Bob"}},
+    ]
+
+
+def test_the_schema_view_lists_every_load_table_as_seeded(http: httpx.Client) -> None:
+    seed(
+        http,
+        {
+            "lists": {
+                "vip": {"columns": ["email", "firstname"]},
+                "legacy": {"columns": ["tier"]},
+                "both": {"columns": ["id", "email"]},
+            }
+        },
+    )
+    response = http.get("/yesmail/v2/target-lists", params={"view": "schema"}, headers=AUTH)
+    assert (response.status_code, response.json()) == (
+        200,
+        {
+            "targetList": [
+                {"name": "both", "attributes": [{"name": "id"}, {"name": "email"}]},
+                {"name": "legacy", "attributes": [{"name": "id"}, {"name": "tier"}]},
+                {"name": "vip", "attributes": [{"name": "email"}, {"name": "firstname"}]},
+            ]
+        },
+    )
+    # both: keyed by id, email is an attribute like any other
+    assert start(http, source(URI, [{"email": 0}]), "both").json()["message"] == (
+        "source.mappings must map the member ID column 'id'."
+    )
+
+
+def test_the_schema_view_can_be_absent_and_the_summary_is_not_emulated(
+    http: httpx.Client,
+) -> None:
+    summary = http.get("/yesmail/v2/target-lists", headers=AUTH)
+    assert (summary.status_code, summary.json()) == (
+        404,
+        {"status": 404, "message": "GET /v2/target-lists is emulated with view=schema only."},
+    )
+    seed(http, {"quirks": {"schema_view": False}})
+    response = http.get("/yesmail/v2/target-lists", params={"view": "schema"}, headers=AUTH)
+    assert (response.status_code, response.json()) == (
+        404,
+        {"status": 404, "message": "Not Found"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("member", "error"),
+    [
+        ("a.b+c@example.co.uk", None),
+        ("o'neil@example.com", None),
+        ("a@example", (400, "Invalid email address.")),
+        ("a b@example.com", (400, "Invalid email address.")),
+        ("a@-example.com", (400, "Invalid email address.")),
+        ("a@example..com", (400, "Invalid email address.")),
+        ("\u00e9@example.com", (400, "Invalid email address.")),
+        ("x" * 65 + "@example.com", (400, "Invalid email address.")),
+        ("A@example.com", (400, "Invalid email address. Email address must be in lower case.")),
+    ],
+)
+def test_member_ids_are_judged_by_the_sandbox_own_address_rule(
+    http: httpx.Client, member: str, error: tuple[int, str] | None
+) -> None:
+    seed(http, {"subscribers": ["a.b+c@example.co.uk", "o'neil@example.com"]})
+    url = host(http, "m.csv", f"{member},X,Y\n")
+    body = results(http, run(http, source(url)))
+    assert outcome(body) == (([0], [], []) if error is None else ([], [(0, *error)], []))
+
+
+def test_the_emulator_imports_nothing_of_the_product() -> None:
+    """The sandbox is the vendor: it must not share reconciler's address rule, nor know its
+    engine, providers, configuration, sources or plans."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, reconciler.sandbox.yesmail, reconciler.sandbox.yesmail_seed;"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('reconciler.'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    forbidden = ("address", "engine", "providers", "config", "sources", "plan")
+    assert [m for m in loaded if m.split(".")[1] in forbidden] == []
+    assert all(m.startswith("reconciler.sandbox") for m in loaded)
