@@ -175,3 +175,96 @@ def test_sigkill_mid_apply_then_rerun_submits_nothing_twice(tmp_path: Path) -> N
     final = json.loads(state_file.read_text())
     assert [j["status"] for j in final["jobs"]] == ["succeeded"] * 5
     assert final["jobs"][0]["vendor_job_id"] == in_flight[0]["vendor_job_id"]
+
+
+SUPPRESSING = """\
+providers:
+  og: {type: ongage, base_url: sandbox}
+sandbox: {seed: seed.yaml}
+lists:
+  news:
+    provider: og
+    list_id: 1001
+    managed_fields: [first_name]
+    members: [{csv: members/news.csv}]
+suppressions:
+  - inline:
+      - {email: ann@example.com, reason: unsubscribe}
+      - {email: bob@example.com, reason: bounce}
+guards: {max_drop_percent: 100}
+"""
+
+
+def test_apply_unsubscribes_and_bounces_at_the_vendor(tmp_path: Path) -> None:
+    """The two actions the first test does not reach: each ends at the vendor as the document
+    says (unsubscribe, "Marks contacts as Hard bounce"), the rest of the list untouched."""
+    p = Project(tmp_path)
+    p.write("reconciler.yaml", SUPPRESSING)
+    p.write("members/news.csv", "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    p.write(
+        "seed.yaml",
+        'ongage:\n  lists:\n    "1001":\n      fields: [first_name]\n      contacts:\n'
+        "        - {email: ann@example.com, status: active, fields: {first_name: Ann}}\n"
+        "        - {email: bob@example.com, status: active, fields: {first_name: Bob}}\n",
+    )
+    result = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    assert (
+        "Plan: 0 to add, 0 to remove, 1 to unsubscribe, 0 to resubscribe, 1 to bounce, "
+        "0 to complaint, 0 to update, 0 held." in result.out
+    )
+    assert p.vendor_list("ongage", "1001") == {
+        "ann@example.com": ("unsubscribed", {"first_name": "Ann"}),
+        "bob@example.com": ("bounced", {"first_name": "Bob"}),
+    }
+    assert import_actions(p) == ["bounce", "unsubscribe"]
+
+
+def import_posts(p: Project) -> list[int]:
+    """The status of every import POST the sandbox logged, in order."""
+    return [
+        r["status"]
+        for r in p.sandbox_requests()
+        if r["method"] == "POST" and r["path"] == "/ongage/1001/api/import"
+    ]
+
+
+IN_PROGRESS = json.dumps(
+    {
+        "metadata": {"error": True},
+        "payload": {
+            "code": 500,
+            "message": "Validation error: list 1001 already has 1 imports in progress; "
+            "wait for one to end",
+        },
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 429, "retry_after": 0.1},
+        {"status": 500, "body": IN_PROGRESS},
+    ],
+    ids=["429", "imports-in-progress"],
+)
+def test_a_refused_import_post_is_retried_and_each_batch_becomes_exactly_one_import(
+    tmp_path: Path, fault: dict[str, object]
+) -> None:
+    p = project(tmp_path)
+    # The first batch's POST is refused twice (the vendor creates nothing), then accepted.
+    FaultProject(tmp_path).inject(
+        path="/ongage/1001/api/import", method="POST", kind="status", count=2, **fault
+    )
+    result = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    assert import_posts(p) == [fault["status"], fault["status"], 200, 200, 200, 200, 200]
+    assert import_actions(p) == ["add", "add+overwrite", "complaint", "remove", "resubscribe"]
+    assert p.vendor_list("ongage", "1001") == EXPECTED
+    listing = [
+        r for r in p.sandbox_requests() if r["method"] == "GET" and r["path"].endswith("/import")
+    ]
+    assert listing == []  # a refusal is not ambiguous: no lookup of what the vendor holds
+    jobs = p.run("state", "jobs", "-c", "reconciler.yaml")
+    assert [line.split("\t")[4] for line in jobs.out.splitlines()[1:]] == ["succeeded"] * 5
