@@ -214,7 +214,7 @@ def send(
 ) -> int:
     """Send the plan's rows, report, verify; the exit code."""
     if not plan.has_actions:
-        ledger.finish_run("no changes")
+        ledger.finish_run("no changes", settled=targets is None)
         failed = any(o.state is JobState.FAILED for o in resumed)
         return ExitCode.FAILED_BATCHES if failed else ExitCode.OK
     if sys.stdout.isatty() and not args.no_color:
@@ -235,7 +235,9 @@ def send(
         if report.failed
         else ("verification differences" if differences else "succeeded")
     )
-    ledger.finish_run(outcome)
+    # Every list planned afresh and sent to the end: the crashed runs this one resumed are
+    # settled (with --target, the other lists' batches stay protected).
+    ledger.finish_run(outcome, settled=targets is None)
     if differences:
         print("Verification:\n" + "\n".join(differences))
     if report.failed:

@@ -54,13 +54,17 @@ class StateLedger:
         )
         self._save()
 
-    def finish_run(self, outcome: str) -> None:
-        """End this run; runs a crash left open are closed too, having been resumed by it."""
+    def finish_run(self, outcome: str, *, settled: bool = False) -> None:
+        """End this run. ``settled``: it planned every list afresh and sent its plan to the
+        end, so the runs a crash left open are closed too, having been resumed by it. Any
+        other run (a refresh, an apply with --target, one blocked, cancelled or refused) leaves
+        them open: their applied batches stay in :meth:`done_keys`, or the next apply would
+        send them again to a vendor whose list cannot be read back."""
         for run in self.state.runs:
             if run.run_id == self.run_id:
                 run.finished_at = now()
                 run.outcome = outcome
-            elif run.finished_at is None:
+            elif run.finished_at is None and settled:
                 run.finished_at = now()
                 run.outcome = f"interrupted; resumed by {self.run_id}"
         self._save()
@@ -128,8 +132,9 @@ class StateLedger:
         self._save()
 
     def done_keys(self) -> set[str]:
-        """Batches already applied by runs that did not finish (a crash): a re-run must not
-        send them again even when the vendor's state cannot be read back."""
+        """Batches already applied by runs that did not finish (a crash) and that no apply has
+        settled since: a re-run must not send them again even when the vendor's state cannot
+        be read back."""
         unfinished = {r.run_id for r in self.state.runs if r.finished_at is None}
         return {
             j.batch_key

@@ -127,6 +127,37 @@ def test_yesmail_a_batch_applied_before_the_kill_is_not_sent_again(tmp_path: Pat
     assert_each_batch_sent_once(p, YESMAIL, out)
 
 
+def test_a_run_that_does_not_settle_leaves_the_killed_runs_batches_protected(
+    tmp_path: Path,
+) -> None:
+    """An apply blocked by a guard plans but sends nothing: it must not close the killed run,
+    or the killed run's applied batch would leave done_keys and be sent again (4 imports for
+    2 batches, before)."""
+    p = YESMAIL.project(tmp_path, options=ONE_ROW_BATCHES)
+    p.inject(path="/_sandbox/files/", method="DELETE", kind="hang", seconds=120)
+    proc = start_apply(p)
+    wait_for("batch 1's staged file being retired", lambda: p.faults_pending() == 0, proc)
+    kill(proc)
+    p.extra_env.clear()
+    p.unlock_after_kill()
+    config = p.root / "reconciler.yaml"
+    unguarded = config.read_text()
+    config.write_text(unguarded.replace("max_add_percent: null", "max_add_count: 1"))
+    blocked = p.run(*APPLY)
+    assert blocked.code == 3, blocked.out + blocked.err
+    assert YESMAIL.submissions(p) == ["file-import"]  # nothing sent by the blocked run
+    config.write_text(unguarded)
+    out = rerun(p)
+    assert_each_batch_sent_once(p, YESMAIL, out)
+    # The apply that sent the rest settled the killed run; the blocked one did not.
+    runs = [(r.operation, r.outcome) for r in p.state().runs]
+    assert runs[1:] == [
+        ("apply", "blocked by safety guards"),
+        ("apply", "succeeded"),
+    ]
+    assert runs[0][1].startswith("interrupted; resumed by ")
+
+
 #: The state write that records batch 1 of Omnigage's two as final: the run's start, then
 #: batch 1's `submitting`, `submitted`, progress (`processing`) and `finished`.
 OMNIGAGE_BATCH_1_FINISHED = 5
