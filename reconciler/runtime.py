@@ -18,8 +18,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from reconciler.config.loader import LoadedConfig
+from reconciler.config.locations import problem_at
 from reconciler.config.schema import SANDBOX_URL, Credentials, ListConfig
-from reconciler.errors import PlanError, ReconcilerError
+from reconciler.errors import ConfigError, PlanError, Problem, ReconcilerError
 from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
 from reconciler.model import VendorType
 from reconciler.private import private_dir
@@ -40,6 +41,37 @@ def provider_class(vendor: VendorType) -> type[Provider]:
     module_name, _, class_name = PROVIDER_CLASSES[vendor].partition(":")
     cls: type[Provider] = getattr(importlib.import_module(module_name), class_name)
     return cls
+
+
+def staging_problems(loaded: LoadedConfig, *, offline_too: bool) -> list[Problem]:
+    """A problem for each provider of a list whose vendor fetches batch files by URL and that
+    has nowhere to publish them: without it, apply would stop at the first batch, after the
+    plan was shown and approved. Without ``offline_too`` (validate), lists planned from an
+    export file are not counted: such a repository may only ever be planned offline."""
+    used = {lc.provider for lc in loaded.config.lists.values() if offline_too or lc.export is None}
+    problems = []
+    for name, config in loaded.config.providers.items():
+        if name not in used or config.staging is not None or config.base_url == SANDBOX_URL:
+            continue
+        if provider_class(config.type).fetches_by_url:
+            problems.append(
+                problem_at(
+                    f"{config.type.value} fetches every batch file by URL, so provider {name!r} "
+                    "needs staging: to publish them (e.g. staging: {backend: s3, bucket: …}, "
+                    "or {backend: directory, path: …, base_url: …}; specs/config.md)",
+                    loaded.source_map.locate("providers", name),
+                    ("providers", name),
+                )
+            )
+    return problems
+
+
+def require_staging(loaded: LoadedConfig, *, offline_too: bool = True) -> None:
+    problems = staging_problems(loaded, offline_too=offline_too)
+    if problems:
+        raise ConfigError(
+            problems, summary="The configuration cannot be applied (nothing was sent)"
+        )
 
 
 def config_dir(loaded: LoadedConfig) -> Path:

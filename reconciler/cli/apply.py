@@ -25,7 +25,7 @@ from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.providers.base import JobState, Provider
 from reconciler.render.safe import terminal
-from reconciler.runtime import Runtime, config_dir
+from reconciler.runtime import Runtime, config_dir, require_staging
 from reconciler.state.ledger import StateLedger
 from reconciler.state.model import ExportSeen, ListState, State, now
 from reconciler.state.open import open_store
@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         return run_saved(args)
     loaded = load(args)
     require_lists(loaded)  # an empty configuration is a mistake, not "nothing to apply"
+    require_staging(loaded)
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
     with store.locked("apply"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
@@ -176,6 +177,7 @@ def run_saved(args: argparse.Namespace) -> int:
     saved = read_saved_plan(path)
     loaded = load(args)
     check_config(path, saved, loaded.checksum)
+    require_staging(loaded)
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
     with store.locked("apply"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:

@@ -7,6 +7,7 @@ import argparse
 from reconciler.cli.common import add_config_argument, err, load
 from reconciler.config.loader import require_lists
 from reconciler.engine.validate import validate_sources
+from reconciler.runtime import require_staging
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load(args)
     require_lists(loaded)
+    require_staging(loaded, offline_too=False)
     problems = validate_sources(loaded)
     if problems:
         err(f"Error: {len(problems)} problem(s) in the sources:")

@@ -88,6 +88,9 @@ class Provider(abc.ABC):
     capabilities: frozenset[Action] = frozenset()
     #: Whether the documented API can read a list's current membership.
     can_read_current: bool = False
+    #: Whether the vendor fetches each batch file by URL (apply stages it first, so the
+    #: provider needs ``staging:``; see ``runtime.staging_problems``).
+    fetches_by_url: bool = False
     #: Seconds before the first status read of a job (apply backs off from there); the
     #: ``poll_interval_seconds`` option overrides it.
     poll_interval: float = 2.0

@@ -126,6 +126,7 @@ class OngageProvider(Provider):
     vendor = VendorType.ONGAGE
     capabilities = CAPABILITIES[VendorType.ONGAGE]
     can_read_current = True
+    fetches_by_url = True  # ongage-import-api.txt: the import names the file's URL
 
     def __init__(
         self, name: str, config: ProviderConfig, *, base_url: str | None = None, workdir: Path

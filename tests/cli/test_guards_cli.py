@@ -11,7 +11,9 @@ from tests.cli.conftest import Cli
 
 # A 5-member list whose members CSV was committed empty by mistake.
 CONFIG = """\
-providers: {og: {type: ongage}}
+# Ongage fetches batch files by URL: apply needs somewhere to publish them.
+providers:
+  og: {type: ongage, staging: {backend: directory, path: www, base_url: "https://files.example.com"}}
 lists:
   newsletter:
     provider: og

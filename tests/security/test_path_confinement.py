@@ -18,7 +18,7 @@ ADVICE = (
     "the configuration may name files inside it only (another root: RECONCILER_PATHS_ROOT=DIR "
     "in the environment of the run)"
 )
-PROVIDERS = "providers: {og: {type: ongage}}\n"
+PROVIDERS = "providers: {og: {type: ongage, base_url: sandbox}}\n"
 LIST = "lists:\n  news:\n    provider: og\n    list_id: 1\n"
 
 
