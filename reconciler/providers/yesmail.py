@@ -4,6 +4,8 @@ results (``specs/vendors/yesmail.md``, "Provider")."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,21 @@ from reconciler.providers.http import (
 
 PENDING_STATES = frozenset({"accepted", "processing", "retrying"})
 DEFAULT_BATCH = 100_000
+SCHEMA_PATH = "/v2/target-lists"
+#: Answers meaning "this account has no schema view" (not an error of the request): the
+#: provider then relies on the id_column option.
+NO_SCHEMA = frozenset({404, 405, 501})
+#: Failed rows named in a job's message; the rest are counted (all are in the failures file).
+SAMPLE = 5
+REASON_CHARS = 200
+
+
+@dataclass(frozen=True)
+class LoadTable:
+    """What the provider knows of a target list's load table."""
+
+    id_column: str  # the column the member's address is mapped to
+    columns: tuple[str, ...] | None  # every column, when the schema view told them
 
 
 def error_threshold(value: Any) -> int | str:
@@ -59,13 +76,76 @@ class YesmailProvider(Provider):
         if creds.api_key is not None:
             headers["Api-Key"] = creds.api_key.get_secret_value()
         self.http = VendorHttp("yesmail", self.base_url, headers=headers, policy=self.http_policy)
+        self._schema: dict[str, tuple[str, ...]] | None = None
+        self._schema_read = False
+        self._tables: dict[tuple[Any, ...], LoadTable] = {}
 
     def close(self) -> None:
         self.http.close()
 
+    # -- the load table ------------------------------------------------------------------------
+    def load_table(self, list_config: ListConfig) -> LoadTable:
+        """The list's load table: its columns from the schema view when the vendor answers it,
+        the member ID column from the ``id_column`` option or those columns (``id``, else
+        ``email``). Every mapping key must be a column ("The request will fail if the name in
+        the map does not exists in the list load table"): a managed field that is not one is
+        an error here, before any batch of the list is written or sent."""
+        name = list_config.list_id
+        # Two configured lists may share a target list with different fields: checked apart.
+        key = (name, tuple(list_config.managed_fields), list_config.options.get("id_column"))
+        if key not in self._tables:
+            columns = self._columns(name)
+            table = LoadTable(_id_column(list_config, self.config.options, columns), columns)
+            _check_fields(name, list_config.managed_fields, table)
+            self._tables[key] = table
+        return self._tables[key]
+
+    def _columns(self, list_name: str) -> tuple[str, ...] | None:
+        if not self._schema_read:
+            self._schema = self._read_schema()
+            self._schema_read = True
+        if self._schema is None:
+            return None
+        return self._schema.get(list_name, self._schema.get("", None))
+
+    def _read_schema(self) -> dict[str, tuple[str, ...]] | None:
+        """``GET /v2/target-lists?view=schema`` ("To determine which attributes are supported"):
+        list name -> columns ("" for attributes given for the whole company), or None when
+        the account does not answer it. The document shows no answer; both readings of
+        ``targetList`` are taken (specs/vendors/yesmail.md, "Provider")."""
+        endpoint = f"GET {SCHEMA_PATH}?view=schema"
+        try:
+            data = self.http.json("GET", SCHEMA_PATH, params={"view": "schema"})
+        except ProviderError as exc:
+            if exc.status_code in NO_SCHEMA:
+                return None
+            raise
+        items = field(data, "targetList", vendor="yesmail", endpoint=endpoint)
+        if not isinstance(items, list):
+            raise ProviderError("targetList is not an array", vendor="yesmail", endpoint=endpoint)
+        tables: dict[str, tuple[str, ...]] = {}
+        company: list[str] = []
+        for item in items:
+            entry = mapping(item, "an item of targetList", vendor="yesmail", endpoint=endpoint)
+            if "attributes" in entry:  # one list and its columns
+                attributes = entry["attributes"]
+                if not isinstance(attributes, list):
+                    attributes = [attributes]  # judged item by item below
+                tables[str(entry.get("name"))] = tuple(
+                    _attribute_name(a, endpoint) for a in attributes
+                )
+            else:  # one attribute of the dataset every list shares
+                company.append(_attribute_name(entry, endpoint))
+        if company:
+            tables[""] = tuple(company)
+        return tables
+
     def batch_format(self, list_config: ListConfig, action: Action) -> BatchFormat:
-        # Managed fields are named as the list's load-table columns (e.g. firstname); Yesmail
-        # identifies members by their lower-case address in the `id` column.
+        # The first thing apply asks of a list: its load table is checked here, so that a
+        # managed field the list cannot hold stops the apply before the list's first batch.
+        self.load_table(list_config)
+        # Managed fields are named as the list's load-table columns (e.g. firstname); the
+        # file's email column is mapped onto the member ID column (`id` or `email`).
         return BatchFormat(
             delimiter=",",
             header=True,
@@ -81,7 +161,11 @@ class YesmailProvider(Provider):
             raise ProviderError(
                 "batch has no URL: Yesmail fetches import files by URL", vendor="yesmail"
             )
-        mappings = [{"id": "email"}, *({name: name} for name in list_config.managed_fields)]
+        table = self.load_table(list_config)
+        mappings = [
+            {table.id_column: "email"},
+            *({name: name} for name in list_config.managed_fields),
+        ]
         body = {
             # update: a member already on the list gets the desired field values; Yesmail has
             # no read API, so an add can meet an existing member and must still converge.
@@ -127,6 +211,8 @@ class YesmailProvider(Provider):
             return JobStatus(JobState.SUCCEEDED, state, counts, message)
         if state == "completed":
             message = f"{failed_rows} of {counts.get('total', 0)} rows failed"
+        if failures:
+            message = f"{message}: {failed_sample(failures, max(failed_rows, len(failures)))}"
         return JobStatus(JobState.FAILED, state, counts, message, failures)
 
     def _results(self, location: str, job: JobRef) -> tuple[dict[str, int], list[dict[str, Any]]]:
@@ -163,6 +249,87 @@ class YesmailProvider(Provider):
                 }
             )
         return counts, failures
+
+
+def failed_sample(failures: Sequence[Mapping[str, Any]], failed: int) -> str:
+    """The first failed rows (row of the batch file and the vendor's reason) for apply's
+    output. Rows, not addresses: this message is also the ledger's, and the state holds no
+    address (specs/reliability.md, "Personal data"); the ledger writes every failure, address
+    included, to the job's failures file."""
+    named = []
+    for failure in failures[:SAMPLE]:
+        row = failure.get("row")
+        who = f"row {row}" if isinstance(row, int) and row > 0 else "a row without index"
+        reason = " ".join(str(failure.get("error") or failure.get("status") or "?").split())
+        if len(reason) > REASON_CHARS:
+            reason = reason[: REASON_CHARS - 1] + "…"
+        named.append(f"{who} ({reason})")
+    text = ", ".join(named)
+    if failed > len(named):
+        text += f" and {failed - len(named)} more"
+    # The ledger names the file (by its job's entry ID), which a provider does not know.
+    return text + "; their addresses are in the job's failures file under .reconciler/failures/"
+
+
+def _id_column(
+    list_config: ListConfig, options: Mapping[str, Any], columns: tuple[str, ...] | None
+) -> str:
+    """The load-table column members are identified by: the list's ``id_column`` option, else
+    the provider's, else ``id`` when the load table has it, else ``email``."""
+    name = list_config.list_id
+    chosen = list_config.options.get("id_column", options.get("id_column"))
+    if chosen is not None and (not isinstance(chosen, str) or not chosen):
+        raise ProviderError(
+            f"target list {name!r}: option id_column must be a load-table column name, "
+            f"got {chosen!r}",
+            vendor="yesmail",
+        )
+    if columns is None:
+        # No schema view: the option, else `id` (the column of the document's example).
+        return chosen or "id"
+    shown = ", ".join(columns)
+    if chosen is not None:
+        if chosen not in columns:
+            raise ProviderError(
+                f"target list {name!r}: id_column {chosen!r} is not a column of its load table "
+                f"(columns: {shown})",
+                vendor="yesmail",
+            )
+        return chosen
+    for candidate in ("id", "email"):
+        if candidate in columns:
+            return candidate
+    raise ProviderError(
+        f"target list {name!r}: its load table has no 'id' nor 'email' column to identify "
+        f"members by (columns: {shown}); set the list's option id_column",
+        vendor="yesmail",
+    )
+
+
+def _check_fields(list_name: str, managed: Sequence[str], table: LoadTable) -> None:
+    for name in managed:
+        if name == table.id_column:
+            raise ProviderError(
+                f"target list {list_name!r}: managed field {name!r} is the member ID column; "
+                "the address is mapped to it",
+                vendor="yesmail",
+            )
+        if table.columns is not None and name not in table.columns:
+            raise ProviderError(
+                f"target list {list_name!r}: managed field {name!r} is not a column of its "
+                f"load table (columns: {', '.join(table.columns)}); nothing was sent",
+                vendor="yesmail",
+            )
+
+
+def _attribute_name(value: Any, endpoint: str) -> str:
+    """One attribute of the schema view: an object with a ``name`` or a bare name."""
+    name = value.get("name") if isinstance(value, dict) else value
+    if not isinstance(name, str) or not name:
+        raise ProviderError(
+            f"schema attribute without a name: {value!r}", vendor="yesmail", endpoint=endpoint
+        )
+    return name
 
 
 def _batch_addresses(path: str | None) -> list[str]:

@@ -82,7 +82,10 @@ def test_members_missing_from_the_database_fail_per_row_with_their_address(
         )
         _, status = suite.run_job(provider, batch)
     assert status.state is JobState.FAILED
-    assert status.message == "1 of 2 rows failed"
+    assert status.message == (
+        "1 of 2 rows failed: row 2 (Member does not exist.); their addresses are in the job's"
+        " failures file under .reconciler/failures/"
+    )
     assert list(status.failures) == [
         {"row": 2, "email": "zed@example.com", "status": 404, "error": "Member does not exist."}
     ]

@@ -181,8 +181,8 @@ class Submission:
     path: str  # the request that sends the interrupted batch (under the vendor's base URL)
     action: str  # the interrupted batch's
     #: The state write that records its ambiguous answer as `unknown`: the run's start, then
-    #: `submitting`, `submitted`, progress and `finished` of each batch before it (listmonk's
-    #: complaint and removal come first), then its own `submitting`.
+    #: `submitting`, `submitted`, progress and `finished` of each batch before it (none: the
+    #: complaint is the first batch, an import at both vendors), then its own `submitting`.
     unknown_write: int
     lookup: str  # the request that finds it at the vendor
     submissions: list[str]  # what the vendor's list is sent in all, once each
@@ -193,11 +193,11 @@ UNKNOWN = {
         "/1001/api/import", "complaint", 3, "/1001/api/import", ONGAGE_SUBMISSIONS
     ),
     "listmonk": Submission(
-        "/api/import/subscribers", "add", 9, "/api/import/subscribers", LISTMONK_SUBMISSIONS
+        "/api/import/subscribers", "complaint", 3, "/api/import/subscribers", LISTMONK_SUBMISSIONS
     ),
 }
 #: The job ID the adopted job carries (listmonk's is its import's file name).
-ADOPTED_ID = {"ongage": "1", "listmonk": "import:news-add-0001-"}
+ADOPTED_ID = {"ongage": "1", "listmonk": "import:news-complaint-0001-"}
 VENDORS = pytest.mark.parametrize("sc", [ONGAGE, LISTMONK], ids=["ongage", "listmonk"])
 
 
@@ -366,7 +366,11 @@ def test_the_file_of_a_job_left_in_flight_stays_until_its_job_is_final(tmp_path:
     refreshed = p.run("refresh", "-c", "reconciler.yaml")
     assert refreshed.code == 5, refreshed.out + refreshed.err
     settled = entry_after(p, entry["id"])
-    assert (settled.status, settled.message) == ("failed", "1 of 3 rows failed")
+    assert (settled.status, settled.message) == (
+        "failed",
+        "1 of 3 rows failed: row 3 (Member does not exist.); their addresses are in the job's"
+        " failures file under .reconciler/failures/",
+    )
     assert settled.failures_file is not None
     failures = [
         json.loads(line) for line in (p.root / settled.failures_file).read_text().splitlines()
