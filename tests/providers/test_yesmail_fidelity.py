@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -32,8 +32,8 @@ def provider(sandbox: EmbeddedSandbox, tmp_path: Path, **options: Any) -> Yesmai
     return YesmailProvider("ym", config, base_url=f"{sandbox.base_url}/yesmail", workdir=tmp_path)
 
 
-def vip(fields: list[str], **options: str) -> ListConfig:
-    return ListConfig(provider="ym", list_id="vip", managed_fields=fields, options=options)
+def vip(fields: list[str], **options: str | int | float | bool) -> ListConfig:
+    return ListConfig(provider="ym", list_id="vip", managed_fields=fields, options=dict(options))
 
 
 def requests(sandbox: EmbeddedSandbox) -> list[tuple[str, str, str, int]]:
@@ -57,9 +57,14 @@ def import_rows(
     sandbox: EmbeddedSandbox, tmp_path: Path, ym: YesmailProvider, cfg: ListConfig, rows: list[Any]
 ) -> Any:
     """Submit one batch of (address, firstname) rows for ``cfg`` and follow it to its end."""
-    suite = test_yesmail.TestYesmailConformance()
-    suite.list_id = "vip"
-    suite.list_config = lambda: cfg  # type: ignore[method-assign]
+
+    class Suite(test_yesmail.TestYesmailConformance):  # its helpers, for list vip as cfg
+        list_id: ClassVar[str] = "vip"
+
+        def list_config(self) -> ListConfig:
+            return cfg
+
+    suite = Suite()
     with HttpStager() as stager:
         batch = suite.batch(ym, tmp_path, stager, Action.ADD, rows)
         return suite.run_job(ym, batch)[1]
