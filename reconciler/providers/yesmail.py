@@ -63,6 +63,7 @@ class YesmailProvider(Provider):
     vendor = VendorType.YESMAIL
     capabilities = CAPABILITIES[VendorType.YESMAIL]
     can_read_current = False
+    fetches_by_url = True  # the file import names the file by its source URI
 
     def __init__(
         self, name: str, config: ProviderConfig, *, base_url: str | None = None, workdir: Path
