@@ -1,12 +1,17 @@
-"""listmonk: adds and field updates through the subscriber import, removals, unsubscribes and
-re-subscribes through ``PUT /api/subscribers/lists``, bounces and complaints through the bounce
-webhook, current state through ``GET /api/subscribers`` (``specs/vendors/listmonk.md``)."""
+"""listmonk: adds, field updates, bounces and complaints through the subscriber import (the
+vendor document, ``listmonk-import-api.txt``; bounces and complaints as ``mode: blocklist``),
+removals, unsubscribes and re-subscribes through ``PUT /api/subscribers/lists``, current state
+through ``GET /api/subscribers``; the bounce webhook only when the ``bounce_via: webhook``
+option asks for it. ``specs/vendors/listmonk.md`` has a table of every request and what allows
+it."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +28,18 @@ from reconciler.providers.http import VendorHttp, field, mapping, whole_number
 from reconciler.providers.ongage import VendorSnapshot
 
 IMPORT_PATH = "/api/import/subscribers"
+BOUNCE_PATH = "/webhooks/bounce"
 SYNC = "sync:"
 DEFAULT_BATCH = 50_000
+#: How long a batch waits for someone else's import to end before it fails (seconds).
+DEFAULT_IMPORT_WAIT = 600.0
+#: The longest single pause between two looks at a running import.
+MAX_IMPORT_BACKOFF = 30.0
+BOUNCE_VIA = ("import_blocklist", "webhook")
+RUNNING = ("importing", "stopping")
+#: listmonk's ``import.alreadyRunning`` message (v6.2.0 ``i18n/en.json`` line 260), answered
+#: with a 400 by ``cmd/import.go`` lines 19-22.
+ALREADY_RUNNING = "An import is already running"
 
 
 class ListmonkProvider(Provider):
@@ -43,6 +58,27 @@ class ListmonkProvider(Provider):
                 "option subscription_status must be confirmed or unconfirmed", vendor="listmonk"
             )
         self.subscription_status = str(status)
+        bounce_via = config.options.get("bounce_via", "import_blocklist")
+        if bounce_via not in BOUNCE_VIA:
+            raise ProviderError(
+                f"option bounce_via must be import_blocklist or webhook, got {bounce_via!r}",
+                vendor="listmonk",
+            )
+        self.bounce_via = str(bounce_via)
+        # import_wait_seconds may be longer than the hour seconds_option allows: a large
+        # import of someone else's can run for hours.
+        wait = config.options.get("import_wait_seconds", DEFAULT_IMPORT_WAIT)
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 86400:
+            raise ProviderError(
+                f"option import_wait_seconds must be a number of seconds from 0 to 86400, "
+                f"got {wait!r}",
+                vendor="listmonk",
+            )
+        self.import_wait = float(wait)
+        # Injected by tests (a fake clock): the wait for another import never really sleeps.
+        self._sleep: Callable[[float], None] = time.sleep
+        self._clock: Callable[[], float] = time.monotonic
+        self._waited_out: Any = None  # the name of a foreign import waited for in vain
         creds = config.credentials
         user = creds.username.get_secret_value() if creds.username else ""
         secret = creds.password or creds.api_key
@@ -66,22 +102,9 @@ class ListmonkProvider(Provider):
         if batch.action in (Action.ADD, Action.UPDATE):
             return self._import(list_config, batch, rows, list_id)
         if batch.action in (Action.BOUNCE, Action.COMPLAINT):
-            kind = "hard" if batch.action is Action.BOUNCE else "complaint"
-            for row in rows:
-                self.http.request(
-                    "POST",
-                    "/webhooks/bounce",
-                    idempotent=True,
-                    json={
-                        "email": row["email"],
-                        "type": kind,
-                        "source": "reconciler",
-                        "meta": "{}",
-                    },
-                )
-            return JobRef(
-                f"{SYNC}{batch.action.value}:{batch.sha256[:12]}", {"done": len(rows), "missing": 0}
-            )
+            if self.bounce_via == "webhook":
+                return self._webhook(batch, rows)
+            return self._import(list_config, batch, rows, list_id)
         ids = self._subscriber_ids(list_id)
         found = [ids[r["email"]] for r in rows if r["email"] in ids]
         body: dict[str, Any] = {
@@ -102,33 +125,123 @@ class ListmonkProvider(Provider):
             {"done": len(found), "missing": len(rows) - len(found)},
         )
 
-    def _import(
-        self, list_config: ListConfig, batch: Batch, rows: list[dict[str, str]], list_id: int
-    ) -> JobRef:
-        running = self._import_status()
-        if running.get("status") in ("importing", "stopping"):
-            raise ProviderError(
-                f"an import is already running at listmonk "
-                f"({running.get('name')!r}): wait for it or stop it",
-                vendor="listmonk",
-                endpoint=f"GET {IMPORT_PATH}",
-            )
-        name = f"{batch.path.stem}-{batch.sha256[:12]}.csv"
-        params = {
+    def _webhook(self, batch: Batch, rows: list[dict[str, str]]) -> JobRef:
+        """The opt-in bounce webhook (beyond the document; listmonk v6.2.0 registers it only
+        with bounce.webhooks_enabled, cmd/handlers.go lines 222-225, and serves it only with
+        bounce.enabled, cmd/bounce.go lines 127-130; bounce.actions decides what it does)."""
+        kind = "hard" if batch.action is Action.BOUNCE else "complaint"
+        for row in rows:
+            try:
+                self.http.request(
+                    "POST",
+                    BOUNCE_PATH,
+                    idempotent=True,
+                    json={"email": row["email"], "type": kind, "source": "reconciler"},
+                )
+            except ProviderError as exc:
+                if exc.status_code == 404:
+                    raise ProviderError(
+                        "answered 404: listmonk serves the bounce webhook only when "
+                        "bounce.webhooks_enabled is on (Settings → Bounces → Enable bounce "
+                        "webhooks, then restart listmonk), and also needs bounce.enabled; or drop "
+                        "the provider option bounce_via: webhook to send bounces and complaints "
+                        "as a blocklist import",
+                        vendor="listmonk",
+                        endpoint=f"POST {BOUNCE_PATH}",
+                        status_code=404,
+                    ) from None
+                if exc.status_code == 503:
+                    raise ProviderError(
+                        "answered 503: listmonk's bounce webhooks are on but bounce processing "
+                        "is off (bounce.enabled: Settings → Bounces → Enable bounce processing, "
+                        "then restart listmonk); or drop the provider option bounce_via: webhook "
+                        "to send bounces and complaints as a blocklist import",
+                        vendor="listmonk",
+                        endpoint=f"POST {BOUNCE_PATH}",
+                        status_code=503,
+                    ) from None
+                raise
+        return JobRef(
+            f"{SYNC}{batch.action.value}:{batch.sha256[:12]}", {"done": len(rows), "missing": 0}
+        )
+
+    def _params(self, batch: Batch, list_id: int) -> dict[str, Any]:
+        """The import's params, each one the document's, except overwrite_userinfo."""
+        if batch.action in (Action.BOUNCE, Action.COMPLAINT):
+            # Blocklist mode blocklists the subscriber and unsubscribes every subscription it
+            # has, on every list (upsert-blocklist-subscriber, listmonk v6.2.0
+            # queries/subscribers.sql lines 137-149); listmonk keeps no bounce record of it.
+            return {"mode": "blocklist", "delim": ",", "lists": [list_id], "overwrite": False}
+        params: dict[str, Any] = {
             "mode": "subscribe",
             "delim": ",",
             "lists": [list_id],
             "subscription_status": self.subscription_status,
-            # overwrite changes name and attributes only, never a subscription status.
-            "overwrite": batch.action is Action.UPDATE,
+            # The document's overwrite also overwrites subscriptions ("the subscriber
+            # parameters including subscriptions"): an update would confirm an unconfirmed
+            # subscription or re-subscribe one unsubscribed since the plan. listmonk >= 6.0.0
+            # overwrites name and attributes alone with overwrite_userinfo (v6.2.0
+            # internal/subimporter/importer.go lines 91-100).
+            "overwrite": False,
         }
+        if batch.action is Action.UPDATE:
+            params["overwrite_userinfo"] = True
+        return params
+
+    def _import(
+        self, list_config: ListConfig, batch: Batch, rows: list[dict[str, str]], list_id: int
+    ) -> JobRef:
+        name = import_name(batch)
+        params = self._params(batch, list_id)
         files = {"file": (name, _listmonk_csv(rows, list_config.managed_fields), "text/csv")}
-        self.http.request(
-            "POST", IMPORT_PATH, idempotent=False, data={"params": json.dumps(params)}, files=files
-        )
+        waited_since = self._clock()
+        pause = 1.0
+        while True:
+            running = self._import_status()
+            if running.get("status") in RUNNING:
+                if running.get("name") == name:
+                    # Our own batch, sent before (an answer lost, or a crashed run): follow it.
+                    return JobRef(f"import:{name}", {"name": name, "rows": len(rows)})
+                self._wait_for(running, waited_since, pause)
+                pause = min(MAX_IMPORT_BACKOFF, pause * 2)
+                continue
+            try:
+                self.http.request(
+                    "POST",
+                    IMPORT_PATH,
+                    idempotent=False,
+                    data={"params": json.dumps(params)},
+                    files=files,
+                )
+            except ProviderError as exc:
+                # Someone else's import started between the look and the POST: wait again.
+                if exc.status_code == 400 and ALREADY_RUNNING in str(exc):
+                    continue
+                raise
+            break
         started = datetime.now(UTC).replace(microsecond=0).isoformat()
         # listmonk has no import ID: the run is identified by its file name and start time.
         return JobRef(f"import:{name}", {"name": name, "started": started, "rows": len(rows)})
+
+    def _wait_for(self, running: dict[str, Any], since: float, pause: float) -> None:
+        """listmonk runs one import at a time (v6.2.0 cmd/import.go lines 19-22): someone
+        else's running import is waited for, up to import_wait_seconds in all, then a clear
+        failure. An import this provider already waited out fails the next batches at once
+        (each would otherwise wait the whole limit again)."""
+        name = running.get("name")
+        remaining = self.import_wait - (self._clock() - since)
+        if remaining <= 0 or name == self._waited_out:
+            self._waited_out = name
+            raise ProviderError(
+                f"another import is running at listmonk ({name!r}, {running.get('status')}, "
+                f"{running.get('imported')} of {running.get('total')} rows) and did not end "
+                f"within import_wait_seconds ({self.import_wait:g} s): wait for it or stop it "
+                "(DELETE /api/import/subscribers), or raise the provider option "
+                "import_wait_seconds",
+                vendor="listmonk",
+                endpoint=f"GET {IMPORT_PATH}",
+            )
+        self._sleep(min(pause, remaining))
 
     def _import_status(self) -> dict[str, Any]:
         endpoint = f"GET {IMPORT_PATH}"
@@ -179,14 +292,21 @@ class ListmonkProvider(Provider):
 
     def find_submitted(self, list_config: ListConfig, batch: Batch) -> JobRef | None:
         """listmonk runs one import at a time and names it by its file: a match on the name
-        is this batch (for list-subscription actions, which are synchronous, None)."""
-        if batch.action not in (Action.ADD, Action.UPDATE):
+        is this batch (for list-subscription actions and webhook bounces, which are
+        synchronous, None)."""
+        if not self._imports(batch.action):
             return None
-        name = f"{batch.path.stem}-{batch.sha256[:12]}.csv"
+        name = import_name(batch)
         status = self._import_status()
         if status.get("name") == name:
             return JobRef(f"import:{name}", {"name": name, "rows": batch.rows})
         return None
+
+    def _imports(self, action: Action) -> bool:
+        """Whether this action's batches are imports (else synchronous calls)."""
+        if action in (Action.BOUNCE, Action.COMPLAINT):
+            return self.bounce_via == "import_blocklist"
+        return action in (Action.ADD, Action.UPDATE)
 
     # -- reading ------------------------------------------------------------------------------
     def _subscribers(self, list_id: int) -> list[dict[str, Any]]:
@@ -250,6 +370,12 @@ class ListmonkProvider(Provider):
         return VendorSnapshot(
             snapshot, f"listmonk GET /api/subscribers?list_id={list_id}", reported_total=total
         )
+
+
+def import_name(batch: Batch) -> str:
+    """The import's file name, the only name listmonk gives an import: the batch file's and the
+    start of its sha256, so that a batch's own import is recognised again."""
+    return f"{batch.path.stem}-{batch.sha256[:12]}.csv"
 
 
 def _objects(value: Any) -> list[dict[str, Any]]:

@@ -1,6 +1,9 @@
 """Emulated listmonk: the subscriber import, and the endpoints a sync client needs that real
-listmonk has (lists, subscribers, list subscriptions, the bounce webhook).
-``specs/vendors/listmonk.md`` says what is emulated and every choice made."""
+listmonk has (lists, subscribers, list subscriptions, the bounce webhook, off by default as in a
+fresh listmonk). ``specs/vendors/listmonk.md`` says what is emulated, where each behaviour comes
+from (the document, or listmonk v6.2.0's source) and which ones are invented.
+
+It is the vendor: it imports nothing of the product (only the sandbox's own modules)."""
 
 from __future__ import annotations
 
@@ -19,14 +22,27 @@ from reconciler.sandbox.listmonk_files import (
     SUBSCRIPTION_STATUSES,
     check_params,
     iso,
+    overwrites,
     read_csv,
     stamp,
+)
+from reconciler.sandbox.listmonk_settings import (
+    BOUNCE_TYPES,
+    DEFAULTS,
+    bounce_outcome,
+    check_settings,
+    encode,
 )
 
 ALREADY_RUNNING = (
     "An import is already running. Wait for it to finish or stop it before trying again."
 )
 IMPORT_STEPS = 2  # polls (per polls_per_step) from importing to finished
+# echo's answer for a route that is not registered (listmonk v6.2.0 registers the bounce webhook
+# only when bounce.webhooks_enabled is on: cmd/handlers.go lines 222-225).
+NOT_FOUND = "Not Found"
+# cmd/bounce.go lines 127-130: webhooks on, bounce processing off (no bounce manager).
+BOUNCE_OFF = "Internal server error"
 
 
 def error(status: int, message: str) -> Response:
@@ -65,7 +81,8 @@ class ListmonkVendor(Vendor):
                    one INTEGER PRIMARY KEY CHECK (one = 1), name TEXT, total INTEGER,
                    imported INTEGER, status TEXT, polls INTEGER, params TEXT, rows TEXT,
                    log TEXT, fail INTEGER);
-               CREATE TABLE IF NOT EXISTS listmonk_credentials (username TEXT, token TEXT);"""
+               CREATE TABLE IF NOT EXISTS listmonk_credentials (username TEXT, token TEXT);
+               CREATE TABLE IF NOT EXISTS listmonk_settings (key TEXT PRIMARY KEY, value TEXT);"""
         )
 
     # -- auth -------------------------------------------------------------------------------
@@ -258,30 +275,75 @@ class ListmonkVendor(Vendor):
                         )
         return data(True)
 
+    def _setting(self, key: str) -> Any:
+        rows = self.db.query("SELECT value FROM listmonk_settings WHERE key=?", (key,))
+        return json.loads(rows[0]["value"]) if rows else DEFAULTS[key]
+
     def post_bounce(self, request: Request) -> Response:
+        """listmonk v6.2.0 ``cmd/bounce.go`` ``BounceWebhook`` and ``validateBounceFields``
+        (lines 124-166, 290-312), then ``core.RecordBounce`` (``internal/core/bounces.go``
+        lines 60-85) with the ``record-bounce`` query."""
+        if not self._setting("bounce.webhooks_enabled"):
+            return error(404, NOT_FOUND)
+        if not self._setting("bounce.enabled"):
+            return error(503, BOUNCE_OFF)
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return error(400, "invalid JSON")
-        kind = body.get("type")
-        if kind not in ("hard", "soft", "complaint"):
-            return error(400, "invalid bounce type")
+            return error(400, "Invalid data")
         email = str(body.get("email") or "").strip().lower()
-        row = self._subscriber(email) if email else None
-        if row is None and body.get("subscriber_uuid"):
-            found = self.db.query(
-                "SELECT * FROM listmonk_subscribers WHERE uuid=?", (body["subscriber_uuid"],)
-            )
+        sub_uuid = str(body.get("subscriber_uuid") or "")
+        if not email and not sub_uuid:
+            return error(400, "Invalid fields: email / subscriber_uuid")
+        kind = body.get("type")
+        if kind not in BOUNCE_TYPES:
+            return error(400, "Invalid fields: type")
+        if sub_uuid:  # record-bounce looks the subscriber up by UUID when one is given
+            found = self.db.query("SELECT * FROM listmonk_subscribers WHERE uuid=?", (sub_uuid,))
             row = found[0] if found else None
-        if row is None:
-            return error(400, "subscriber not found")
-        self.db.execute(
-            "INSERT INTO listmonk_bounces VALUES (?,?,?,?)",
-            (row["id"], kind, str(body.get("source") or "api"), time.time()),
-        )
-        if kind in ("hard", "complaint"):
-            # The sandbox's bounce settings: a hard bounce or a complaint blocklists at once.
-            self._blocklist(row["id"])
+        else:
+            row = self._subscriber(email)
+        # An unknown subscriber is only logged by listmonk: the webhook still answers true.
+        if row is not None:
+            self._record_bounce(row, str(kind), str(body.get("source") or "api"))
         return data(True)
+
+    def _record_bounce(self, row: Any, kind: str, source: str) -> None:
+        """listmonk queues the bounce and records it a moment later; the emulator records it
+        before answering, so that a test reads the outcome right after the request."""
+        earlier = self.db.query(
+            "SELECT count(*) AS n FROM listmonk_bounces WHERE subscriber_id=? AND type=?",
+            (row["id"], kind),
+        )[0]["n"]
+        outcome = bounce_outcome(
+            self._setting("bounce.actions"),
+            kind,
+            int(earlier),
+            blocklisted=row["status"] == "blocklisted",
+        )
+        with self.db.lock:
+            if outcome.record:
+                self.db.execute(
+                    "INSERT INTO listmonk_bounces VALUES (?,?,?,?)",
+                    (row["id"], kind, source, time.time()),
+                )
+            if outcome.blocklist:
+                # record-bounce's block1 sets the subscriber's status only.
+                self.db.execute(
+                    "UPDATE listmonk_subscribers SET status='blocklisted' WHERE id=?",
+                    (row["id"],),
+                )
+            if outcome.unsubscribe:
+                self.db.execute(
+                    "UPDATE listmonk_subscriptions SET status='unsubscribed' WHERE subscriber_id=?",
+                    (row["id"],),
+                )
+            if outcome.delete:
+                for table, column in (
+                    ("listmonk_subscriptions", "subscriber_id"),
+                    ("listmonk_bounces", "subscriber_id"),
+                    ("listmonk_subscribers", "id"),
+                ):
+                    self.db.execute(f"DELETE FROM {table} WHERE {column}=?", (row["id"],))
 
     def _blocklist(self, subscriber_id: int) -> None:
         self.db.execute(
@@ -373,25 +435,26 @@ class ListmonkVendor(Vendor):
             for row in rows:
                 email = row["email"]
                 if params["mode"] == "blocklist":
-                    sub_id, _ = self._upsert(
-                        email, row["name"], row["attribs"], overwrite=params["overwrite"]
-                    )
+                    # upsert-blocklist-subscriber (listmonk v6.2.0 queries/subscribers.sql
+                    # lines 137-149): creates an unknown subscriber, never changes a known one's
+                    # name or attributes, whatever overwrite says.
+                    sub_id, _ = self._upsert(email, row["name"], row["attribs"], overwrite=False)
                     self._blocklist(sub_id)
                     imported += 1
                     continue
+                # upsert-subscriber (listmonk v6.2.0 queries/subscribers.sql lines 114-135):
+                # a blocklisted subscriber is still written, its new subscriptions unsubscribed.
                 known = self._subscriber(email)
-                if known is not None and known["status"] == "blocklisted":
-                    continue  # a blocklisted subscriber is never re-subscribed by an import
-                sub_id, _ = self._upsert(
-                    email, row["name"], row["attribs"], overwrite=params["overwrite"]
+                blocklisted = known is not None and known["status"] == "blocklisted"
+                userinfo, substatus = overwrites(params)
+                sub_id, _ = self._upsert(email, row["name"], row["attribs"], overwrite=userinfo)
+                status = (
+                    "unsubscribed"
+                    if blocklisted
+                    else params.get("subscription_status") or "unconfirmed"
                 )
                 for list_id in params.get("lists") or []:
-                    self._subscribe(
-                        sub_id,
-                        list_id,
-                        params.get("subscription_status") or "unconfirmed",
-                        replace=False,
-                    )
+                    self._subscribe(sub_id, list_id, status, replace=substatus)
                 imported += 1
         return imported
 
@@ -436,6 +499,10 @@ class ListmonkVendor(Vendor):
     def seed(self, seed: Mapping[str, Any]) -> None:
         if not isinstance(seed, Mapping):
             raise ValueError("listmonk seed: expected a mapping with 'lists'")
+        for key, value in check_settings(seed.get("settings") or {}).items():
+            self.db.execute(
+                "INSERT OR REPLACE INTO listmonk_settings VALUES (?,?)", (key, encode(value))
+            )
         for cred in seed.get("credentials") or []:
             self.db.execute(
                 "INSERT INTO listmonk_credentials VALUES (?,?)", (cred["username"], cred["token"])

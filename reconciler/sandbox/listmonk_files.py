@@ -7,6 +7,7 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 SUBSCRIPTION_STATUSES = ("unconfirmed", "confirmed", "unsubscribed")
@@ -28,10 +29,24 @@ def check_params(params: Any) -> str | None:
     status = params.get("subscription_status")
     if status is not None and status not in SUBSCRIPTION_STATUSES:
         return "Invalid subscription_status"
-    if not isinstance(params.get("overwrite", False), bool):
-        return "Invalid overwrite: expected true or false"
+    for flag in ("overwrite", "overwrite_userinfo", "overwrite_subscription_status"):
+        if not isinstance(params.get(flag, False), bool):
+            return f"Invalid {flag}: expected true or false"
     params.setdefault("overwrite", False)
     return None
+
+
+def overwrites(params: Mapping[str, Any]) -> tuple[bool, bool]:
+    """Whether an import overwrites (name and attributes, subscription status) of subscribers
+    already present. listmonk v6.2.0 ``internal/subimporter/importer.go`` lines 91-100 and
+    173-177: ``overwrite`` (the document's flag: "the subscriber parameters including
+    subscriptions") sets both; ``overwrite_userinfo`` and ``overwrite_subscription_status``
+    (since v6.0.0, beyond the document) set one each."""
+    both = bool(params.get("overwrite"))
+    return (
+        both or bool(params.get("overwrite_userinfo")),
+        both or bool(params.get("overwrite_subscription_status")),
+    )
 
 
 def read_csv(raw: bytes, delim: str) -> list[dict[str, Any]]:

@@ -34,7 +34,8 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
     }
     assert vendors.vendor_list("listmonk", "3") == {
         "ann.archer@example.com": ("active", {"name": "Ann Archer"}),
-        "ivy.irwin@example.com": ("complaint", {"name": "Ivy Irwin"}),
+        # listmonk takes a complaint as a blocklist import: blocklisted, unsubscribed.
+        "ivy.irwin@example.com": ("unsubscribed", {"name": "Ivy Irwin"}),
         "kim.kato@example.com": ("unsubscribed", {"name": "Kim Kato"}),
         "lee.lopez@example.com": ("active", {"name": "Lee Lopez"}),
         "mia.moss@example.com": ("unsubscribed", {"name": "Mia Moss"}),

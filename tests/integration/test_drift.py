@@ -161,7 +161,8 @@ def test_a_suppression_propagates_to_every_list_at_every_vendor_only_by_policy(
     assert applied.code == 0, applied.out + applied.err
     assert {e: s for e, (s, _) in p.vendor_list("listmonk", "1").items()} == {
         "ann@example.com": "active",
-        "carl@example.com": "complaint",
+        # listmonk takes a complaint as a blocklist import: blocklisted, unsubscribed.
+        "carl@example.com": "unsubscribed",
     }
     assert p.run("drift", "-c", "reconciler.yaml").code == 0
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import httpx
+import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.model import Action, VendorType
@@ -25,10 +26,10 @@ def make(sandbox: EmbeddedSandbox, tmp_path: Path) -> ListmonkProvider:
 
 class TestListmonkConformance(ProviderConformance):
     vendor: ClassVar[VendorType] = VendorType.LISTMONK
-    # listmonk-import-api.txt: the import (mode subscribe, overwrite for fields; mode
-    # blocklist). Beyond that document, from listmonk's own API (specs/vendors/listmonk.md):
-    # PUT /api/subscribers/lists (remove, unsubscribe, add with a status) and GET
-    # /api/subscribers to read a list.
+    # listmonk-import-api.txt: the import (mode subscribe for adds and updates; mode blocklist
+    # for bounces and complaints). Beyond that document, from listmonk's own API
+    # (specs/vendors/listmonk.md): PUT /api/subscribers/lists (remove, unsubscribe, add with a
+    # status) and GET /api/subscribers to read a list.
     capabilities: ClassVar[frozenset[Action]] = frozenset(Action)
     reads_current: ClassVar[bool] = True
     list_id: ClassVar[str] = "3"
@@ -38,6 +39,28 @@ class TestListmonkConformance(ProviderConformance):
 
     def list_config(self) -> ListConfig:
         return ListConfig(provider="lm", list_id=self.list_id, managed_fields=["first_name"])
+
+    @pytest.mark.parametrize(
+        ("action", "expected"),
+        [
+            (Action.REMOVE, None),
+            (Action.UNSUBSCRIBE, "unsubscribed"),
+            # A blocklist import keeps no bounce record: listmonk shows a blocklisted
+            # subscriber, unsubscribed from every list, for a bounce and a complaint alike.
+            (Action.BOUNCE, "unsubscribed"),
+            (Action.COMPLAINT, "unsubscribed"),
+        ],
+    )
+    def test_suppression_actions(
+        self,
+        provider: Provider,
+        sandbox: EmbeddedSandbox,
+        stager: HttpStager,
+        tmp_path: Path,
+        action: Action,
+        expected: str | None,
+    ) -> None:
+        super().test_suppression_actions(provider, sandbox, stager, tmp_path, action, expected)
 
     def seed(self, sandbox: EmbeddedSandbox, contacts: Contacts) -> None:
         sandbox.app.seed(

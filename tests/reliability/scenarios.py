@@ -124,7 +124,10 @@ def _listmonk(r: dict[str, Any]) -> str:
     if r["path"].endswith("/api/subscribers/lists"):
         return str(json.loads(r["body"])["action"])
     params = json.loads(json.loads(r["body"])["params"])
-    return "import" + ("+overwrite" if params.get("overwrite") else "")
+    if params["mode"] == "blocklist":  # a bounce or a complaint (bounce_via: import_blocklist)
+        return "blocklist"
+    overwrite = params.get("overwrite") or params.get("overwrite_userinfo")
+    return "import" + ("+overwrite" if overwrite else "")
 
 
 SUBMISSIONS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -173,10 +176,11 @@ listmonk:
     expected={
         "ann@example.com": ("active", {"name": "ann", "first_name": "Ann"}),
         "bob@example.com": ("active", {"name": "Bob", "first_name": "Bob"}),
-        "ivy@example.com": ("complaint", {"name": "Ivy", "first_name": "Ivy"}),
+        # The complaint is a blocklist import: blocklisted, unsubscribed from every list.
+        "ivy@example.com": ("unsubscribed", {"name": "Ivy", "first_name": "Ivy"}),
     },
 )
-LISTMONK_SUBMISSIONS = ["complaint ivy@example.com", "import", "import+overwrite", "remove"]
+LISTMONK_SUBMISSIONS = ["blocklist", "import", "import+overwrite", "remove"]
 
 YESMAIL = Scenario(
     vendor="yesmail",

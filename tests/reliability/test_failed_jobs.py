@@ -35,10 +35,10 @@ CASES = [
     ),
     pytest.param(
         LISTMONK,
-        "add",
+        "complaint",  # the first import: the complaint's blocklist import
         "failed",
         "import failed: the import broke midway",  # after listmonk's log timestamp
-        ["complaint ivy@example.com", "import", "import", "import+overwrite", "remove"],
+        ["blocklist", "blocklist", "import", "import+overwrite", "remove"],
         id="listmonk-import-failed",
     ),
     pytest.param(

@@ -1,13 +1,18 @@
-"""The listmonk emulator: import lifecycle and validations, subscriptions, bounces, paging."""
+"""The listmonk emulator: import lifecycle and validations, subscriptions, bounces (with a fresh
+listmonk's settings, and a seed's), paging; and that it imports nothing of the product."""
 
 from __future__ import annotations
 
+import ast
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import reconciler.sandbox
 from reconciler.sandbox.server import EmbeddedSandbox
 
 PARAMS = '{"mode": "subscribe", "delim": ",", "lists": [3], "subscription_status": "confirmed"}'
@@ -141,13 +146,134 @@ def test_subscription_actions(lm: httpx.Client, running: EmbeddedSandbox) -> Non
     assert (bad.status_code, bad.json()) == (400, {"message": "invalid action"})
 
 
-def test_bounce_webhook(lm: httpx.Client, running: EmbeddedSandbox) -> None:
-    assert lm.post(
-        "/webhooks/bounce", json={"email": "ann@example.com", "type": "hard", "source": "api"}
-    ).json() == {"data": True}
+def subscriber(client: httpx.Client, email: str) -> dict[str, Any]:
+    found = client.get("/api/subscribers", params={"per_page": "all"}).json()["data"]["results"]
+    return next(dict(r) for r in found if r["email"] == email)
+
+
+def bounce(client: httpx.Client, email: str, kind: str = "hard") -> httpx.Response:
+    return client.post("/webhooks/bounce", json={"email": email, "type": kind, "source": "api"})
+
+
+def test_the_bounce_webhook_is_off_as_in_a_fresh_listmonk(
+    lm: httpx.Client, running: EmbeddedSandbox
+) -> None:
+    # listmonk v6.2.0 registers it only with bounce.webhooks_enabled (cmd/handlers.go 222-225).
+    response = bounce(lm, "ann@example.com")
+    assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
+    running.app.seed({"listmonk": {"settings": {"bounce.webhooks_enabled": True}}})
+    # Webhooks on, bounce processing off: cmd/bounce.go 127-130.
+    response = bounce(lm, "ann@example.com")
+    assert (response.status_code, response.json()) == (503, {"message": "Internal server error"})
+    assert dump(running)["ann@example.com"] == "active"
+
+
+def test_bounce_webhook_with_listmonks_default_actions(
+    lm: httpx.Client, running: EmbeddedSandbox
+) -> None:
+    running.app.seed(
+        {"listmonk": {"settings": {"bounce.webhooks_enabled": True, "bounce.enabled": True}}}
+    )
+    assert bounce(lm, "ann@example.com").json() == {"data": True}
+    # hard: count 1, blocklist (schema.sql 287): the subscriber is blocklisted at once; the
+    # subscription itself is left as it was (record-bounce's block1).
     assert dump(running)["ann@example.com"] == "bounced"
-    missing = lm.post("/webhooks/bounce", json={"email": "x@example.com", "type": "hard"})
-    assert missing.status_code == 400
+    ann = subscriber(lm, "ann@example.com")
+    assert (ann["status"], ann["lists"][0]["subscription_status"]) == ("blocklisted", "confirmed")
+    # soft: count 2, none: recorded, nothing else.
+    running.app.seed({"listmonk": {"lists": {"3": {"contacts": [{"email": "cy@example.com"}]}}}})
+    assert bounce(lm, "cy@example.com", "soft").json() == {"data": True}
+    assert subscriber(lm, "cy@example.com")["status"] == "enabled"
+    # An unknown subscriber is only logged by listmonk; a wrong type is refused.
+    assert bounce(lm, "x@example.com").json() == {"data": True}
+    wrong = bounce(lm, "ann@example.com", "spam")
+    assert (wrong.status_code, wrong.json()) == (400, {"message": "Invalid fields: type"})
+    nobody = lm.post("/webhooks/bounce", json={"type": "hard"})
+    assert (nobody.status_code, nobody.json()) == (
+        400,
+        {"message": "Invalid fields: email / subscriber_uuid"},
+    )
+
+
+def test_a_seed_changes_the_bounce_actions(lm: httpx.Client, running: EmbeddedSandbox) -> None:
+    running.app.seed(
+        {
+            "listmonk": {
+                "settings": {
+                    "bounce.webhooks_enabled": True,
+                    "bounce.enabled": True,
+                    "bounce.actions": {"hard": {"count": 2, "action": "unsubscribe"}},
+                }
+            }
+        }
+    )
+    bounce(lm, "ann@example.com")
+    ann = subscriber(lm, "ann@example.com")
+    assert (ann["status"], ann["lists"][0]["subscription_status"]) == ("enabled", "confirmed")
+    bounce(lm, "ann@example.com")
+    ann = subscriber(lm, "ann@example.com")
+    assert (ann["status"], ann["lists"][0]["subscription_status"]) == ("enabled", "unsubscribed")
+    with pytest.raises(ValueError, match=r"bounce\.actions\.hard\.action must be one of"):
+        running.app.seed(
+            {"listmonk": {"settings": {"bounce.actions": {"hard": {"count": 1, "action": "x"}}}}}
+        )
+
+
+def finish(client: httpx.Client) -> None:
+    """Polls the import to its end (two status reads at one poll per step)."""
+    for _ in range(2):
+        client.get("/api/import/subscribers")
+
+
+@pytest.mark.parametrize(
+    ("flags", "name", "status"),
+    [
+        # The document's overwrite: "the subscriber parameters including subscriptions".
+        ({"overwrite": True}, "Bobby", "confirmed"),
+        ({"overwrite_userinfo": True}, "Bobby", "unsubscribed"),
+        ({"overwrite_subscription_status": True}, "Bob", "confirmed"),
+        ({}, "Bob", "unsubscribed"),
+    ],
+)
+def test_import_overwrite_flags(
+    lm: httpx.Client, running: EmbeddedSandbox, flags: dict[str, bool], name: str, status: str
+) -> None:
+    params = {"mode": "subscribe", "delim": ",", "lists": [3], "subscription_status": "confirmed"}
+    import_file(lm, "email,name\nbob@example.com,Bobby\n", json.dumps({**params, **flags}))
+    finish(lm)
+    bob = subscriber(lm, "bob@example.com")
+    assert (bob["name"], bob["lists"][0]["subscription_status"]) == (name, status)
+
+
+def test_import_of_a_blocklisted_subscriber(lm: httpx.Client, running: EmbeddedSandbox) -> None:
+    import_file(lm, "email,name\nann@example.com,Annie\n", '{"mode": "blocklist", "delim": ","}')
+    finish(lm)
+    assert subscriber(lm, "ann@example.com")["name"] == "Ann"  # blocklist mode keeps the name
+    import_file(lm, "email\nann@example.com\n", PARAMS.replace("[3]", "[4]"))
+    finish(lm)
+    # Subscribed to list 4 all the same, as unsubscribed: never re-subscribed by an import.
+    assert subscriber(lm, "ann@example.com")["lists"] == [
+        {"id": 3, "name": "news", "subscription_status": "unsubscribed"},
+        {"id": 4, "name": "other", "subscription_status": "unsubscribed"},
+    ]
+
+
+def test_the_emulator_imports_nothing_of_the_product() -> None:
+    """The sandbox is the vendor: it must not share the product's code (a shared bug would
+    pass both sides)."""
+    sandbox_dir = Path(reconciler.sandbox.__file__).parent
+    imported: set[str] = set()
+    for path in sorted(sandbox_dir.glob("listmonk*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    product = {
+        m for m in imported if m.startswith("reconciler") and not m.startswith("reconciler.sandbox")
+    }
+    assert product == set()
+    assert "reconciler.sandbox.core" in imported
 
 
 def test_paging(lm: httpx.Client) -> None:
