@@ -2,7 +2,9 @@
 
 Paths are relative to the ``/ongage`` prefix, which stands for ``https://api.ongage.net``:
 ``/{list_id}/api/import``, ``/{list_id}/api/import/{id}``, ``/{list_id}/api/export``,
-``/{list_id}/api/export/{id}`` and ``/{list_id}/api/export/{id}/retrieve``.
+``/{list_id}/api/export/{id}`` and ``/{list_id}/api/export/{id}/retrieve``. The lists and the
+import API are in ``ongage_imports.py``; this module adds the export API, authentication,
+seeds and the dump.
 """
 
 from __future__ import annotations
@@ -15,62 +17,27 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from reconciler.sandbox.core import Vendor, json_response
 from reconciler.sandbox.ongage_export import (
     DATE_FORMATS,
     check_fields,
     check_statuses,
     export_zip,
 )
-from reconciler.sandbox.ongage_rows import (
-    COUNT_KEYS,
-    Contact,
-    ImportFileError,
-    ImportOptions,
-    apply_rows,
-    decode_file,
-    parse_rows,
+from reconciler.sandbox.ongage_imports import (
+    DEFAULT_FIELDS,
+    SETTINGS,
+    OngageImports,
+    envelope,
+    error,
 )
+from reconciler.sandbox.ongage_rows import Contact
 
-IMPORT_STEPS = (40001, 40010, 40002, 40004, 40003)
-STATUS_DESC = {
-    40001: "Queued",
-    40010: "Validating",
-    40002: "Processing",
-    40003: "Completed",
-    40004: "Updating list stats",
-    90001: "Error",
-    90008: "Invalid",
-}
-ACTIONS = ("add", "remove", "unsubscribe", "resubscribe", "bounce", "complaint")
-DELIMITERS = {",": ",", "|": "|", "t": "\t", "\t": "\t", ";": ";"}
-DEFAULT_FIELDS = ["first_name", "last_name"]
-#: Seedable settings. ``max_imports_in_progress``: how many imports of one list may be not yet
-#: final before the next is refused. Invented: Ongage's documents state no such limit, so by
-#: default there is none; a seed sets one to exercise a client's handling of the refusal.
-SETTINGS: dict[str, int | None] = {"max_imports_in_progress": None}
 # Retrieve calls before an export is ready. Not scaled by polls_per_step, which paces import
 # jobs: tests slow imports down without making every plan wait on exports.
 EXPORT_STEPS = 2
 
 
-def envelope(payload: Any, status: int = 200) -> Response:
-    return json_response({"metadata": {"error": status >= 400}, "payload": payload}, status)
-
-
-def error(status: int, message: str) -> Response:
-    return envelope({"code": status, "message": message}, status)
-
-
-def _bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1, "0", "1", "true", "false"):
-        return value in (1, "1", "true")
-    return None
-
-
-class OngageVendor(Vendor):
+class OngageVendor(OngageImports):
     name = "ongage"
     rules = (
         Rule("/<list_id>/api/import", endpoint="create_import", methods=["POST"]),
@@ -120,225 +87,6 @@ class OngageVendor(Vendor):
         if seeded and tuple(given) not in {tuple(r) for r in seeded}:
             return error(403, "Permission error: invalid credentials")
         return None
-
-    def _setting(self, name: str) -> int | None:
-        rows = self.db.query("SELECT value FROM ongage_settings WHERE name=?", (name,))
-        return json.loads(rows[0]["value"]) if rows else SETTINGS[name]
-
-    # -- lists --------------------------------------------------------------------------------
-    def _list(self, list_id: str) -> tuple[str, list[str], int]:
-        rows = self.db.query(
-            "SELECT type, fields, segment_id FROM ongage_lists WHERE list_id=?", (list_id,)
-        )
-        if rows:
-            return rows[0]["type"], json.loads(rows[0]["fields"]), rows[0]["segment_id"]
-        segment = int(list_id) if list_id.isdigit() else 1
-        self.db.execute(
-            "INSERT INTO ongage_lists VALUES (?, 'sending', ?, ?)",
-            (list_id, json.dumps(DEFAULT_FIELDS), segment),
-        )
-        return "sending", list(DEFAULT_FIELDS), segment
-
-    def _contacts(self, list_id: str) -> dict[str, Contact]:
-        return {
-            r["email"]: Contact(r["status"], json.loads(r["fields"]))
-            for r in self.db.query(
-                "SELECT email, status, fields FROM ongage_contacts WHERE list_id=?", (list_id,)
-            )
-        }
-
-    def _save(self, list_id: str, contacts: Mapping[str, Contact]) -> None:
-        now = time.time()
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM ongage_contacts WHERE list_id=?", (list_id,))
-            conn.executemany(
-                "INSERT INTO ongage_contacts VALUES (?, ?, ?, ?, ?)",
-                [(list_id, e, c.status, json.dumps(c.fields), now) for e, c in contacts.items()],
-            )
-
-    # -- imports ------------------------------------------------------------------------------
-    def create_import(self, request: Request, list_id: str) -> Response:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return error(500, "Validation error: the request body must be a JSON object")
-        problem = self._validate_import(body, list_id)
-        if problem:
-            return error(500, f"Validation error: {problem}")
-        limit = self._setting("max_imports_in_progress")
-        if limit is not None:
-            running = self.db.query(
-                "SELECT count(*) AS n FROM ongage_imports WHERE list_id=? AND status < 90000 "
-                "AND status <> 40003",
-                (list_id,),
-            )[0]["n"]
-            if running >= limit:
-                # The invented limit's refusal: a 500 like the documented validation errors.
-                return error(
-                    500,
-                    f"Validation error: list {list_id} already has "
-                    f"{limit} imports in progress; wait for one to end",
-                )
-        fail = self.sandbox.faults.take_job_failure(self.name)
-        now = time.time()
-        with self.db.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO ongage_imports (list_id, request, status, polls, counts, "
-                "status_info, fail, rows, created, modified) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    list_id,
-                    json.dumps(body),
-                    40001,
-                    0,
-                    json.dumps(dict.fromkeys(COUNT_KEYS, 0)),
-                    "",
-                    int(fail),
-                    None,
-                    now,
-                    now,
-                ),
-            )
-            import_id = cursor.lastrowid
-        return envelope({"id": import_id})
-
-    def _validate_import(self, body: dict[str, Any], list_id: str) -> str | None:
-        list_type, _, _ = self._list(list_id)
-        url = body.get("file_url")
-        if not isinstance(url, str) or not url:
-            return "file_url is required"
-        if not url.lower().startswith(("http://", "https://")):
-            return "file_url must be an http or https URL"
-        if str(body.get("csv_delimiter", ",")) not in DELIMITERS:
-            return "csv_delimiter must be one of ',', '|', 't' (tab) or ';'"
-        if "list_id" in body and str(body["list_id"]) != list_id:
-            return f"list_id {body['list_id']} does not match the list in the URL ({list_id})"
-        action = body.get("import_action", "add")
-        if action not in ACTIONS:
-            return f"import_action must be one of {', '.join(ACTIONS)}"
-        import_type = body.get("import_type", "sending")
-        if import_type not in ("sending", "suppression"):
-            return "import_type must be sending or suppression"
-        if import_type != list_type:
-            return f"import_type {import_type} does not match list {list_id} ({list_type} list)"
-        if action in ("unsubscribe", "resubscribe") and list_type != "sending":
-            return f"import_action {action} is only for sending lists"
-        for flag in ("overwrite", "ignore_empty", "overwrite_only_nulls", "send_welcome_message"):
-            if flag in body and _bool(body[flag]) is None:
-                return f"{flag} must be a boolean"
-        encoding = str(body.get("encoding", "UTF-8")).upper().replace("_", "-")
-        if encoding not in ("UTF-8", "UTF8"):
-            return "encoding: the sandbox reads UTF-8 files only"
-        return None
-
-    def _payload(self, row: Any) -> dict[str, Any]:
-        request = json.loads(row["request"])
-        counts = json.loads(row["counts"])
-        status = row["status"]
-        progress = 100 if status in (40003, 40004) else (50 if status == 40002 else 0)
-        return {
-            "id": row["id"],
-            "list_id": int(row["list_id"]) if str(row["list_id"]).isdigit() else row["list_id"],
-            "type": request.get("import_type", "sending"),
-            "action": request.get("import_action", "add"),
-            "name": request["file_url"].rsplit("/", 1)[-1].split("?", 1)[0],
-            "file_url": request["file_url"],
-            "is_override": bool(_bool(request.get("overwrite", False))),
-            "csv_delimiter": request.get("csv_delimiter", ","),
-            "encoding": request.get("encoding", "UTF-8"),
-            "progress": str(progress),
-            **{key: str(counts[key]) for key in COUNT_KEYS},
-            "status": status,
-            "status_desc": STATUS_DESC[status],
-            "status_info": row["status_info"],
-            "created": int(row["created"]),
-            "modified": int(row["modified"]),
-        }
-
-    def get_import(self, request: Request, list_id: str, import_id: str) -> Response:
-        row = self._import(list_id, import_id)
-        if row is None:
-            return error(404, f"Import not found: {import_id}")
-        if not self.held(request):
-            row = self._advance(row)
-        return envelope(self._payload(row))
-
-    def list_imports(self, request: Request, list_id: str) -> Response:
-        rows = self.db.query(
-            "SELECT * FROM ongage_imports WHERE list_id=? ORDER BY id DESC", (list_id,)
-        )
-        return envelope([self._payload(r) for r in rows])
-
-    def _import(self, list_id: str, import_id: str) -> Any:
-        if not import_id.isdigit():
-            return None
-        rows = self.db.query(
-            "SELECT * FROM ongage_imports WHERE id=? AND list_id=?", (int(import_id), list_id)
-        )
-        return rows[0] if rows else None
-
-    def _advance(self, row: Any) -> Any:
-        """One status read: move the job on by the configured pace; apply it exactly once."""
-        if row["status"] >= 90000 or row["status"] == 40003:
-            return row
-        polls = row["polls"] + 1
-        target = min(self.job_step(polls), len(IMPORT_STEPS) - 1)
-        current = IMPORT_STEPS.index(row["status"])
-        status, info, counts = row["status"], row["status_info"], json.loads(row["counts"])
-        request = json.loads(row["request"])
-        for step in range(current + 1, target + 1):
-            status = IMPORT_STEPS[step]
-            if status == 40002:  # validated: fetch and parse the file
-                try:
-                    rows = self._read_file(row["list_id"], request)
-                except ImportFileError as exc:
-                    status, info = 90008, str(exc)
-                    break
-                except Exception as exc:  # the vendor could not download the file
-                    status, info = 90008, f"the file could not be downloaded: {exc}"
-                    break
-                self.db.execute(
-                    "UPDATE ongage_imports SET rows=? WHERE id=?", (json.dumps(rows), row["id"])
-                )
-                counts["total"] = len(rows)
-            if status == 40004:  # processed: the contacts change now
-                rows = json.loads(
-                    self.db.query("SELECT rows FROM ongage_imports WHERE id=?", (row["id"],))[0][
-                        "rows"
-                    ]
-                )
-                if row["fail"]:
-                    counts = self._apply(row["list_id"], request, rows[: len(rows) // 2])
-                    counts["failed"] = len(rows) - len(rows) // 2
-                    counts["total"] = len(rows)
-                    status, info = 90001, "Error: the import failed while processing"
-                    break
-                counts = self._apply(row["list_id"], request, rows)
-        self.db.execute(
-            "UPDATE ongage_imports SET status=?, polls=?, counts=?, status_info=?, modified=? "
-            "WHERE id=?",
-            (status, polls, json.dumps(counts), info, time.time(), row["id"]),
-        )
-        return self.db.query("SELECT * FROM ongage_imports WHERE id=?", (row["id"],))[0]
-
-    def _read_file(self, list_id: str, request: Mapping[str, Any]) -> list[dict[str, str]]:
-        data = self.fetch(request["file_url"])
-        _, fields, _ = self._list(list_id)
-        delimiter = DELIMITERS[str(request.get("csv_delimiter", ","))]
-        _, rows = parse_rows(decode_file(data), delimiter, fields)
-        return rows
-
-    def _apply(
-        self, list_id: str, request: Mapping[str, Any], rows: list[dict[str, str]]
-    ) -> dict[str, int]:
-        contacts = self._contacts(list_id)
-        options = ImportOptions(
-            action=request.get("import_action", "add"),
-            overwrite=bool(_bool(request.get("overwrite", False))),
-            ignore_empty=bool(_bool(request.get("ignore_empty", False))),
-            overwrite_only_nulls=bool(_bool(request.get("overwrite_only_nulls", False))),
-        )
-        counts = apply_rows(contacts, rows, options)
-        self._save(list_id, contacts)
-        return counts
 
     # -- exports ------------------------------------------------------------------------------
     def create_export(self, request: Request, list_id: str) -> Response:
@@ -446,10 +194,9 @@ class OngageVendor(Vendor):
                 raise ValueError(
                     f"ongage seed: unknown setting {name!r} (known: {', '.join(SETTINGS)})"
                 )
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise ValueError(f"ongage seed: {name} must be a whole number of at least 1")
+            problem = _setting_problem(name, value)
+            if problem:
+                raise ValueError(f"ongage seed: {name} {problem}")
             self.db.execute(
                 "INSERT OR REPLACE INTO ongage_settings VALUES (?, ?)", (name, json.dumps(value))
             )
@@ -474,3 +221,15 @@ class OngageVendor(Vendor):
                     status, dict(contact.get("fields") or {})
                 )
             self._save(list_id, contacts)
+
+
+def _setting_problem(name: str, value: Any) -> str | None:
+    if value is None:
+        return None  # the default: no limit, no timed pace
+    if name == "import_seconds":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+            return "must be a number of seconds from 0 to 3600"
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return "must be a whole number of at least 1"
+    return None

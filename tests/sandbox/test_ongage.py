@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.sandbox import ongage_imports
 from reconciler.sandbox.server import EmbeddedSandbox
 
 # Ongage names its headers X_USERNAME etc.; PHP (and the sandbox) read X-USERNAME the same
@@ -250,7 +251,12 @@ def test_imports_in_progress_are_unlimited_unless_a_seed_sets_a_limit(og: httpx.
             {"max_imports_in_progress": 0},
             "max_imports_in_progress must be a whole number of at least 1",
         ),
-        ({"max_imports": 2}, "unknown setting 'max_imports' (known: max_imports_in_progress)"),
+        (
+            {"max_imports": 2},
+            "unknown setting 'max_imports' (known: max_imports_in_progress, import_seconds)",
+        ),
+        ({"import_seconds": 0}, "import_seconds must be a number of seconds from 0 to 3600"),
+        ({"import_seconds": True}, "import_seconds must be a number of seconds from 0 to 3600"),
     ],
 )
 def test_a_wrong_setting_is_refused(
@@ -259,6 +265,48 @@ def test_a_wrong_setting_is_refused(
     response = og.post("/_sandbox/seed", json={"ongage": {"settings": settings}})
     assert response.status_code == 400
     assert message in response.text
+
+
+class Clock:
+    """The emulator's clock, moved by the test: imports that run in time, without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_with_import_seconds_an_import_runs_in_time_whether_or_not_it_is_read(
+    og: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invented ``import_seconds``: each of an import's four moves takes a quarter of it,
+    however often it is read; the limit on imports in progress counts an import whose time is
+    up as ended, though nobody read it."""
+    clock = Clock()
+    monkeypatch.setattr(ongage_imports, "time", clock)
+    settings = {"import_seconds": 8, "max_imports_in_progress": 1}
+    assert og.post("/_sandbox/seed", json={"ongage": {"settings": settings}}).status_code == 200
+    url = host(og, "t.csv", "email,first_name\ntim@example.com,Tim\n")
+    first = og.post(f"/ongage/{LIST}/api/import", json={"file_url": url}).json()["payload"]["id"]
+
+    def status() -> int:
+        reply = og.get(f"/ongage/{LIST}/api/import/{first}").json()
+        return int(reply["payload"]["status"])
+
+    assert [status(), status(), status()] == [40001, 40001, 40001]  # reads do not move it
+    clock.now += 4
+    assert status() == 40002  # half its time: Processing
+    assert og.post(f"/ongage/{LIST}/api/import", json={"file_url": url}).status_code == 500
+    clock.now += 4  # its time is up; nobody reads it before the next import is created
+    second = og.post(f"/ongage/{LIST}/api/import", json={"file_url": url})
+    assert second.status_code == 200, second.text
+    listing = og.get(f"/ongage/{LIST}/api/import").json()["payload"]
+    assert [(i["id"], i["status"]) for i in listing] == [
+        (second.json()["payload"]["id"], 40001),
+        (first, 40003),
+    ]
+    assert dump(og)["tim@example.com"] == ("active", {"first_name": "Tim"})
 
 
 def test_failed_job_applies_half_then_ends_90001(og: httpx.Client) -> None:
