@@ -15,14 +15,28 @@ The order of every batch's life, and why:
 
 Suppression actions go first (complaint, bounce, unsubscribe, remove), then resubscribes, adds
 and updates, so that an address is never mailed in the window between two batches.
+
+Jobs in flight: a list's batches of one action may overlap at the vendor, up to the provider's
+``imports_in_flight()`` (Ongage's option ``max_imports_in_flight``; every other vendor one). Each
+is submitted, its job ID recorded (step 4), while the ones before it run; once that many run,
+the oldest is waited for (step 5) before the next is sent. Batches of one action hold distinct
+addresses, so the order in which they end does not matter; batches of different actions never
+overlap: the window is empty before the list's next action starts, so a suppression is in place
+before any add or resubscribe of the list is sent. A vendor that refuses a batch for now (a
+rate limit, or too many jobs in progress: ``SubmissionRefused``) created nothing: while jobs of
+the list are in flight, the oldest is waited for and the batch sent again, and no more jobs
+than the vendor took are kept in flight from then on; with none in flight, the batch is left
+unsent and apply stops (the next run sends it). An error that stops apply while jobs are in
+flight leaves them in the ledger as ``submitted``: the next apply or refresh settles them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -31,7 +45,14 @@ from reconciler.config.schema import ListConfig
 from reconciler.errors import ProviderError
 from reconciler.model import Action, ChangeKind
 from reconciler.plan.model import ListPlan, Plan
-from reconciler.providers.base import Batch, JobRef, JobState, JobStatus, Provider
+from reconciler.providers.base import (
+    Batch,
+    JobRef,
+    JobState,
+    JobStatus,
+    Provider,
+    SubmissionRefused,
+)
 from reconciler.providers.http import AmbiguousSubmission
 from reconciler.staging.base import Stager
 
@@ -75,6 +96,25 @@ class BatchOutcome:
     counts: Mapping[str, int] = field(default_factory=dict)
     message: str = ""
     resumed: bool = False
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A batch the vendor accepted as a job, recorded in the ledger, not yet waited for."""
+
+    entry_id: str
+    batch: Batch
+    job: JobRef
+    stager: Stager | None
+
+
+@dataclass
+class _Window:
+    """One list's jobs of one action in flight at the vendor, oldest first, and how many may
+    be (the provider's imports_in_flight, lowered to what the vendor took when it refuses)."""
+
+    limit: int
+    sent: deque[_Sent] = field(default_factory=deque)
 
 
 @dataclass
@@ -168,12 +208,14 @@ class Applier:
             for action in ACTION_ORDER:
                 if not any(True for _ in list_plan.of_kind(ChangeKind(action.value))):
                     continue
+                batches = []
                 for batch in self._batches(provider, list_config, list_plan, action):
                     if batch.key in done:
                         self.events.note(f"{batch.key}: already applied, skipped")
                         _remove_batch_file(batch)
                         continue
-                    report.outcomes.append(self._send(provider, list_config, batch))
+                    batches.append(batch)
+                report.outcomes += self._send_all(provider, list_config, batches)
         return report
 
     def _remove_orphaned_batch_files(self) -> None:
@@ -191,43 +233,93 @@ class Applier:
         fmt = provider.batch_format(list_config, action)
         return write_batches(list_plan, action, fmt, self.batch_dir / list_plan.name)
 
-    def _send(self, provider: Provider, list_config: ListConfig, batch: Batch) -> BatchOutcome:
+    def _send_all(
+        self, provider: Provider, list_config: ListConfig, batches: Sequence[Batch]
+    ) -> list[BatchOutcome]:
+        """One list's batches of one action, up to the provider's imports_in_flight() of them
+        in flight at once (module docstring); every job has ended when this returns."""
+        window = _Window(max(1, provider.imports_in_flight()))
+        outcomes: list[BatchOutcome] = []
+        for batch in batches:
+            while len(window.sent) >= window.limit:
+                outcomes.append(self._settle(provider, list_config, window.sent.popleft()))
+            sent = self._submit(provider, list_config, batch, window, outcomes)
+            if isinstance(sent, BatchOutcome):
+                outcomes.append(sent)  # rejected: no job
+            else:
+                window.sent.append(sent)
+        while window.sent:
+            outcomes.append(self._settle(provider, list_config, window.sent.popleft()))
+        return sorted(outcomes, key=lambda outcome: outcome.batch.index)
+
+    def _submit(
+        self,
+        provider: Provider,
+        list_config: ListConfig,
+        batch: Batch,
+        window: _Window,
+        outcomes: list[BatchOutcome],
+    ) -> _Sent | BatchOutcome:
+        """Stage and send one batch; its job ID is in the ledger when this returns. A refusal
+        while jobs of the window run waits for the oldest (its outcome joins ``outcomes``) and
+        sends the batch again: the vendor created nothing."""
         fmt = provider.batch_format(list_config, batch.action)
         stager = self.stager_for(provider.name) if fmt.needs_url else None
         if fmt.needs_url:
             if stager is None:
                 raise ProviderError(
                     "needs a staging backend to publish batch files (providers.NAME.staging)",
-                    vendor=provider.vendor.value,
+                    vendor=provider.vendor,
                 )
             self.events.batch_staging(batch)
-            batch = _with_url(batch, stager.publish(batch.path))
+            batch = replace(batch, url=stager.publish(batch.path))
         entry_id = self.ledger.submitting(batch, provider=provider.name, url=batch.url)
-        try:
-            job = provider.submit(list_config, batch)
-        except AmbiguousSubmission as exc:
-            self.ledger.unknown(entry_id, str(exc))
-            found = provider.find_submitted(list_config, batch)
-            if found is None:
-                # The vendor holds no such job: the request never took effect.
-                self.ledger.unsent(entry_id, f"{exc}; not found at the vendor")
+        while True:
+            try:
+                job = provider.submit(list_config, batch)
+                break
+            except SubmissionRefused as exc:
+                if not window.sent:
+                    # None of ours runs: the vendor is busy with other work, or kept limiting
+                    # the rate through every retry. Nothing was created: the next run sends it.
+                    self.ledger.unsent(entry_id, str(exc))
+                    _retire(stager, batch)
+                    _remove_batch_file(batch)
+                    raise
+                window.limit = len(window.sent)
+                oldest = window.sent.popleft()
+                self.events.note(
+                    f"{batch.list_name}: {batch.action.value} batch {batch.index} refused for "
+                    f"now ({exc}); sent again once job {oldest.job.vendor_job_id} has ended, "
+                    f"with at most {window.limit} of this list's jobs in flight from now on"
+                )
+                outcomes.append(self._settle(provider, list_config, oldest))
+            except AmbiguousSubmission as exc:
+                self.ledger.unknown(entry_id, str(exc))
+                found = provider.find_submitted(list_config, batch)
+                if found is None:
+                    # The vendor holds no such job: the request never took effect.
+                    self.ledger.unsent(entry_id, f"{exc}; not found at the vendor")
+                    _remove_batch_file(batch)
+                    raise
+                job = found
+                break
+            except ProviderError as exc:
+                failed = JobStatus(JobState.FAILED, "rejected", message=str(exc))
+                self.ledger.finished(entry_id, failed)
+                _retire(stager, batch)
                 _remove_batch_file(batch)
-                raise
-            job = found
-        except ProviderError as exc:
-            failed = JobStatus(JobState.FAILED, "rejected", message=str(exc))
-            self.ledger.finished(entry_id, failed)
-            if stager is not None and batch.url:
-                stager.retire(batch.url)
-            _remove_batch_file(batch)
-            return self._outcome(batch, None, failed)
-        self.ledger.submitted(entry_id, job)
+                return self._outcome(batch, None, failed)
+        self.ledger.submitted(entry_id, job)  # before anything else: the next submit or a poll
         self.events.batch_submitted(batch, job)
-        status = self._wait(provider, list_config, entry_id, batch, job)
-        if stager is not None and batch.url:
-            stager.retire(batch.url)
-        _remove_batch_file(batch)
-        return self._outcome(batch, job, status)
+        return _Sent(entry_id, batch, job, stager)
+
+    def _settle(self, provider: Provider, list_config: ListConfig, sent: _Sent) -> BatchOutcome:
+        """Wait for a submitted batch's job to end, then retire its staged and batch files."""
+        status = self._wait(provider, list_config, sent.entry_id, sent.batch, sent.job)
+        _retire(sent.stager, sent.batch)
+        _remove_batch_file(sent.batch)
+        return self._outcome(sent.batch, sent.job, status)
 
     def _wait(
         self, provider: Provider, list_config: ListConfig, entry_id: str, batch: Batch, job: JobRef
@@ -250,7 +342,7 @@ class Applier:
                     f"job {job.vendor_job_id} still {status.vendor_status!r} after "
                     f"{self.job_timeout:.0f}s; it stays in the ledger: run `reconciler refresh` "
                     "later",
-                    vendor=provider.vendor.value,
+                    vendor=provider.vendor,
                 )
             self.sleep(interval)
             interval = min(self.max_poll_interval, interval * 1.5)
@@ -279,7 +371,6 @@ def _remove_batch_file(batch: Batch | Path) -> None:
             directory.rmdir()
 
 
-def _with_url(batch: Batch, url: str) -> Batch:
-    from dataclasses import replace
-
-    return replace(batch, url=url)
+def _retire(stager: Stager | None, batch: Batch) -> None:
+    if stager is not None and batch.url:
+        stager.retire(batch.url)

@@ -80,6 +80,12 @@ class JobStatus:
     failures: Sequence[Mapping[str, Any]] = ()  # per-row failures (row index, address, error)
 
 
+class SubmissionRefused(ProviderError):
+    """The vendor refused to create a job for now (a rate limit, or a limit on the jobs it runs
+    at once) and certainly created none, so the batch may be sent again: apply does so once one
+    of its own jobs of the list has ended, and with none running leaves the batch unsent."""
+
+
 class Provider(abc.ABC):
     """Base of a vendor provider. Subclasses set ``vendor`` and ``capabilities``."""
 
@@ -157,6 +163,12 @@ class Provider(abc.ABC):
         holds for this batch, if any (e.g. from its import listing). None means it was never
         received and may be sent again."""
         return None
+
+    def imports_in_flight(self) -> int:
+        """How many of one list's batches (of one action) apply may keep submitted and not yet
+        ended at once. One: each batch waits for the one before it. A vendor that runs several
+        of a list's jobs at a time overrides it (Ongage: the option max_imports_in_flight)."""
+        return 1
 
     def close(self) -> None:
         return None

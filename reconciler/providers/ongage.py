@@ -32,12 +32,12 @@ from reconciler.providers.capabilities import CAPABILITIES
 from reconciler.providers.http import (
     AmbiguousSubmission,
     VendorHttp,
-    describe,
     field,
     mapping,
-    parse_json,
     whole_number,
 )
+from reconciler.providers.ongage_import import ImportRefused as ImportRefused
+from reconciler.providers.ongage_import import create_import
 
 #: import_action and flags per plan action. An update is an add with overwrite: Ongage's way
 #: of changing fields of existing contacts without touching their status.
@@ -71,28 +71,9 @@ DEFAULT_BATCH = 100_000
 #: Documented import statuses of a job not yet final (Queued, Validating, Processing, Updating
 #: list stats); 40003 is Completed and any status >= 90000 an error.
 PENDING_STATUSES = frozenset({40001, 40010, 40002, 40004})
-#: Imports of one list the provider lets be in flight at once. The documents state no limit;
-#: one is the conservative default (apply submits and waits one batch at a time today).
+#: Imports of one list apply may keep in flight at once. The documents state no limit (nor
+#: whether one list's imports run side by side): one, the conservative default, is opt-in.
 DEFAULT_IMPORTS_IN_FLIGHT = 1
-
-
-class ImportRefused(AmbiguousSubmission):
-    """Ongage kept refusing an import for now (429, 503, or "imports in progress") after every
-    retry. Nothing was created, and the batch did not fail: apply asks the import listing
-    (which holds no such import), leaves the batch unsent and stops; the next run sends it.
-    An AmbiguousSubmission, because that is the path on which apply records a batch as unsent
-    rather than failed."""
-
-
-def _in_progress_refusal(response: Any) -> bool:
-    """A 500 refusing an import because the list has imports in progress. The wording is not
-    documented (the sandbox's invented limit answers "... imports in progress; wait for one to
-    end"); any other 500 stays an ambiguous answer, resolved through the import listing."""
-    try:
-        message = response.json()["payload"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return False
-    return isinstance(message, str) and "in progress" in message.lower()
 
 
 @dataclass
@@ -134,12 +115,11 @@ class OngageProvider(Provider):
         super().__init__(name, config, base_url=base_url, workdir=workdir)
         self.batch_size = self.int_option("batch_size", DEFAULT_BATCH, low=1, high=5_000_000)
         self.export_timeout = self.int_option("export_timeout_seconds", 3600, low=1, high=86_400)
-        # The number of this list's imports the provider accepts having in flight at once. Apply
-        # submits one batch and waits for it before the next, so today at most one is; the
-        # option is the bound an apply that overlaps jobs must keep (specs/vendors/ongage.md).
+        # How many of one list's imports apply keeps in flight (specs/vendors/ongage.md).
         self.max_imports_in_flight = self.int_option(
             "max_imports_in_flight", DEFAULT_IMPORTS_IN_FLIGHT, low=1, high=100
         )
+        self._running: dict[str, set[str]] = {}  # list ID -> imports sent, not yet seen ended
         creds = config.credentials
         headers = {}
         for header, secret in (
@@ -153,6 +133,9 @@ class OngageProvider(Provider):
 
     def close(self) -> None:
         self.http.close()
+
+    def imports_in_flight(self) -> int:
+        return self.max_imports_in_flight
 
     # -- writing ------------------------------------------------------------------------------
     def batch_format(self, list_config: ListConfig, action: Action) -> BatchFormat:
@@ -178,7 +161,7 @@ class OngageProvider(Provider):
             **IMPORT_REQUEST[batch.action],
         }
         path = f"/{list_id}/api/import"
-        data = self._create_import(path, body)
+        data = create_import(self.http, path, body, ours_running=bool(self._running.get(list_id)))
         import_id = field(
             data,
             "payload",
@@ -187,54 +170,8 @@ class OngageProvider(Provider):
             endpoint=f"POST {path}",
             error=AmbiguousSubmission,
         )
+        self._running.setdefault(list_id, set()).add(str(import_id))
         return JobRef(str(import_id), {"file": _file_name(batch.url)})
-
-    def _create_import(self, path: str, body: dict[str, Any]) -> Any:
-        """``POST /{list_id}/api/import``, retried after backoff while Ongage refuses it for now.
-
-        429 and 503 are retried by VendorHttp (the vendor did not act). A 500 saying the list has
-        imports in progress is retried here the same way: it is a refusal, not a failed batch.
-        Any other 500 is ambiguous, as VendorHttp treats it (the documented "Validation error",
-        or a crash after the import was created): apply resolves it through the listing."""
-        endpoint = f"POST {path}"
-        attempts = self.http.policy.attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                response = self.http.request(
-                    "POST", path, json=body, idempotent=False, expect=(200, 500)
-                )
-            except AmbiguousSubmission:
-                raise
-            except ProviderError as exc:
-                if exc.status_code in (429, 503):
-                    # VendorHttp's message without its "ongage POST …: " prefix, said once.
-                    detail = str(exc).removeprefix(f"ongage {endpoint}: ")
-                    raise ImportRefused(
-                        f"{detail}; still refused after {attempts} "
-                        "attempts: the batch was not sent, run apply again later",
-                        vendor="ongage",
-                        endpoint=endpoint,
-                        status_code=exc.status_code,
-                    ) from None
-                raise
-            if response.status_code == 200:
-                return parse_json(response, "ongage", endpoint, error=AmbiguousSubmission)
-            if not _in_progress_refusal(response):
-                raise AmbiguousSubmission(
-                    f"answered 500 after sending: {describe(response)}",
-                    vendor="ongage",
-                    endpoint=endpoint,
-                    status_code=500,
-                )
-            if attempt < attempts:
-                self.http._backoff(attempt, response)
-        raise ImportRefused(
-            f"answered 500: {describe(response)}; still refused after {attempts} attempts: "
-            "the batch was not sent, run apply again later",
-            vendor="ongage",
-            endpoint=endpoint,
-            status_code=500,
-        )
 
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         path = f"/{list_config.list_id}/api/import/{job.vendor_job_id}"
@@ -273,6 +210,8 @@ class OngageProvider(Provider):
                 vendor="ongage",
                 endpoint=endpoint,
             )
+        if state is not JobState.PENDING:
+            self._running.get(list_config.list_id, set()).discard(job.vendor_job_id)
         return JobStatus(state, str(status), counts, message)
 
     def find_submitted(self, list_config: ListConfig, batch: Batch) -> JobRef | None:
@@ -290,6 +229,7 @@ class OngageProvider(Provider):
                 _file_name(str(item.get("file_url") or "")),
             ):
                 found = field(item, "id", vendor="ongage", endpoint=f"GET {path}")
+                self._running.setdefault(batch.vendor_list_id, set()).add(str(found))
                 return JobRef(str(found), {"file": wanted})
         return None
 
