@@ -15,7 +15,7 @@ from reconciler.apply.staleness import check_config, check_fresh, check_state
 from reconciler.cli.common import load, reading_progress
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import check_guards, enforce
-from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show
+from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show, show_last_failures
 from reconciler.config.loader import LoadedConfig, require_lists
 from reconciler.engine.planner import build_plan
 from reconciler.errors import PlanError, ReconcilerError, StalePlanError
@@ -24,8 +24,10 @@ from reconciler.plan.artifact import read_saved_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.providers.base import JobState, Provider
+from reconciler.render.failures import failure_line
 from reconciler.render.safe import terminal
 from reconciler.runtime import Runtime, config_dir, require_staging
+from reconciler.state.failures import entries, failures_of
 from reconciler.state.ledger import StateLedger
 from reconciler.state.model import ExportSeen, ListState, State, now
 from reconciler.state.open import open_store
@@ -94,6 +96,16 @@ def _summary(report: ApplyReport) -> list[str]:
     return lines
 
 
+def failed_rows(ledger: StateLedger, base: Path) -> list[str]:
+    """Each job that ended in this run with rows the vendor refused: the first of them by
+    address with the vendor's reason, how many, and the file that lists them all (the state
+    only points at it: it holds no address)."""
+    jobs = failures_of(ledger.state, entries(ledger.state, ledger.finished_ids), base)
+    if not jobs:
+        return []
+    return ["Failed rows:", *(f"  {failure_line(job)}" for job in jobs)]
+
+
 def _verify(loaded: LoadedConfig, runtime: Runtime, targets: list[str] | None) -> list[str]:
     """Re-read the vendors and return what still differs from the configuration."""
     plan = build_plan(loaded, targets=targets, read_current=runtime.read_current)
@@ -154,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
             plan = build_plan(loaded, targets=args.target, read_current=rt.read_current)
         plan = check_guards(plan, loaded, ledger.state, args)
         show(plan, args)
+        show_last_failures(plan, ledger.state, base)
         raise_if_gaps(plan)
         enforce(plan, on_blocked=lambda: ledger.finish_run("blocked by safety guards"))
         _record_exports(ledger.state, plan)
@@ -195,6 +208,7 @@ def run_saved(args: argparse.Namespace) -> int:
             ledger.finish_run("refused: stale plan")
             raise
         show(saved.plan, args)
+        show_last_failures(saved.plan, ledger.state, base)
         raise_if_gaps(saved.plan)
         # The guards as evaluated (and let through, with their flags) when the plan was made.
         enforce(saved.plan, on_blocked=lambda: ledger.finish_run("blocked by safety guards"))
@@ -217,6 +231,8 @@ def send(
     """Send the plan's rows, report, verify; the exit code."""
     if not plan.has_actions:
         ledger.finish_run("no changes", settled=targets is None)
+        for line in failed_rows(ledger, config_dir(loaded)):  # of the jobs it resumed
+            print(line)
         failed = any(o.state is JobState.FAILED for o in resumed)
         return ExitCode.FAILED_BATCHES if failed else ExitCode.OK
     if sys.stdout.isatty() and not args.no_color:
@@ -230,7 +246,7 @@ def send(
     for lp in plan.lists:
         ledger.state.lists[lp.name].last_applied_at = now()
     print("\nApply finished:")
-    print("\n".join(_summary(report)))
+    print("\n".join(_summary(report) + failed_rows(ledger, config_dir(loaded))))
     differences = [] if args.no_verify else _verify(loaded, rt, targets)
     outcome = (
         "failed batches"

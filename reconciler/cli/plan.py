@@ -24,8 +24,10 @@ from reconciler.errors import CapabilityError
 from reconciler.plan.jsonform import dumps, plan_to_dict
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
+from reconciler.render.failures import failure_line
 from reconciler.render.text import render_text, use_colour
 from reconciler.runtime import Runtime, config_dir
+from reconciler.state.failures import last_apply_failures
 from reconciler.state.model import State
 from reconciler.state.open import open_store
 
@@ -79,6 +81,25 @@ def show(plan: Plan, args: argparse.Namespace) -> None:
     sys.stdout.flush()
 
 
+def show_last_failures(plan: Plan, state: State | None, base: Path) -> None:
+    """A note, not a change: per list the plan changes, the rows its last apply sent that the
+    vendor refused (an unknown member, an invalid address). A refusal of the row itself does
+    not go away by itself: the plan sends those rows again, and they fail again until fixed in
+    the sources or at the vendor. A list the plan leaves alone sends nothing that could fail.
+    Read from the ledger's failures files, a bounded sample each."""
+    changed = [lp.name for lp in plan.lists if lp.has_actions]
+    found = last_apply_failures(state, base, changed)
+    if not found:
+        return
+    print(
+        "\nNote: rows the vendor refused in the last apply; they fail again until fixed in the "
+        "sources or at the vendor:"
+    )
+    for jobs in found.values():
+        for job in jobs:
+            print(f"  {failure_line(job)}")
+
+
 def raise_if_gaps(plan: Plan) -> None:
     gaps = [gap for lp in plan.lists for gap in lp.gaps]
     if gaps:
@@ -106,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     plan = subtract_pending(plan, pending_rows(state))
     plan = check_guards(plan, loaded, state, args)
     show(plan, args)
+    show_last_failures(plan, state, config_dir(loaded))
     if args.json:
         target = Path(args.json)
         data = plan_to_dict(

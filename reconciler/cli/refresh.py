@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler.cli.apply import EXIT_FAILED_BATCHES, wire
+from reconciler.cli.apply import EXIT_FAILED_BATCHES, failed_rows, wire
 from reconciler.cli.common import add_config_argument, load
 from reconciler.providers.base import JobState
 from reconciler.render.safe import terminal
@@ -41,4 +41,6 @@ def run(args: argparse.Namespace) -> int:
             f"{terminal(outcome.batch.key)}: {terminal(outcome.state.value)} "
             f"(job {terminal(outcome.vendor_job_id)})"
         )
+    for line in failed_rows(ledger, base):
+        print(line)
     return EXIT_FAILED_BATCHES if failed else 0

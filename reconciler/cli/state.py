@@ -11,8 +11,10 @@ from pathlib import Path
 from reconciler.cli.common import add_config_argument
 from reconciler.config.loader import load_config
 from reconciler.errors import ConfigError, StateError
+from reconciler.render.failures import failure_line
 from reconciler.render.safe import terminal
 from reconciler.runtime import config_dir
+from reconciler.state.failures import failures_of
 from reconciler.state.local import LocalStateStore
 from reconciler.state.model import parse_state
 from reconciler.state.open import open_store
@@ -65,8 +67,13 @@ class _UnsetIsEmpty(dict[str, str]):
 
 
 def _store(args: argparse.Namespace) -> StateStore:
+    return _open(args)[0]
+
+
+def _open(args: argparse.Namespace) -> tuple[StateStore, Path]:
+    """The state's store, and the configuration's directory (where ``.reconciler/`` is)."""
     if args.state:
-        return open_store(Path("."), override=args.state)
+        return open_store(Path("."), override=args.state), Path(".")
     try:
         loaded = load_config(Path(args.config))
     except ConfigError as exc:
@@ -76,7 +83,8 @@ def _store(args: argparse.Namespace) -> StateStore:
             loaded = load_config(Path(args.config), env=_UnsetIsEmpty(os.environ))
         except ConfigError:
             raise exc from None
-    return open_store(config_dir(loaded), loaded.config.state)
+    base = config_dir(loaded)
+    return open_store(base, loaded.config.state), base
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -111,16 +119,19 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_jobs(args: argparse.Namespace) -> int:
-    state = _store(args).read()
+    store, base = _open(args)
+    state = store.read()
     if state is None:
         print("No state yet.")
         return 0
     print("list\taction\tbatch\trows\tstatus\tvendor job\tsubmitted\tfinished\tcounts")
-    for job in state.jobs:
-        if args.list_name and job.list != args.list_name:
-            continue
-        if args.status and job.status != args.status:
-            continue
+    shown = [
+        job
+        for job in state.jobs
+        if (not args.list_name or job.list == args.list_name)
+        and (not args.status or job.status == args.status)
+    ]
+    for job in shown:
         counts = ",".join(f"{k}={v}" for k, v in job.counts.items() if v)
         # Each column through terminal() (the vendor wrote the job ID and the counts' names):
         # a tab or line feed in a value is shown escaped, so the columns stay the columns.
@@ -142,6 +153,13 @@ def run_jobs(args: argparse.Namespace) -> int:
                 )
             )
         )
+    # After the table, so its columns stay the same for scripts: each job's refused rows,
+    # read from its failures file (the state holds no address).
+    failed = failures_of(state, shown, base)
+    if failed:
+        print("\nFailed rows:")
+        for item in failed:
+            print(f"  {failure_line(item)}")
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
+from reconciler.failures import rows_message
 from reconciler.model import Action, VendorType
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
 from reconciler.providers.capabilities import CAPABILITIES
@@ -28,9 +29,6 @@ SCHEMA_PATH = "/v2/target-lists"
 #: Answers meaning "this account has no schema view" (not an error of the request): the
 #: provider then relies on the id_column option.
 NO_SCHEMA = frozenset({404, 405, 501})
-#: Failed rows named in a job's message; the rest are counted (all are in the failures file).
-SAMPLE = 5
-REASON_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -213,7 +211,7 @@ class YesmailProvider(Provider):
         if state == "completed":
             message = f"{failed_rows} of {counts.get('total', 0)} rows failed"
         if failures:
-            message = f"{message}: {failed_sample(failures, max(failed_rows, len(failures)))}"
+            message = f"{message}: {rows_message(failures, max(failed_rows, len(failures)))}"
         return JobStatus(JobState.FAILED, state, counts, message, failures)
 
     def _results(self, location: str, job: JobRef) -> tuple[dict[str, int], list[dict[str, Any]]]:
@@ -250,26 +248,6 @@ class YesmailProvider(Provider):
                 }
             )
         return counts, failures
-
-
-def failed_sample(failures: Sequence[Mapping[str, Any]], failed: int) -> str:
-    """The first failed rows (row of the batch file and the vendor's reason) for apply's
-    output. Rows, not addresses: this message is also the ledger's, and the state holds no
-    address (specs/reliability.md, "Personal data"); the ledger writes every failure, address
-    included, to the job's failures file."""
-    named = []
-    for failure in failures[:SAMPLE]:
-        row = failure.get("row")
-        who = f"row {row}" if isinstance(row, int) and row > 0 else "a row without index"
-        reason = " ".join(str(failure.get("error") or failure.get("status") or "?").split())
-        if len(reason) > REASON_CHARS:
-            reason = reason[: REASON_CHARS - 1] + "…"
-        named.append(f"{who} ({reason})")
-    text = ", ".join(named)
-    if failed > len(named):
-        text += f" and {failed - len(named)} more"
-    # The ledger names the file (by its job's entry ID), which a provider does not know.
-    return text + "; their addresses are in the job's failures file under .reconciler/failures/"
 
 
 def _id_column(

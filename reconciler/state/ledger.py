@@ -37,6 +37,9 @@ class StateLedger:
         self.state = state
         self.run_id = run_id
         self.failures_dir = failures_dir
+        #: Entries whose job reached its end in this run, in that order: whose failed rows
+        #: the command names when it ends.
+        self.finished_ids: list[str] = []
 
     def _save(self) -> None:
         self.state = self.store.write(self.state)
@@ -129,6 +132,7 @@ class StateLedger:
                 for failure in status.failures:
                     fh.write(json.dumps(scrub_data(dict(failure)), sort_keys=True) + "\n")
             entry.failures_file = str(path)
+        self.finished_ids.append(entry.id)
         self._save()
 
     def done_keys(self) -> set[str]:

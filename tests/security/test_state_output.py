@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -129,6 +129,9 @@ def test_state_show_keeps_them_as_json_escapes(tmp_path: Path) -> None:
 
 
 class _Ledger:
+    state = State()
+    finished_ids: ClassVar[list[str]] = []  # no job ended with failed rows
+
     def in_flight(self) -> list[str]:
         return ["one"]
 
