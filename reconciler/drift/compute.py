@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 
 from reconciler.drift.model import (
     CHANGE_KINDS,
@@ -13,6 +14,7 @@ from reconciler.drift.model import (
     PendingJob,
     VendorSuppression,
 )
+from reconciler.failures import JobFailures
 from reconciler.model import ChangeKind, ContactStatus
 from reconciler.plan.model import ListChange, ListPlan, Plan
 from reconciler.state.model import IN_FLIGHT, State
@@ -52,7 +54,13 @@ def _pending(state: State | None, list_name: str) -> tuple[PendingJob, ...]:
     )
 
 
-def list_drift(list_plan: ListPlan, state: State | None, *, sample: int = SAMPLE) -> ListDrift:
+def list_drift(
+    list_plan: ListPlan,
+    state: State | None,
+    *,
+    sample: int = SAMPLE,
+    failed: Sequence[JobFailures] = (),
+) -> ListDrift:
     by_kind = list_plan.by_kind
     change_sample = tuple(c for kind in CHANGE_KINDS for c in by_kind[kind][:sample])
     absorb = []
@@ -81,14 +89,26 @@ def list_drift(list_plan: ListPlan, state: State | None, *, sample: int = SAMPLE
         pending=_pending(state, list_plan.name),
         gaps=list_plan.gaps,
         held_suppressed=held_suppressed,
+        failed=tuple(failed),
     )
 
 
-def compute_drift(plan: Plan, state: State | None, *, sample: int = SAMPLE) -> Drift:
+def compute_drift(
+    plan: Plan,
+    state: State | None,
+    *,
+    sample: int = SAMPLE,
+    failed: Mapping[str, Sequence[JobFailures]] | None = None,
+) -> Drift:
     """``plan`` should have the rows of in-flight jobs subtracted (``plan.pending``), so that
-    a pending row is counted once, as pending."""
+    a pending row is counted once, as pending. ``failed``: per list, the refused rows of its
+    last apply, as read from the ledger's failures files (``state.failures``)."""
+    failed = failed or {}
     return Drift(
-        lists=tuple(list_drift(lp, state, sample=sample) for lp in plan.lists),
+        lists=tuple(
+            list_drift(lp, state, sample=sample, failed=failed.get(lp.name, ()))
+            for lp in plan.lists
+        ),
         created_at=plan.created_at,
         config_checksum=plan.config_checksum,
         sample=sample,

@@ -9,6 +9,9 @@ that need different people to act:
 - **fields**: managed field values that differ (what apply would update);
 - **pending**: jobs still in flight, whose rows the vendor has not taken yet.
 
+Beside the parts, not counted as drift: the rows the vendor refused in the list's last apply
+(``failed``), which the plan still holds as changes and the next apply sends again.
+
 ``reconciler.drift.compute`` makes one from a plan and the state; ``reconciler.render.drift_*``
 show it; ``reconciler.drift.writeback`` turns its ``absorb`` part into suppression rows.
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from reconciler.failures import JobFailures
 from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus, ListMode, SuppressionReason
 from reconciler.plan.model import CapabilityGap, CurrentStateRef, ListChange
 
@@ -101,6 +105,8 @@ class ListDrift:
     pending: tuple[PendingJob, ...]
     gaps: tuple[CapabilityGap, ...] = ()
     held_suppressed: int = 0  # held by the repository's own suppressions: not drift
+    # the last apply's jobs with refused rows: a bounded sample each, read by drift.read
+    failed: tuple[JobFailures, ...] = ()
 
     @property
     def counts(self) -> dict[Part, int]:

@@ -12,6 +12,7 @@ from reconciler.drift.model import Drift
 from reconciler.engine.planner import build_plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.runtime import Runtime, config_dir
+from reconciler.state.failures import last_apply_failures
 from reconciler.state.open import open_store
 
 
@@ -24,4 +25,7 @@ def read_drift(
     state = open_store(config_dir(loaded), loaded.config.state).read()
     # Rows of jobs still in flight are counted once, as pending, not as changes too.
     plan = subtract_pending(plan, pending_rows(state))
-    return compute_drift(plan, state, sample=sample)
+    # As the plan's note: the refused rows of lists the next apply sends to again.
+    names = [lp.name for lp in plan.lists if lp.has_actions]
+    failed = last_apply_failures(state, config_dir(loaded), names, sample=sample)
+    return compute_drift(plan, state, sample=sample, failed=failed)

@@ -17,6 +17,7 @@ from reconciler.drift.model import (
     ListDrift,
     Part,
 )
+from reconciler.failures import FailedRow
 from reconciler.model import ContactStatus
 from reconciler.plan.jsonform import current_to_dict
 from reconciler.plan.model import CurrentStateRef
@@ -51,6 +52,37 @@ def _fields(diff: FieldDifference, email: Callable[[str], str], redact: bool) ->
         "fields": [
             {"name": name, "vendor": value(old), "desired": value(new)}
             for name, old, new in diff.fields
+        ],
+    }
+
+
+def _failed(ld: ListDrift, email: Callable[[str], str]) -> dict[str, Any]:
+    """The last apply's refused rows: every job with some, a bounded sample each."""
+
+    def row(failed: FailedRow) -> dict[str, Any]:
+        reason = failed.reason
+        if failed.email is not None:  # a vendor may name the address in its reason too
+            reason = reason.replace(failed.email, email(failed.email))
+        return {
+            "row": failed.row,
+            "email": email(failed.email) if failed.email is not None else None,
+            "reason": reason,
+        }
+
+    return {
+        "rows": sum(job.failures.failed for job in ld.failed),
+        "jobs": [
+            {
+                "action": job.action,
+                "batch": job.batch,
+                "rows": job.rows,
+                "failed": job.failures.failed,
+                "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+                "file": job.failures.path,
+                "found": job.failures.found,
+                "sample": [row(r) for r in job.failures.sample],
+            }
+            for job in ld.failed
         ],
     }
 
@@ -115,6 +147,7 @@ def list_to_dict(ld: ListDrift, *, sample: int, redact: bool) -> dict[str, Any]:
             ],
         },
         "held_suppressed": ld.held_suppressed,
+        "failed": _failed(ld, email),
     }
 
 

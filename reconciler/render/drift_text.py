@@ -52,6 +52,12 @@ def render_list(ld: ListDrift) -> list[str]:
     lines.append(f"  field drift: {counts[Part.FIELDS]:,}{_detail(dict(ld.field_counts))}")
     jobs = len(ld.pending)
     lines.append(f"  pending: {counts[Part.PENDING]:,} rows in {jobs:,} job(s)")
+    if ld.failed:  # counts and files only: the addresses are in the files and the reports
+        rows = sum(job.failures.failed for job in ld.failed)
+        files = ", ".join(terminal(job.failures.path) for job in ld.failed)
+        lines.append(
+            f"  failed in the last apply: {rows:,} rows in {len(ld.failed):,} job(s): {files}"
+        )
     return lines
 
 

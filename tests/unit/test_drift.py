@@ -21,6 +21,7 @@ from reconciler.drift.writeback import (
 )
 from reconciler.engine.rules import AtVendor, Declared, ListRules, Suppressed, decide
 from reconciler.errors import SourceError
+from reconciler.failures import FailedRow, FailedRows, JobFailures
 from reconciler.model import (
     ChangeKind,
     ContactStatus,
@@ -294,3 +295,66 @@ def test_json_report_matches_its_schema_redacted_or_not() -> None:
     assert news["pending"]["by_action"] == {"add": 5}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**data, "summary": {"changes": -1}}, SCHEMA)
+
+
+# -- the last apply's failed rows -------------------------------------------------------------
+HOSTILE_REASON = "zed@example.com is <b>unknown</b> | [x](https://e.vil) @team"
+
+
+def failed_drift() -> Drift:
+    rows = FailedRows(
+        ".reconciler/failures/x.jsonl", 3, (FailedRow(2, "zed@example.com", HOSTILE_REASON),)
+    )
+    failed = {"news": [JobFailures("news", "ongage", "add", 1, 10, NOW, rows)]}
+    plan = Plan((news_plan(), list_plan("quiet", "listmonk")), NOW, "c" * 64)
+    return compute_drift(plan, None, sample=2, failed=failed)
+
+
+def test_failed_rows_are_in_every_report_masked_and_inert() -> None:
+    drift = failed_drift()
+    assert not drift.lists[1].failed  # a list without failures has none
+    text = render_text(drift)
+    assert "  failed in the last apply: 3 rows in 1 job(s): .reconciler/failures/x.jsonl\n" in text
+    assert "zed" not in text
+    for redact in (True, False):
+        jsonschema.validate(drift_to_dict(drift, redact=redact), SCHEMA)
+    news, quiet = drift_to_dict(drift)["lists"]
+    assert news["failed"] == {
+        "rows": 3,
+        "jobs": [
+            {
+                "action": "add",
+                "batch": 1,
+                "rows": 10,
+                "failed": 3,
+                "finished_at": NOW.isoformat(),
+                "file": ".reconciler/failures/x.jsonl",
+                "found": True,
+                # the address is masked in the vendor's reason too
+                "sample": [
+                    {
+                        "row": 2,
+                        "email": "z***@example.com",
+                        "reason": HOSTILE_REASON.replace("zed", "z***"),
+                    }
+                ],
+            }
+        ],
+    }
+    assert quiet["failed"] == {"rows": 0, "jobs": []}
+    unmasked = drift_to_dict(drift, redact=False)["lists"][0]["failed"]["jobs"][0]["sample"]
+    assert unmasked == [{"row": 2, "email": "zed@example.com", "reason": HOSTILE_REASON}]
+
+    markdown = render_markdown(drift)
+    assert "zed" not in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| add batch 1 |"))
+    assert row == (
+        "| add batch 1 | 2 | z\\*\\*\\*@example.com | z\\*\\*\\*@example.com is &lt;b&gt;unknown"
+        "&lt;/b&gt; \\| \\[x\\](https:&#8203;//e.vil) @&#8203;team |"
+    )
+    assert "- add batch 1: 3 of 10 rows failed, all in `.reconciler/failures/x.jsonl`\n" in markdown
+    html = render_html(drift)
+    assert "zed" not in html and "<b>" not in html
+    assert (
+        "<td>z***@example.com is &lt;b&gt;unknown&lt;/b&gt; | [x](https://e.vil) @team</td>" in html
+    )
