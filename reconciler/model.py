@@ -79,10 +79,3 @@ class ListMode(StrEnum):
 class DropAction(StrEnum):
     REMOVE = "remove"
     UNSUBSCRIBE = "unsubscribe"
-
-
-class VendorType(StrEnum):
-    ONGAGE = "ongage"
-    LISTMONK = "listmonk"
-    YESMAIL = "yesmail"
-    OMNIGAGE = "omnigage"

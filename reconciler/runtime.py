@@ -7,7 +7,6 @@ no copy of a vendor's list outlives the command."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import socket
@@ -22,25 +21,12 @@ from reconciler.config.locations import problem_at
 from reconciler.config.schema import SANDBOX_URL, Credentials, ListConfig
 from reconciler.errors import ConfigError, PlanError, Problem, ReconcilerError
 from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
-from reconciler.model import VendorType
 from reconciler.private import private_dir
+from reconciler.providers.registry import provider_class
 from reconciler.staging.base import Stager, open_stager
 
 if TYPE_CHECKING:  # providers pull in httpx, which a plan from export files never needs
     from reconciler.providers.base import Provider
-
-PROVIDER_CLASSES: dict[VendorType, str] = {
-    VendorType.ONGAGE: "reconciler.providers.ongage:OngageProvider",
-    VendorType.LISTMONK: "reconciler.providers.listmonk:ListmonkProvider",
-    VendorType.YESMAIL: "reconciler.providers.yesmail:YesmailProvider",
-    VendorType.OMNIGAGE: "reconciler.providers.omnigage:OmnigageProvider",
-}
-
-
-def provider_class(vendor: VendorType) -> type[Provider]:
-    module_name, _, class_name = PROVIDER_CLASSES[vendor].partition(":")
-    cls: type[Provider] = getattr(importlib.import_module(module_name), class_name)
-    return cls
 
 
 def staging_problems(loaded: LoadedConfig, *, offline_too: bool) -> list[Problem]:
@@ -56,7 +42,7 @@ def staging_problems(loaded: LoadedConfig, *, offline_too: bool) -> list[Problem
         if provider_class(config.type).fetches_by_url:
             problems.append(
                 problem_at(
-                    f"{config.type.value} fetches every batch file by URL, so provider {name!r} "
+                    f"{config.type} fetches every batch file by URL, so provider {name!r} "
                     "needs staging: to publish them (e.g. staging: {backend: s3, bucket: …}, "
                     "or {backend: directory, path: …, base_url: …}; specs/config.md)",
                     loaded.source_map.locate("providers", name),
@@ -165,7 +151,7 @@ class Runtime:
                 raise PlanError(f"unknown provider {name!r}")
             base_url = config.base_url
             if base_url == SANDBOX_URL:
-                base_url = f"{self._sandbox()}/{config.type.value}"
+                base_url = f"{self._sandbox()}/{config.type}"
                 if config.credentials == Credentials():
                     # The sandbox wants credentials present, not particular ones.
                     placeholder = Credentials(
@@ -185,15 +171,18 @@ class Runtime:
             )
         return self._providers[name]
 
+    def check_list(self, list_name: str, list_config: ListConfig) -> None:
+        self.provider(list_config.provider).check_list(list_name, list_config)
+
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
         provider = self.provider(list_config.provider)
         if not provider.can_read_current:
             return UnknownSnapshot(
-                f"{provider.vendor.value} has no documented API to read list membership and "
+                f"{provider.vendor} has no documented API to read list membership and "
                 "no export file is configured: taken as empty",
                 len(list_config.managed_fields),
             )
-        self.read_events.reading(list_name, f"{provider.vendor.value} list {list_config.list_id}")
+        self.read_events.reading(list_name, f"{provider.vendor} list {list_config.list_id}")
         try:
             return provider.read_current(list_name, list_config)
         finally:

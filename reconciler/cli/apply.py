@@ -108,7 +108,7 @@ def failed_rows(ledger: StateLedger, base: Path) -> list[str]:
 
 def _verify(loaded: LoadedConfig, runtime: Runtime, targets: list[str] | None) -> list[str]:
     """Re-read the vendors and return what still differs from the configuration."""
-    plan = build_plan(loaded, targets=targets, read_current=runtime.read_current)
+    plan = build_plan(loaded, targets=targets, vendors=runtime)
     problems = []
     for lp in plan.lists:
         if lp.current is not None and lp.current.kind == "unknown":
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         ledger.start_run("apply")
         resumed: list[BatchOutcome] = applier.resume()
         with reading_progress(rt, args):
-            plan = build_plan(loaded, targets=args.target, read_current=rt.read_current)
+            plan = build_plan(loaded, targets=args.target, vendors=rt)
         plan = check_guards(plan, loaded, ledger.state, args)
         show(plan, args)
         show_last_failures(plan, ledger.state, base)
@@ -200,7 +200,7 @@ def run_saved(args: argparse.Namespace) -> int:
         resumed = applier.resume()
         targets = list(saved.targets) if saved.targets else None
         with reading_progress(rt, args):
-            fresh = build_plan(loaded, targets=targets, read_current=rt.read_current)
+            fresh = build_plan(loaded, targets=targets, vendors=rt)
         fresh = subtract_pending(fresh, pending_rows(ledger.state))
         try:
             check_fresh(path, saved, fresh)

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     # between makes the plan stale rather than going unnoticed.
     state_before = store.read()
     with Runtime(loaded, workdir=workdir) as runtime, reading_progress(runtime, args):
-        plan = build_plan(loaded, targets=args.target, read_current=runtime.read_current)
+        plan = build_plan(loaded, targets=args.target, vendors=runtime)
     # Jobs still in flight (another apply running, or one that crashed) already carry some
     # rows: they are shown as pending, not planned twice.
     state = store.read()

@@ -8,7 +8,7 @@ forbids unknown keys so that a typo is an error, never silently ignored.
 from __future__ import annotations
 
 import codecs
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,15 +22,16 @@ from pydantic import (
     model_validator,
 )
 
-from reconciler.model import DropAction, ListMode, SuppressionReason, VendorType
+from reconciler.config.text import quoted
+from reconciler.model import DropAction, ListMode, SuppressionReason
+from reconciler.providers.registry import vendor_names
 
-#: The vendors' public API roots, used when a provider gives no ``base_url``.
-DEFAULT_BASE_URLS: dict[VendorType, str] = {
-    VendorType.ONGAGE: "https://api.ongage.net",
-    VendorType.LISTMONK: "http://localhost:9000",
-    VendorType.YESMAIL: "https://api.yesmail.com",
-    VendorType.OMNIGAGE: "https://api.omnigage.io",
-}
+# The ``type:`` names, from the provider registry (which imports no provider for this): a
+# Literal, so that the JSON schema lists them for editors.
+if TYPE_CHECKING:
+    VendorName = str
+else:
+    VendorName = Literal[vendor_names()]
 
 #: ``base_url: sandbox`` runs the built-in vendor emulator in-process for the command's duration.
 SANDBOX_URL = "sandbox"
@@ -72,16 +73,13 @@ class StagingConfig(_Model):
 
 
 class ProviderConfig(_Model):
-    type: VendorType
+    type: VendorName
     base_url: str | None = None
     credentials: Credentials = Credentials()
     # Vendor-specific knobs (batch_size, max_concurrent_imports, error_threshold, ...); each
     # provider validates its own options.
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     staging: StagingConfig | None = None
-
-    def resolved_base_url(self) -> str:
-        return self.base_url or DEFAULT_BASE_URLS[self.type]
 
 
 Delimiter = Literal["auto", ",", ";", "|", "\t", "tab"]
@@ -178,10 +176,19 @@ OptInSource = Annotated[
 ]
 
 
+def _export_format_enum(schema: dict[str, Any]) -> None:
+    # At schema-generation time, when the providers can be imported: editors list the names.
+    from reconciler.providers.registry import export_formats
+
+    schema["enum"] = list(export_formats())
+
+
 class ExportConfig(_Model):
     """Read a list's current vendor state from export files instead of the live API."""
 
-    format: Literal["ongage", "listmonk-csv", "listmonk-json"]
+    # One of the provider classes' export formats (``specs/vendors/README.md``), checked when
+    # the file is read: the names live with the providers, which this module does not import.
+    format: str = Field(min_length=1, max_length=64, json_schema_extra=_export_format_enum)
     # One file whose rows carry a status column (or are all active), ...
     path: str | None = None
     # ... or one status-filtered export per status (Ongage exports are filtered by status).
@@ -189,6 +196,18 @@ class ExportConfig(_Model):
     delimiter: Delimiter = "auto"
     # listmonk lists are identified by numeric ID inside a subscriber export.
     list_id: VendorId | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        # Imported here: the providers import this module.
+        from reconciler.providers.registry import export_formats
+
+        known = export_formats()
+        if value not in known:
+            *first, last = (repr(name) for name in known)
+            raise ValueError(f"expected {', '.join(first)} or {last}, got {quoted(value)}")
+        return value
 
     @model_validator(mode="after")
     def _one_shape(self) -> ExportConfig:

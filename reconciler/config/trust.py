@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
 
 from reconciler.config.locations import SourceMap, problem_at
-from reconciler.config.schema import DEFAULT_BASE_URLS, SANDBOX_URL, Config, ProviderConfig
+from reconciler.config.schema import SANDBOX_URL, Config, ProviderConfig
 from reconciler.errors import Problem
 
 TRUSTED_ENV = "RECONCILER_TRUSTED_URLS"
@@ -69,14 +69,14 @@ def base_url_problems(
             or name in from_env
             or not _has_credentials(provider)
             or _loopback(url)
-            or origin(url) == origin(DEFAULT_BASE_URLS[provider.type])
+            or origin(url) == origin(_default_base_url(provider.type))
             or origin(url) in trusted
         ):
             continue
         where = origin(url)
         problems.append(
             problem_at(
-                f"base_url {where} is not {provider.type.value}'s own API, and the provider's "
+                f"base_url {where} is not {provider.type}'s own API, and the provider's "
                 "credentials would be sent there: a base_url written in the repository could "
                 "send them anywhere. Take it from the environment (base_url: ${env:NAME}), or "
                 f"list {where} in the environment variable {TRUSTED_ENV} where reconciler runs",
@@ -85,6 +85,13 @@ def base_url_problems(
             )
         )
     return problems
+
+
+def _default_base_url(vendor: str) -> str:
+    # Imported here: the providers import the config schema.
+    from reconciler.providers.registry import provider_class
+
+    return provider_class(vendor).default_base_url
 
 
 __all__ = ["TRUSTED_ENV", "base_url_problems", "origin", "trusted_origins"]

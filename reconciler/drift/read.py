@@ -21,7 +21,7 @@ def read_drift(
 ) -> Drift:
     workdir = config_dir(loaded) / ".reconciler" / "work"
     with Runtime(loaded, workdir=workdir) as runtime:
-        plan = build_plan(loaded, targets=targets, read_current=runtime.read_current)
+        plan = build_plan(loaded, targets=targets, vendors=runtime)
     state = open_store(config_dir(loaded), loaded.config.state).read()
     # Rows of jobs still in flight are counted once, as pending, not as changes too.
     plan = subtract_pending(plan, pending_rows(state))

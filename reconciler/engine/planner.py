@@ -6,8 +6,8 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import duckdb
 
@@ -19,11 +19,12 @@ from reconciler.engine.diff import OptInIndex, diff_list
 from reconciler.engine.duck import connect, hash_sql, out_of_memory
 from reconciler.engine.rules import OptIn
 from reconciler.errors import PlanError, Problem, SourceError
-from reconciler.exports.files import CsvExportSnapshot, open_export
+from reconciler.exports.files import CsvExportSnapshot
 from reconciler.exports.snapshot import CurrentSnapshot, now_utc
 from reconciler.model import SuppressionReason
 from reconciler.plan.model import ListPlan, Plan
 from reconciler.providers.capabilities import gaps_for
+from reconciler.providers.registry import open_configured_export
 from reconciler.sources.csverrors import (
     collect_row_errors,
     failing_file,
@@ -40,8 +41,14 @@ from reconciler.sources.desired import (
     reason_sql,
 )
 
+
 #: Reads a list's current state live (a provider); ``None`` means export files only.
-CurrentReader = Callable[[str, ListConfig], CurrentSnapshot]
+class Vendors(Protocol):
+    """What a live plan asks of the vendors (the runtime, or one provider in tests)."""
+
+    def check_list(self, list_name: str, list_config: ListConfig) -> None: ...
+
+    def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot: ...
 
 
 def check_targets(loaded: LoadedConfig, targets: Sequence[str] | None) -> None:
@@ -171,7 +178,7 @@ def build_plan(
     loaded: LoadedConfig,
     *,
     targets: Sequence[str] | None = None,
-    read_current: CurrentReader | None = None,
+    vendors: Vendors | None = None,
 ) -> Plan:
     check_targets(loaded, targets)
     # A plan is millions of small objects that all stay alive and hold no cycles: the cyclic
@@ -181,7 +188,7 @@ def build_plan(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build_plan(loaded, targets, read_current)
+        return _build_plan(loaded, targets, vendors)
     finally:
         if gc_was_enabled:
             _freeze_once()
@@ -197,7 +204,7 @@ def _freeze_once() -> None:
 
 
 def _build_plan(
-    loaded: LoadedConfig, targets: Sequence[str] | None, read_current: CurrentReader | None
+    loaded: LoadedConfig, targets: Sequence[str] | None, vendors: Vendors | None
 ) -> Plan:
     con = connect()
     desired: DesiredSources | None = None
@@ -209,8 +216,8 @@ def _build_plan(
         for name, entry in desired.lists.items():
             cfg = entry.config
             provider = loaded.config.providers.get(cfg.provider)
-            vendor = provider.type.value if provider else "unknown"
-            current = _current(loaded, name, cfg, read_current)
+            vendor = provider.type if provider else "unknown"
+            current = _current(loaded, name, cfg, vendors)
             list_plan = diff_list(
                 con, desired, entry, current, opt_ins, provider=cfg.provider, vendor=vendor
             )
@@ -228,17 +235,20 @@ def _build_plan(
 
 
 def _current(
-    loaded: LoadedConfig, name: str, cfg: ListConfig, read_current: CurrentReader | None
+    loaded: LoadedConfig, name: str, cfg: ListConfig, vendors: Vendors | None
 ) -> CurrentSnapshot:
     if cfg.export is not None:
 
         def resolve(relative: str) -> Any:
             return loaded.resolve_path(("lists", name, "export"), relative)
 
-        return open_export(cfg.export, resolve, cfg.managed_fields)
-    if read_current is None:
+        return open_configured_export(cfg.export, resolve, cfg.managed_fields)
+    if vendors is None:
         raise PlanError(
             f"list {name!r} has no 'export:' files and live vendor reads are not available "
             "in this command"
         )
-    return read_current(name, cfg)
+    # What would stop this list's apply at its vendor, found before the plan is shown. A list
+    # planned from export files is not asked: such a plan makes no request (apply checks it).
+    vendors.check_list(name, cfg)
+    return vendors.read_current(name, cfg)

@@ -9,7 +9,7 @@ from reconciler.engine.duck import connect, out_of_memory
 from reconciler.engine.members import load_members, member_problems
 from reconciler.engine.planner import load_desired, translate_read_error
 from reconciler.errors import Problem, SourceError
-from reconciler.exports.files import open_export
+from reconciler.providers.registry import open_configured_export
 from reconciler.sources.desired import DesiredSources
 
 
@@ -37,7 +37,7 @@ def validate_sources(loaded: LoadedConfig) -> list[Problem]:
             export = entry.config.export
             if export is not None:
                 try:
-                    open_export(
+                    open_configured_export(
                         export,
                         lambda p, n=name: loaded.resolve_path(("lists", n, "export"), p),
                         entry.config.managed_fields,

@@ -1,10 +1,14 @@
-"""Current state from vendor export files: Ongage CSV exports, listmonk CSV and JSON exports."""
+"""Current state from vendor export files, by layout: CSV with a column per field, CSV whose
+fields may sit in an ``attributes`` JSON column, and a JSON subscriber listing. Which vendor
+writes which layout, and its status words, are the provider classes' ``export_formats`` and
+``status_words``."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,12 @@ from reconciler.sources.csvfile import CsvFile, open_csv, sql_ident, sql_str
 from reconciler.sources.desired import display_path
 
 
+class ExportLayout(StrEnum):
+    CSV = "csv"  # email, status and one column per field
+    CSV_ATTRIBUTES = "csv-attributes"  # as CSV; a field may be a key of an attributes JSON column
+    LISTING_JSON = "listing-json"  # {"data": {"results": [subscriber, …]}} with per-list statuses
+
+
 @dataclass
 class CsvExportSnapshot:
     """One or more CSV export files; the status comes from a column or from which
@@ -25,6 +35,7 @@ class CsvExportSnapshot:
     files: list[tuple[CsvFile, str | None]]  # (file, fixed status or None: status column)
     field_columns: list[dict[str, str]]  # per file: alias -> SQL expression over the file
     fingerprint: FileFingerprint
+    status_words: Mapping[str, str]
     status_columns: list[str | None] = field(default_factory=list)
 
     def prepare(self, con: Any) -> None:
@@ -47,7 +58,7 @@ class CsvExportSnapshot:
             field_sql = "".join(f", {expr} AS {sql_ident(alias)}" for alias, expr in fields.items())
             parts.append(
                 f"SELECT ord, {index} AS src_file, {email} AS email, {raw} AS raw_status, "
-                f"{status_sql(raw)} AS status{field_sql} "
+                f"{status_sql(raw, self.status_words)} AS status{field_sql} "
                 f"FROM {csv_file.relation(columns, positions=positions)}"
             )
         return "(" + " UNION ALL ".join(parts) + ")"
@@ -73,6 +84,7 @@ class JsonExportSnapshot:
     list_id: str | None
     managed_fields: Sequence[str]
     fingerprint: FileFingerprint
+    status_words: Mapping[str, str]
     table: str = "listmonk_json_export"
     # listmonk's ``total`` less the file's subscribers that are not on the list: the rows a
     # complete file yields (a saved page of a paginated listing yields fewer).
@@ -117,8 +129,9 @@ class JsonExportSnapshot:
     def sql(self, *, positions: bool = False) -> str:
         aliases = [f"f{i}" for i in range(len(self.managed_fields))]
         extra = "".join(f", {a}" for a in aliases)
+        status = status_sql("raw_status", self.status_words)
         return (
-            f"(SELECT ord, 0 AS src_file, email, raw_status, {status_sql('raw_status')} AS status"
+            f"(SELECT ord, 0 AS src_file, email, raw_status, {status} AS status"
             f"{extra} FROM {self.table})"
         )
 
@@ -161,14 +174,19 @@ def _listmonk_field(sub: dict[str, Any], name: str) -> str | None:
 
 
 def open_export(
-    export: ExportConfig, resolve: Any, managed_fields: Sequence[str]
+    export: ExportConfig,
+    resolve: Any,
+    managed_fields: Sequence[str],
+    layout: ExportLayout,
+    status_words: Mapping[str, str],
 ) -> CsvExportSnapshot | JsonExportSnapshot:
-    """Open the export files a list's ``export:`` names (headers only)."""
-    if export.format == "listmonk-json":
+    """Open the export files a list's ``export:`` names (headers only), written in ``layout``
+    with the vendor's ``status_words``."""
+    if layout is ExportLayout.LISTING_JSON:
         assert export.path is not None
         path = resolve(export.path)
         return JsonExportSnapshot(
-            path, export.list_id, managed_fields, FileFingerprint([path]).start()
+            path, export.list_id, managed_fields, FileFingerprint([path]).start(), status_words
         )
     pairs: list[tuple[Path, str | None]] = (
         [(resolve(export.path), None)]
@@ -196,11 +214,11 @@ def open_export(
             continue
         files.append((csv_file, fixed))
         status_columns.append(csv_file.column("status"))
-        field_columns.append(_field_exprs(export.format, csv_file, managed_fields))
+        field_columns.append(_field_exprs(layout, csv_file, managed_fields))
     if problems:
         raise SourceError(problems, summary="The export files cannot be read")
     fingerprint = FileFingerprint([f.path for f, _ in files]).start()
-    return CsvExportSnapshot(files, field_columns, fingerprint, status_columns)
+    return CsvExportSnapshot(files, field_columns, fingerprint, status_words, status_columns)
 
 
 def _col(csv_file: CsvFile, name: str) -> str:
@@ -210,14 +228,14 @@ def _col(csv_file: CsvFile, name: str) -> str:
     return f"c{csv_file.header.index(header)}"
 
 
-def _field_exprs(fmt: str, csv_file: CsvFile, managed: Sequence[str]) -> dict[str, str]:
+def _field_exprs(layout: ExportLayout, csv_file: CsvFile, managed: Sequence[str]) -> dict[str, str]:
     """SQL per managed field over the file's columns (aliases f0..fN)."""
     exprs: dict[str, str] = {}
     has_attributes = csv_file.column("attributes") is not None
     for index, name in enumerate(managed):
         if csv_file.column(name) is not None:
             exprs[f"f{index}"] = _col(csv_file, name)
-        elif fmt == "listmonk-csv" and has_attributes:
+        elif layout is ExportLayout.CSV_ATTRIBUTES and has_attributes:
             attrs = _col(csv_file, "attributes")
             exprs[f"f{index}"] = f"json_extract_string({attrs}, {sql_str('$.' + name)})"
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,38 +18,26 @@ from typing import Any, Protocol, runtime_checkable
 
 from reconciler.plan.model import CurrentStateRef
 
-#: Vendor words for a contact's status, mapped onto reconciler's vocabulary.
-STATUS_WORDS: dict[str, str] = {
-    # The commonest words first: ``status_sql`` tries them in this order.
-    "active": "active",  # Ongage
-    "enabled": "active",  # listmonk
-    "subscribed": "active",
-    "confirmed": "active",
-    "unconfirmed": "active",
-    "unjoin-member": "unsubscribed",
-    "unjoin": "unsubscribed",
-    "unsubscribed": "unsubscribed",
-    "unsubscribe": "unsubscribed",
-    "blocklisted": "unsubscribed",
-    "blacklisted": "unsubscribed",
-    "disabled": "unsubscribed",
-    "bounced": "bounced",
-    "bounce": "bounced",
-    "hard_bounce": "bounced",
-    "complaint": "complaint",
-    "complained": "complaint",
-    "spam": "complaint",
+#: reconciler's own status words, which every vendor's mapping accepts as themselves.
+OWN_WORDS: dict[str, str] = {
+    word: word for word in ("active", "unsubscribed", "bounced", "complaint")
 }
 
 
-def status_sql(expr: str) -> str:
-    """SQL mapping a vendor status word onto reconciler's vocabulary (NULL when unknown)."""
-    whens = " ".join(f"WHEN '{word}' THEN '{ours}'" for word, ours in STATUS_WORDS.items())
+def status_sql(expr: str, words: Mapping[str, str]) -> str:
+    """SQL mapping a vendor status word (``words``: the provider class's ``status_words``,
+    commonest first) onto reconciler's vocabulary (NULL when unknown)."""
+    ordered = {**words, **{w: o for w, o in OWN_WORDS.items() if w not in words}}
+    whens = " ".join(f"WHEN {_quote(word)} THEN {_quote(ours)}" for word, ours in ordered.items())
     # Exports spell their statuses in lower case: the exact word is looked up first, and only
     # the rest is trimmed and lower-cased (which would cost as much as reading the file). A
     # CASE on the value tries its words in order, most rows matching the first; an IN list of
     # every word cost more than reading the column.
     return f"(CASE {expr} {whens} ELSE (CASE lower(trim({expr})) {whens} END) END)"
+
+
+def _quote(word: str) -> str:
+    return "'" + word.replace("'", "''") + "'"
 
 
 class CurrentSnapshot(Protocol):

@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
+from reconciler.exports.files import ExportLayout
 from reconciler.exports.snapshot import CurrentSnapshot
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.http import RetryPolicy
 
 
@@ -87,11 +88,21 @@ class SubmissionRefused(ProviderError):
 
 
 class Provider(abc.ABC):
-    """Base of a vendor provider. Subclasses set ``vendor`` and ``capabilities``."""
+    """Base of a vendor provider. A subclass describes its vendor in the class attributes below
+    (the registry, the config schema and the capability matrix read them) and speaks its API."""
 
-    vendor: VendorType
+    #: The ``type:`` name in the configuration, e.g. ``ongage``.
+    vendor: ClassVar[str]
+    #: The vendor's public API root, used when a provider gives no ``base_url``.
+    default_base_url: ClassVar[str]
     #: Actions the vendor's documented API can perform.
-    capabilities: frozenset[Action] = frozenset()
+    capabilities: ClassVar[frozenset[Action]] = frozenset()
+    #: The vendor's words for a contact's status (in exports and listings) → reconciler's
+    #: (``active``, ``unsubscribed``, ``bounced``, ``complaint``), commonest first: the SQL
+    #: that maps them tries them in this order. reconciler's own words map to themselves.
+    status_words: ClassVar[Mapping[str, str]] = {}
+    #: The ``export: format:`` names this vendor's export files are read under, and their layout.
+    export_formats: ClassVar[Mapping[str, ExportLayout]] = {}
     #: Whether the documented API can read a list's current membership.
     can_read_current: bool = False
     #: Whether the vendor fetches each batch file by URL (apply stages it first, so the
@@ -106,7 +117,7 @@ class Provider(abc.ABC):
     ) -> None:
         self.name = name
         self.config = config
-        self.base_url = (base_url or config.resolved_base_url()).rstrip("/")
+        self.base_url = (base_url or config.base_url or self.default_base_url).rstrip("/")
         self.workdir = workdir
         self.poll_interval = self.seconds_option("poll_interval_seconds", self.poll_interval)
         # How long one vendor request may take to answer (connecting takes at most 10 s).
@@ -121,7 +132,7 @@ class Provider(abc.ABC):
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
             raise ProviderError(
                 f"option {name} must be a number of seconds from 0 to 3600, got {value!r}",
-                vendor=self.vendor.value,
+                vendor=self.vendor,
             )
         return float(value)
 
@@ -131,7 +142,7 @@ class Provider(abc.ABC):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ProviderError(
                 f"option {name} must be a whole number from {low} to {high}, got {value!r}",
-                vendor=self.vendor.value,
+                vendor=self.vendor,
             )
         return value
 
@@ -140,14 +151,20 @@ class Provider(abc.ABC):
         """Why ``action`` is impossible through the documented API, or None if it is possible."""
         if action in self.capabilities:
             return None
-        return f"{self.vendor.value}'s documented API cannot {action.value}"
+        return f"{self.vendor}'s documented API cannot {action.value}"
 
     @abc.abstractmethod
     def batch_format(self, list_config: ListConfig, action: Action) -> BatchFormat: ...
 
     # -- reading -------------------------------------------------------------------------------
+    def check_list(self, list_name: str, list_config: ListConfig) -> None:
+        """At plan time, before the plan is shown: raise a ProviderError for what would stop
+        this list's apply at this vendor (e.g. a managed field the list has no column for).
+        Reads only; the default has nothing to check."""
+        return None
+
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
-        raise NotImplementedError(f"{self.vendor.value} cannot read current membership")
+        raise NotImplementedError(f"{self.vendor} cannot read current membership")
 
     # -- writing -------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -11,19 +11,18 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.config.schema import ExportConfig, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.exports.files import CsvExportSnapshot, open_export
+from reconciler.exports.files import CsvExportSnapshot, ExportLayout, open_export
 from reconciler.exports.snapshot import CurrentSnapshot
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.private import open_private, private_dir
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
-from reconciler.providers.capabilities import CAPABILITIES
 from reconciler.providers.http import VendorHttp, field, mapping, whole_number
 from reconciler.providers.ongage import VendorSnapshot
 
@@ -43,8 +42,34 @@ ALREADY_RUNNING = "An import is already running"
 
 
 class ListmonkProvider(Provider):
-    vendor = VendorType.LISTMONK
-    capabilities = CAPABILITIES[VendorType.LISTMONK]
+    vendor = "listmonk"
+    default_base_url = "http://localhost:9000"
+    # The subscriber import (adds; overwrite_userinfo for fields; mode blocklist for bounces and
+    # complaints), PUT /api/subscribers/lists (remove, unsubscribe, resubscribe).
+    capabilities = frozenset(
+        {
+            Action.ADD,
+            Action.UPDATE,
+            Action.REMOVE,
+            Action.UNSUBSCRIBE,
+            Action.RESUBSCRIBE,
+            Action.BOUNCE,
+            Action.COMPLAINT,
+        }
+    )
+    # A subscription's status on a list, and the subscriber's own (listmonk v6.2.0 models).
+    status_words: ClassVar[Mapping[str, str]] = {
+        "confirmed": "active",
+        "unconfirmed": "active",
+        "enabled": "active",
+        "unsubscribed": "unsubscribed",
+        "blocklisted": "unsubscribed",
+        "disabled": "unsubscribed",
+    }
+    export_formats: ClassVar[Mapping[str, ExportLayout]] = {
+        "listmonk-csv": ExportLayout.CSV_ATTRIBUTES,
+        "listmonk-json": ExportLayout.LISTING_JSON,
+    }
     can_read_current = True
 
     def __init__(
@@ -365,7 +390,8 @@ class ListmonkProvider(Provider):
                 writer.writerow(
                     [sub.get("email"), status, *("" if v is None else str(v) for v in values)]
                 )
-        snapshot = open_export(ExportConfig(format="ongage", path=str(target)), Path, managed)
+        export = ExportConfig(format="listmonk-csv", path=str(target))
+        snapshot = open_export(export, Path, managed, ExportLayout.CSV, self.status_words)
         assert isinstance(snapshot, CsvExportSnapshot)
         return VendorSnapshot(
             snapshot, f"listmonk GET /api/subscribers?list_id={list_id}", reported_total=total

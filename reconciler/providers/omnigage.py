@@ -10,9 +10,8 @@ import httpx
 
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
-from reconciler.providers.capabilities import CAPABILITIES
 from reconciler.providers.http import (
     AmbiguousSubmission,
     VendorHttp,
@@ -34,8 +33,10 @@ COUNTS = (
 
 
 class OmnigageProvider(Provider):
-    vendor = VendorType.OMNIGAGE
-    capabilities = CAPABILITIES[VendorType.OMNIGAGE]
+    vendor = "omnigage"
+    default_base_url = "https://api.omnigage.io"
+    # uploads + import-contacts: contacts are created or updated, nothing else.
+    capabilities = frozenset({Action.ADD, Action.UPDATE})
     can_read_current = False
 
     def __init__(

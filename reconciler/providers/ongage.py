@@ -8,16 +8,17 @@ import shutil
 import time
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from reconciler.config.schema import ExportConfig, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.exports.files import CsvExportSnapshot, open_export
+from reconciler.exports.files import CsvExportSnapshot, ExportLayout, open_export
 from reconciler.exports.snapshot import CurrentSnapshot
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.plan.model import CurrentStateRef
 from reconciler.private import open_private, private_dir
 from reconciler.providers.base import (
@@ -28,7 +29,6 @@ from reconciler.providers.base import (
     JobStatus,
     Provider,
 )
-from reconciler.providers.capabilities import CAPABILITIES
 from reconciler.providers.http import (
     AmbiguousSubmission,
     VendorHttp,
@@ -104,8 +104,29 @@ class VendorSnapshot:
 
 
 class OngageProvider(Provider):
-    vendor = VendorType.ONGAGE
-    capabilities = CAPABILITIES[VendorType.ONGAGE]
+    vendor = "ongage"
+    default_base_url = "https://api.ongage.net"
+    # ongage-import-api.txt: import_action add/remove/unsubscribe/resubscribe/bounce/complaint;
+    # overwrite for field updates.
+    capabilities = frozenset(
+        {
+            Action.ADD,
+            Action.UPDATE,
+            Action.REMOVE,
+            Action.UNSUBSCRIBE,
+            Action.RESUBSCRIBE,
+            Action.BOUNCE,
+            Action.COMPLAINT,
+        }
+    )
+    # ongage-export-api.txt, status: the export statuses this provider reads.
+    status_words: ClassVar[Mapping[str, str]] = {
+        "active": "active",
+        "unjoin-member": "unsubscribed",
+        "bounced": "bounced",
+        "complaint": "complaint",
+    }
+    export_formats: ClassVar[Mapping[str, ExportLayout]] = {"ongage": ExportLayout.CSV}
     can_read_current = True
     fetches_by_url = True  # ongage-import-api.txt: the import names the file's URL
 
@@ -244,7 +265,9 @@ class OngageProvider(Provider):
             self._export(list_config, segment, ongage_status, target)
             files[ours] = str(target)
         export = ExportConfig(format="ongage", by_status=files)  # type: ignore[arg-type]
-        snapshot = open_export(export, Path, list_config.managed_fields)
+        snapshot = open_export(
+            export, Path, list_config.managed_fields, ExportLayout.CSV, self.status_words
+        )
         assert isinstance(snapshot, CsvExportSnapshot)
         return VendorSnapshot(snapshot, f"ongage POST /{list_id}/api/export (one per status)")
 

@@ -12,9 +12,8 @@ from typing import Any
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
 from reconciler.failures import rows_message
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
-from reconciler.providers.capabilities import CAPABILITIES
 from reconciler.providers.http import (
     AmbiguousSubmission,
     VendorHttp,
@@ -58,8 +57,10 @@ def error_threshold(value: Any) -> int | str:
 
 
 class YesmailProvider(Provider):
-    vendor = VendorType.YESMAIL
-    capabilities = CAPABILITIES[VendorType.YESMAIL]
+    vendor = "yesmail"
+    default_base_url = "https://api.yesmail.com"
+    # Target-list file import only: members are added or updated, nothing else.
+    capabilities = frozenset({Action.ADD, Action.UPDATE})
     can_read_current = False
     fetches_by_url = True  # the file import names the file by its source URI
 
@@ -98,6 +99,9 @@ class YesmailProvider(Provider):
             _check_fields(name, list_config.managed_fields, table)
             self._tables[key] = table
         return self._tables[key]
+
+    def check_list(self, list_name: str, list_config: ListConfig) -> None:
+        self.load_table(list_config)
 
     def _columns(self, list_name: str) -> tuple[str, ...] | None:
         if not self._schema_read:

@@ -38,21 +38,6 @@ from werkzeug.wrappers import Request, Response
 from reconciler.sandbox.faults import Fault, Faults
 from reconciler.sandbox.store import Database
 
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "api-key",
-        "x_password",
-        "x-password",
-        "x-account-key",
-        "api-user",
-        "x_username",
-        "x-username",
-        "x_account_code",
-        "x-account-code",
-    }
-)
-
 
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
@@ -85,6 +70,8 @@ class Vendor:
 
     name: str = ""
     rules: tuple[Rule, ...] = ()
+    #: Request headers that carry the vendor's credentials (lower case): masked in the log.
+    secret_headers: frozenset[str] = frozenset()
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
@@ -145,6 +132,8 @@ class Sandbox:
         self.vendors: dict[str, Vendor] = {cls.name: cls(self) for cls in VENDOR_CLASSES}
         # Rule.empty(): a werkzeug Rule binds to the first Map it joins, and several sandboxes
         # may live in one process (tests).
+        # Masked whichever vendor a request is for: a client may send another vendor's secret.
+        self._secret_headers = frozenset().union(*(v.secret_headers for v in self.vendors.values()))
         self._maps = {name: Map([r.empty() for r in v.rules]) for name, v in self.vendors.items()}
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -215,7 +204,8 @@ class Sandbox:
         if self.stopping.is_set():
             return  # a hang that outlived the server: its store is closing
         headers = {
-            k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in request.headers.items()
+            k: ("***" if k.lower() in self._secret_headers else v)
+            for k, v in request.headers.items()
         }
         body = ""
         if request.mimetype in ("application/json", "application/vnd.api+json"):

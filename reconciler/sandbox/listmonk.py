@@ -55,6 +55,7 @@ def data(value: Any, status: int = 200) -> Response:
 
 class ListmonkVendor(Vendor):
     name = "listmonk"
+    secret_headers = frozenset({"authorization"})
     rules = (
         Rule("/api/lists", endpoint="get_lists", methods=["GET"]),
         Rule("/api/subscribers", endpoint="get_subscribers", methods=["GET"]),

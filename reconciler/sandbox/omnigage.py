@@ -52,6 +52,7 @@ _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 class OmnigageVendor(Vendor):
     name = "omnigage"
+    secret_headers = frozenset({"authorization", "x-account-key"})
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.store = OmnigageStore(sandbox.db)

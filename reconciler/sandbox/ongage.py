@@ -39,6 +39,9 @@ EXPORT_STEPS = 2
 
 class OngageVendor(OngageImports):
     name = "ongage"
+    secret_headers = frozenset(
+        {"x_username", "x-username", "x_password", "x-password", "x_account_code", "x-account-code"}
+    )
     rules = (
         Rule("/<list_id>/api/import", endpoint="create_import", methods=["POST"]),
         Rule("/<list_id>/api/import", endpoint="list_imports", methods=["GET"]),

@@ -49,6 +49,7 @@ class DownloadFailed(Exception):
 
 class YesmailVendor(Vendor):
     name = "yesmail"
+    secret_headers = frozenset({"api-user", "api-key"})
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.store = YesmailStore(sandbox.db)

@@ -49,7 +49,7 @@ def main() -> None:
         # Starting the emulated vendor is not reconciler's overhead: do it before the clock.
         runtime.provider("og")
         t0 = time.perf_counter()
-        plan = build_plan(loaded, read_current=runtime.read_current)
+        plan = build_plan(loaded, vendors=runtime)
         t1 = time.perf_counter()
         provider = runtime.provider("og")
         list_config = loaded.config.lists["big"]

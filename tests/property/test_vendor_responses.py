@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import Batch, JobRef, Provider
-from reconciler.runtime import provider_class
+from reconciler.providers.registry import provider_class
 from tests.hypothesis_budget import examples
 
 CREDS = Credentials(
@@ -106,10 +106,8 @@ def mutated(sample: Any) -> st.SearchStrategy[Any]:
 
 
 def make(vendor: str, answer: Any, workdir: Path) -> Provider:
-    config = ProviderConfig(type=VendorType(vendor), credentials=CREDS)
-    made = provider_class(VendorType(vendor))(
-        "p", config, base_url=f"http://x/{vendor}", workdir=workdir
-    )
+    config = ProviderConfig(type=vendor, credentials=CREDS)
+    made = provider_class(vendor)("p", config, base_url=f"http://x/{vendor}", workdir=workdir)
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/retrieve"):  # an Ongage export: not a ZIP either

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import JobState, Provider
 from reconciler.providers.listmonk import ListmonkProvider
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -20,12 +20,12 @@ CREDS = Credentials(username="api", password="token")  # type: ignore[arg-type]
 
 
 def make(sandbox: EmbeddedSandbox, tmp_path: Path) -> ListmonkProvider:
-    config = ProviderConfig(type=VendorType.LISTMONK, credentials=CREDS)
+    config = ProviderConfig(type="listmonk", credentials=CREDS)
     return ListmonkProvider("lm", config, base_url=f"{sandbox.base_url}/listmonk", workdir=tmp_path)
 
 
 class TestListmonkConformance(ProviderConformance):
-    vendor: ClassVar[VendorType] = VendorType.LISTMONK
+    vendor: ClassVar[str] = "listmonk"
     # listmonk-import-api.txt: the import (mode subscribe for adds and updates; mode blocklist
     # for bounces and complaints). Beyond that document, from listmonk's own API
     # (specs/vendors/listmonk.md): PUT /api/subscribers/lists (remove, unsubscribe, add with a

@@ -18,7 +18,7 @@ import pytest
 from reconciler.apply.batches import render_batch
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.model import Action, ChangeKind, VendorType
+from reconciler.model import Action, ChangeKind
 from reconciler.plan.model import ListChange
 from reconciler.providers.base import Batch, JobRef, JobState, JobStatus
 from reconciler.providers.listmonk import ListmonkProvider, import_name
@@ -74,7 +74,7 @@ def clock() -> FakeClock:
 def make(
     sandbox: EmbeddedSandbox, tmp_path: Path, clock: FakeClock, **options: Any
 ) -> ListmonkProvider:
-    config = ProviderConfig(type=VendorType.LISTMONK, credentials=CREDS, options=options)
+    config = ProviderConfig(type="listmonk", credentials=CREDS, options=options)
     provider = ListmonkProvider(
         "lm", config, base_url=f"{sandbox.base_url}/listmonk", workdir=tmp_path
     )

@@ -8,7 +8,7 @@ from typing import ClassVar
 import httpx
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import Provider
 from reconciler.providers.omnigage import OmnigageProvider
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -18,12 +18,12 @@ CREDS = Credentials(account_code="firstbank", api_key="token", password="secret"
 
 
 def make(sandbox: EmbeddedSandbox, tmp_path: Path) -> OmnigageProvider:
-    config = ProviderConfig(type=VendorType.OMNIGAGE, credentials=CREDS)
+    config = ProviderConfig(type="omnigage", credentials=CREDS)
     return OmnigageProvider("om", config, base_url=f"{sandbox.base_url}/omnigage", workdir=tmp_path)
 
 
 class TestOmnigageConformance(ProviderConformance):
-    vendor: ClassVar[VendorType] = VendorType.OMNIGAGE
+    vendor: ClassVar[str] = "omnigage"
     # omnigage-import-contacts.txt: an upload and an import create or update contacts, and
     # nothing documents removing, unsubscribing or reading a list.
     capabilities: ClassVar[frozenset[Action]] = frozenset({Action.ADD, Action.UPDATE})

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import Batch, JobState
 from reconciler.providers.omnigage import OmnigageProvider
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -95,7 +95,7 @@ def template(path: str) -> str:
 def test_every_request_the_provider_sends_is_in_the_contract(
     sandbox: EmbeddedSandbox, tmp_path: Path
 ) -> None:
-    config = ProviderConfig(type=VendorType.OMNIGAGE, credentials=CREDS)
+    config = ProviderConfig(type="omnigage", credentials=CREDS)
     provider = OmnigageProvider(
         "om", config, base_url=f"{sandbox.base_url}/omnigage", workdir=tmp_path
     )
@@ -173,7 +173,7 @@ def test_the_provider_authenticates_as_the_document_says(
             }
         }
     )
-    config = ProviderConfig(type=VendorType.OMNIGAGE, credentials=CREDS)
+    config = ProviderConfig(type="omnigage", credentials=CREDS)
     provider = OmnigageProvider(
         "om", config, base_url=f"{sandbox.base_url}/omnigage", workdir=tmp_path
     )

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import Provider
 from reconciler.providers.ongage import OngageProvider
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -20,12 +20,12 @@ CREDS = Credentials(username="u", password="p", account_code="acme")  # type: ig
 
 
 def make(sandbox: EmbeddedSandbox, tmp_path: Path, **options: Any) -> OngageProvider:
-    config = ProviderConfig(type=VendorType.ONGAGE, credentials=CREDS, options=options)
+    config = ProviderConfig(type="ongage", credentials=CREDS, options=options)
     return OngageProvider("og", config, base_url=f"{sandbox.base_url}/ongage", workdir=tmp_path)
 
 
 class TestOngageConformance(ProviderConformance):
-    vendor: ClassVar[VendorType] = VendorType.ONGAGE
+    vendor: ClassVar[str] = "ongage"
     # ongage-import-api.txt: import_action add, remove, unsubscribe, resubscribe, bounce,
     # complaint, and overwrite for field updates; ongage-export-api.txt reads a list.
     capabilities: ClassVar[frozenset[Action]] = frozenset(Action)

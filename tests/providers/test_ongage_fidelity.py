@@ -24,7 +24,7 @@ import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import Batch, JobState
 from reconciler.providers.ongage import ImportRefused, OngageProvider
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -149,7 +149,7 @@ def sandbox() -> Iterator[EmbeddedSandbox]:
 
 
 def make(sandbox: EmbeddedSandbox, tmp_path: Path, **options: Any) -> OngageProvider:
-    config = ProviderConfig(type=VendorType.ONGAGE, credentials=CREDS, options=options)
+    config = ProviderConfig(type="ongage", credentials=CREDS, options=options)
     return OngageProvider("og", config, base_url=f"{sandbox.base_url}/ongage", workdir=tmp_path)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import JobState, Provider
 from reconciler.providers.yesmail import YesmailProvider, error_threshold
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -21,12 +21,12 @@ SUBSCRIBERS = ["ann@example.com", "bob@example.com"]
 
 
 def make(sandbox: EmbeddedSandbox, tmp_path: Path, **options: Any) -> YesmailProvider:
-    config = ProviderConfig(type=VendorType.YESMAIL, credentials=CREDS, options=options)
+    config = ProviderConfig(type="yesmail", credentials=CREDS, options=options)
     return YesmailProvider("ym", config, base_url=f"{sandbox.base_url}/yesmail", workdir=tmp_path)
 
 
 class TestYesmailConformance(ProviderConformance):
-    vendor: ClassVar[VendorType] = VendorType.YESMAIL
+    vendor: ClassVar[str] = "yesmail"
     # yesmail-target-list-file-import.txt: a file import adds or updates members of a target
     # list, and documents no way to remove, unsubscribe or read a list.
     capabilities: ClassVar[frozenset[Action]] = frozenset({Action.ADD, Action.UPDATE})

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.model import Action, VendorType
+from reconciler.model import Action
 from reconciler.providers.base import JobState
 from reconciler.providers.yesmail import YesmailProvider
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -28,7 +28,7 @@ POINTER = "; their addresses are in the job's failures file under .reconciler/fa
 
 
 def provider(sandbox: EmbeddedSandbox, tmp_path: Path, **options: Any) -> YesmailProvider:
-    config = ProviderConfig(type=VendorType.YESMAIL, credentials=CREDS, options=options)
+    config = ProviderConfig(type="yesmail", credentials=CREDS, options=options)
     return YesmailProvider("ym", config, base_url=f"{sandbox.base_url}/yesmail", workdir=tmp_path)
 
 
@@ -220,7 +220,7 @@ def test_a_schema_view_for_the_whole_company_is_read_as_every_list_columns(
         )
         return httpx.Response(200, json=answer)
 
-    config = ProviderConfig(type=VendorType.YESMAIL, credentials=CREDS)
+    config = ProviderConfig(type="yesmail", credentials=CREDS)
     ym = YesmailProvider("ym", config, base_url="https://api.yesmail.com", workdir=tmp_path)
     ym.http.client = httpx.Client(
         base_url="https://api.yesmail.com", transport=httpx.MockTransport(vendor)

@@ -15,9 +15,8 @@ import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
-from reconciler.model import VendorType
 from reconciler.providers.base import JobRef, Provider
-from reconciler.runtime import provider_class
+from reconciler.providers.registry import provider_class
 from reconciler.sandbox.faults import Fault
 from reconciler.sandbox.server import EmbeddedSandbox
 from tests.reliability.harness import assert_state_settled, finished
@@ -108,8 +107,8 @@ def sandbox() -> Iterator[EmbeddedSandbox]:
 
 
 def provider(sandbox: EmbeddedSandbox, vendor: str, tmp_path: Path) -> Provider:
-    config = ProviderConfig(type=VendorType(vendor), credentials=CREDS)
-    return provider_class(VendorType(vendor))(
+    config = ProviderConfig(type=vendor, credentials=CREDS)
+    return provider_class(vendor)(
         "p", config, base_url=f"{sandbox.base_url}/{vendor}", workdir=tmp_path
     )
 

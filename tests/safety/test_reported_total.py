@@ -12,7 +12,6 @@ import httpx
 from reconciler.config.loader import load_config
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.engine.planner import build_plan
-from reconciler.model import VendorType
 from reconciler.providers.listmonk import ListmonkProvider
 from reconciler.safety.guards import evaluate, settings_for
 from reconciler.sandbox.server import EmbeddedSandbox
@@ -42,7 +41,7 @@ def subscriber(n: int) -> dict[str, Any]:
 
 
 def provider(base_url: str, tmp_path: Path) -> ListmonkProvider:
-    config = ProviderConfig(type=VendorType.LISTMONK, credentials=CREDS)
+    config = ProviderConfig(type="listmonk", credentials=CREDS)
     return ListmonkProvider("lm", config, base_url=base_url, workdir=tmp_path)
 
 
@@ -69,7 +68,7 @@ def test_a_listing_shorter_than_its_total_blocks_the_plan(tmp_path: Path) -> Non
     )
     (tmp_path / "c.yaml").write_text(CONFIG)
     loaded = load_config(tmp_path / "c.yaml")
-    plan = build_plan(loaded, read_current=lm.read_current)
+    plan = build_plan(loaded, vendors=lm)
     lm.close()
     ref = plan.list("updates").current
     assert ref is not None and (ref.rows, ref.reported_total) == (2, 5)

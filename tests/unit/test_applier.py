@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.apply.engine import Applier, InFlight
 from reconciler.config.schema import ListConfig, ProviderConfig
-from reconciler.model import Action, ChangeKind, DropAction, ListMode, VendorType
+from reconciler.model import Action, ChangeKind, DropAction, ListMode
 from reconciler.plan.model import ListChange, ListPlan, Plan
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
 
@@ -65,12 +65,12 @@ class FakeLedger:
 class ScriptedProvider(Provider):
     """Answers each status read with the next status of its script."""
 
-    vendor = VendorType.OMNIGAGE
+    vendor = "omnigage"
     capabilities = frozenset(Action)
 
     def __init__(self, workdir: Path, script: Sequence[JobStatus]) -> None:
         config = ProviderConfig(
-            type=VendorType.OMNIGAGE,
+            type="omnigage",
             base_url="https://api.example.com",
             options={"poll_interval_seconds": 1},
         )

@@ -78,7 +78,7 @@ def test_each_vendor_read_is_announced_and_closed(tmp_path: Path) -> None:
     loaded = load_config(tmp_path / "r.yaml")
     recorder = Recorder()
     with Runtime(loaded, workdir=tmp_path / "work", read_events=recorder) as runtime:
-        build_plan(loaded, read_current=runtime.read_current)
+        build_plan(loaded, vendors=runtime)
     assert recorder.calls == [
         ("reading", "a from ongage list 1001"),
         ("read", "a"),

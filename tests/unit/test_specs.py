@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from reconciler.config.schema import Config
-from reconciler.model import Action, VendorType
-from reconciler.providers.capabilities import CAN_READ_CURRENT, CAPABILITIES
+from reconciler.model import Action
+from reconciler.providers.registry import provider_classes
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -28,19 +28,24 @@ def test_config_json_schema_is_current() -> None:
 
 def test_capability_matrix_in_specs_matches_the_code() -> None:
     text = (SPECS / "vendors" / "README.md").read_text()
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| vendor"))
+    columns = [c.strip() for c in lines[start].strip().strip("|").split("|")][1:]
     rows = {}
-    for line in text.splitlines():
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break  # the matrix ends at its first line that is not a table row
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells and cells[0] in {v.value for v in VendorType}:
-            rows[cells[0]] = cells[1:]
-    header = next(line for line in text.splitlines() if line.startswith("| vendor"))
-    columns = [c.strip() for c in header.strip().strip("|").split("|")][1:]
-    for vendor in VendorType:
-        cells = dict(zip(columns, rows[vendor.value], strict=True))
+        rows[cells[0]] = cells[1:]
+    classes = {cls.vendor: cls for cls in provider_classes()}
+    # The matrix has one row per registered provider, no more and no fewer.
+    assert set(rows) == set(classes)
+    for vendor, cls in classes.items():
+        cells = dict(zip(columns, rows[vendor], strict=True))
         for action in Action:
-            assert cells[action.value].startswith("yes") == (action in CAPABILITIES[vendor]), (
+            assert cells[action.value].startswith("yes") == (action in cls.capabilities), (
                 vendor,
                 action,
             )
-        assert cells["read membership"].startswith("yes") == CAN_READ_CURRENT[vendor]
+        assert cells["read membership"].startswith("yes") == cls.can_read_current
     assert re.search(r"\| vendor \|", text)
