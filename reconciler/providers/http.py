@@ -86,12 +86,14 @@ class VendorHttp:
         *,
         idempotent: bool | None = None,
         expect: tuple[int, ...] = (200, 201, 202, 204),
+        label: str | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send a request; return the response when its status is in ``expect``."""
+        """Send a request; return the response when its status is in ``expect``. ``label``
+        names the endpoint in errors instead of the path (e.g. a pre-signed URL)."""
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE")
-        endpoint = f"{method.upper()} {path}"
+        endpoint = f"{method.upper()} {label or path}"
         for attempt in range(1, self.policy.attempts + 1):
             last = attempt == self.policy.attempts
             response = self._attempt(method, path, endpoint, idempotent, last, **kwargs)

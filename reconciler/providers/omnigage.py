@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
@@ -15,13 +14,14 @@ from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobS
 from reconciler.providers.http import (
     AmbiguousSubmission,
     VendorHttp,
-    describe,
     field,
     mapping,
     whole_number,
 )
 
 DEFAULT_BATCH = 100_000
+#: Seconds the storage may take to answer one file upload (a batch is up to 100,000 rows).
+UPLOAD_TIMEOUT = 300.0
 COUNTS = (
     "count-created",
     "count-updated",
@@ -55,9 +55,16 @@ class OmnigageProvider(Provider):
             auth=(token, secret),
             policy=self.http_policy,
         )
+        # The upload's storage (S3) is another host: a client without Omnigage's credentials,
+        # retried like every request. Writing the same file to the same key again stores the
+        # same object, so the upload is retried as idempotent (5xx and broken connections too).
+        self.storage = VendorHttp(
+            "omnigage", "", policy=replace(self.http_policy, read_timeout=UPLOAD_TIMEOUT)
+        )
 
     def close(self) -> None:
         self.http.close()
+        self.storage.close()
 
     def batch_format(self, list_config: ListConfig, action: Action) -> BatchFormat:
         # Managed fields are named as Omnigage's fields (first-name, last-name, …); the header
@@ -117,24 +124,16 @@ class OmnigageProvider(Provider):
         for item in attrs.get("request-headers") or []:
             headers.update({k: str(v) for k, v in item.items()})
         form["Content-Type"] = "text/csv"
-        try:
-            response = httpx.post(
-                url,
-                data=form,
-                files={"file": (name, data, "text/csv")},
-                headers=headers,
-                timeout=300,
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderError(
-                f"upload failed: {exc}", vendor="omnigage", endpoint="POST <upload request-url>"
-            ) from None
-        if response.status_code not in (200, 201, 204):
-            raise ProviderError(
-                f"upload answered {response.status_code}: {describe(response)}",
-                vendor="omnigage",
-                endpoint="POST <upload request-url>",
-            )
+        self.storage.request(
+            "POST",
+            url,
+            idempotent=True,
+            expect=(200, 201, 204),
+            label="<upload request-url>",
+            data=form,
+            files={"file": (name, data, "text/csv")},
+            headers=headers,
+        )
 
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         path = f"/api/v1/import-contacts/{job.vendor_job_id}"

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
@@ -198,3 +199,40 @@ def test_the_omnigage_emulator_imports_nothing_of_the_product() -> None:
             for name in names:
                 if name.startswith("reconciler"):
                     assert name.startswith("reconciler.sandbox"), f"{path.name} imports {name}"
+
+
+def test_the_upload_to_storage_is_retried_without_omnigages_credentials(
+    sandbox: EmbeddedSandbox, tmp_path: Path
+) -> None:
+    """Two 503s from the bucket, then one that stored the file but broke the answer (a 502
+    after acting): the pre-signed POST is sent again each time, as rewriting the same object
+    is harmless, and the import is created once."""
+    faults = [
+        {"path": "/omnigage/s3/", "kind": "status", "status": 503, "count": 2},
+        {"path": "/omnigage/s3/", "kind": "status", "status": 502, "after": True},
+    ]
+    for fault in faults:
+        httpx.post(f"{sandbox.base_url}/_sandbox/faults", json=fault)
+    config = ProviderConfig(type="omnigage", credentials=CREDS)
+    provider = OmnigageProvider(
+        "om", config, base_url=f"{sandbox.base_url}/omnigage", workdir=tmp_path
+    )
+    provider.storage._sleep = lambda seconds: None
+    path = tmp_path / "add.csv"
+    path.write_text("Email Address,first-name\nstored.twice@example.com,Sam\n")
+    assert run(provider, Batch("leads", "L1", Action.ADD, 1, path, 1, "0" * 64)) is (
+        JobState.SUCCEEDED
+    )
+    log = sandbox.app.request_log()
+    s3 = [r for r in log if r["path"].startswith("/omnigage/s3/")]
+    assert [r["status"] for r in s3] == [503, 503, 204, 204]
+    assert all("Authorization" not in r["headers"] for r in s3)
+    assert all("X-Account-Key" not in r["headers"] for r in s3)
+    created = [
+        r for r in log if (r["method"], r["path"]) == ("POST", "/omnigage/api/v1/import-contacts")
+    ]
+    assert len(created) == 1
+    contacts = sandbox.app.state()["vendors"]["omnigage"]["lists"]["L1"]
+    assert [c["fields"] for c in contacts if c["email"] == "stored.twice@example.com"] == [
+        {"first-name": "Sam"}
+    ]
