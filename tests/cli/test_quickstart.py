@@ -12,7 +12,7 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
     first = cli("apply", "-c", "config", "--auto-approve")
     assert first.code == 0, first.out + first.err
     assert (
-        "Plan: 6 to add, 1 to remove, 2 to unsubscribe, 1 to resubscribe, 1 to bounce, "
+        "Plan: 8 to add, 1 to remove, 2 to unsubscribe, 1 to resubscribe, 1 to bounce, "
         "2 to complaint, 2 to update, 2 held."
     ) in first.out
     vendors = Project(project / "config")
@@ -27,10 +27,15 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
         "ivy.irwin@example.com": ("complaint", {"first_name": "Ivy"}),
         "kim.kato@example.com": ("unsubscribed", {"first_name": "Kim"}),
     }
+    # Keyed by email: the address was mapped onto the load table's email column.
     assert vendors.vendor_list("yesmail", "vip-offers") == {
         "ann.archer@example.com": ("active", {"firstname": "Ann"}),
         "erin.evans@example.com": ("active", {"firstname": "Erin"}),
         "gil.grant@example.com": ("active", {"firstname": "Gil"}),
+    }
+    assert vendors.vendor_list("omnigage", "webinar") == {
+        "erin.evans@example.com": ("active", {"first-name": "Erin E."}),
+        "lee.lopez@example.com": ("active", {"first-name": "Lee"}),
     }
     assert vendors.vendor_list("listmonk", "3") == {
         "ann.archer@example.com": ("active", {"name": "Ann Archer"}),
@@ -47,7 +52,7 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
     newsletter = again.out.split("List 'vip'")[0]
     assert "+ add" not in newsletter and "- remove" not in newsletter
     assert "= held: 2" in newsletter
-    product_updates = again.out.split("List 'product-updates'")[1]
+    product_updates = again.out.split("List 'product-updates'")[1].split("List 'webinar'")[0]
     assert "+ add" not in product_updates and "~ update" not in product_updates
 
 
