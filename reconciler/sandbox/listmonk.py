@@ -1,7 +1,9 @@
 """Emulated listmonk: the subscriber import, and the endpoints a sync client needs that real
 listmonk has (lists, subscribers, list subscriptions, the bounce webhook, off by default as in a
 fresh listmonk). ``specs/vendors/listmonk.md`` says what is emulated, where each behaviour comes
-from (the document, or listmonk v6.2.0's source) and which ones are invented.
+from (the document, or listmonk v6.2.0's source) and which ones are invented. The subscriber
+tables and the queries an import runs are in ``listmonk_store``; the import's parameters and file
+in ``listmonk_files``; the settings and bounce rules in ``listmonk_settings``.
 
 It is the vendor: it imports nothing of the product (only the sandbox's own modules)."""
 
@@ -9,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +33,7 @@ from reconciler.sandbox.listmonk_settings import (
     check_settings,
     encode,
 )
+from reconciler.sandbox.listmonk_store import ListmonkStore
 
 ALREADY_RUNNING = (
     "An import is already running. Wait for it to finish or stop it before trying again."
@@ -68,17 +69,10 @@ class ListmonkVendor(Vendor):
     )
 
     def init_schema(self) -> None:
+        self.store = ListmonkStore(self.db)
+        self.store.init_schema()
         self.db.executescript(
-            """CREATE TABLE IF NOT EXISTS listmonk_lists (id INTEGER PRIMARY KEY, name TEXT);
-               CREATE TABLE IF NOT EXISTS listmonk_subscribers (
-                   id INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT, email TEXT UNIQUE,
-                   name TEXT, attribs TEXT, status TEXT, created REAL, updated REAL);
-               CREATE TABLE IF NOT EXISTS listmonk_subscriptions (
-                   subscriber_id INTEGER, list_id INTEGER, status TEXT,
-                   PRIMARY KEY (subscriber_id, list_id));
-               CREATE TABLE IF NOT EXISTS listmonk_bounces (
-                   subscriber_id INTEGER, type TEXT, source TEXT, created REAL);
-               CREATE TABLE IF NOT EXISTS listmonk_import (
+            """CREATE TABLE IF NOT EXISTS listmonk_import (
                    one INTEGER PRIMARY KEY CHECK (one = 1), name TEXT, total INTEGER,
                    imported INTEGER, status TEXT, polls INTEGER, params TEXT, rows TEXT,
                    log TEXT, fail INTEGER);
@@ -101,62 +95,6 @@ class ListmonkVendor(Vendor):
         if seeded and (user, token) not in {(r["username"], r["token"]) for r in seeded}:
             return error(401, "invalid API credentials")
         return None
-
-    # -- helpers ------------------------------------------------------------------------------
-    def _subscriber(self, email: str) -> Any:
-        rows = self.db.query("SELECT * FROM listmonk_subscribers WHERE email=?", (email,))
-        return rows[0] if rows else None
-
-    def _upsert(
-        self,
-        email: str,
-        name: str,
-        attribs: dict[str, Any],
-        *,
-        overwrite: bool,
-        status: str = "enabled",
-    ) -> tuple[int, bool]:
-        """The subscriber's ID, and whether it was created."""
-        now = time.time()
-        known = self._subscriber(email)
-        if known is None:
-            self.db.execute(
-                "INSERT INTO listmonk_subscribers (uuid, email, name, attribs, status, created, "
-                "updated) VALUES (?,?,?,?,?,?,?)",
-                (
-                    str(uuid.uuid4()),
-                    email,
-                    name or email.split("@")[0],
-                    json.dumps(attribs),
-                    status,
-                    now,
-                    now,
-                ),
-            )
-            return int(self._subscriber(email)["id"]), True
-        if overwrite:
-            merged = {**json.loads(known["attribs"] or "{}"), **attribs}
-            self.db.execute(
-                "UPDATE listmonk_subscribers SET name=?, attribs=?, updated=? WHERE id=?",
-                (name or known["name"], json.dumps(merged), now, known["id"]),
-            )
-        return int(known["id"]), False
-
-    def _subscribe(self, subscriber_id: int, list_id: int, status: str, *, replace: bool) -> None:
-        if replace:
-            self.db.execute(
-                "INSERT OR REPLACE INTO listmonk_subscriptions VALUES (?,?,?)",
-                (subscriber_id, list_id, status),
-            )
-        else:
-            # An existing subscription keeps its status: importing never re-subscribes.
-            self.db.execute(
-                "INSERT OR IGNORE INTO listmonk_subscriptions VALUES (?,?,?)",
-                (subscriber_id, list_id, status),
-            )
-
-    def _list_ids(self) -> dict[int, str]:
-        return {r["id"]: r["name"] for r in self.db.query("SELECT id, name FROM listmonk_lists")}
 
     # -- lists and subscribers ----------------------------------------------------------------
     def get_lists(self, request: Request) -> Response:
@@ -204,7 +142,7 @@ class ListmonkVendor(Vendor):
             except ValueError:
                 return error(400, "invalid per_page")
             chosen = rows[(page - 1) * per_page : page * per_page]
-        names = self._list_ids()
+        names = self.store.list_names()
         subs: dict[int, list[dict[str, Any]]] = {}
         for r in self.db.query("SELECT * FROM listmonk_subscriptions ORDER BY list_id"):
             subs.setdefault(r["subscriber_id"], []).append(
@@ -261,7 +199,7 @@ class ListmonkVendor(Vendor):
                 for list_id in targets:
                     if action == "add":
                         # Explicitly adding a subscription (with its status) re-subscribes.
-                        self._subscribe(sub_id, list_id, status, replace=True)
+                        self.store.subscribe(sub_id, list_id, status, replace=True)
                     elif action == "remove":
                         self.db.execute(
                             "DELETE FROM listmonk_subscriptions WHERE "
@@ -298,11 +236,8 @@ class ListmonkVendor(Vendor):
         kind = body.get("type")
         if kind not in BOUNCE_TYPES:
             return error(400, "Invalid fields: type")
-        if sub_uuid:  # record-bounce looks the subscriber up by UUID when one is given
-            found = self.db.query("SELECT * FROM listmonk_subscribers WHERE uuid=?", (sub_uuid,))
-            row = found[0] if found else None
-        else:
-            row = self._subscriber(email)
+        # record-bounce looks the subscriber up by UUID when one is given
+        row = self.store.subscriber_by_uuid(sub_uuid) if sub_uuid else self.store.subscriber(email)
         # An unknown subscriber is only logged by listmonk: the webhook still answers true.
         if row is not None:
             self._record_bounce(row, str(kind), str(body.get("source") or "api"))
@@ -311,49 +246,13 @@ class ListmonkVendor(Vendor):
     def _record_bounce(self, row: Any, kind: str, source: str) -> None:
         """listmonk queues the bounce and records it a moment later; the emulator records it
         before answering, so that a test reads the outcome right after the request."""
-        earlier = self.db.query(
-            "SELECT count(*) AS n FROM listmonk_bounces WHERE subscriber_id=? AND type=?",
-            (row["id"], kind),
-        )[0]["n"]
         outcome = bounce_outcome(
             self._setting("bounce.actions"),
             kind,
-            int(earlier),
+            self.store.bounces_of(int(row["id"]), kind),
             blocklisted=row["status"] == "blocklisted",
         )
-        with self.db.lock:
-            if outcome.record:
-                self.db.execute(
-                    "INSERT INTO listmonk_bounces VALUES (?,?,?,?)",
-                    (row["id"], kind, source, time.time()),
-                )
-            if outcome.blocklist:
-                # record-bounce's block1 sets the subscriber's status only.
-                self.db.execute(
-                    "UPDATE listmonk_subscribers SET status='blocklisted' WHERE id=?",
-                    (row["id"],),
-                )
-            if outcome.unsubscribe:
-                self.db.execute(
-                    "UPDATE listmonk_subscriptions SET status='unsubscribed' WHERE subscriber_id=?",
-                    (row["id"],),
-                )
-            if outcome.delete:
-                for table, column in (
-                    ("listmonk_subscriptions", "subscriber_id"),
-                    ("listmonk_bounces", "subscriber_id"),
-                    ("listmonk_subscribers", "id"),
-                ):
-                    self.db.execute(f"DELETE FROM {table} WHERE {column}=?", (row["id"],))
-
-    def _blocklist(self, subscriber_id: int) -> None:
-        self.db.execute(
-            "UPDATE listmonk_subscribers SET status='blocklisted' WHERE id=?", (subscriber_id,)
-        )
-        self.db.execute(
-            "UPDATE listmonk_subscriptions SET status='unsubscribed' WHERE subscriber_id=?",
-            (subscriber_id,),
-        )
+        self.store.record_bounce(int(row["id"]), kind, source, outcome)
 
     # -- import -------------------------------------------------------------------------------
     def _import_row(self) -> Any:
@@ -431,33 +330,23 @@ class ListmonkVendor(Vendor):
         return self._import_row()
 
     def _apply(self, rows: list[dict[str, Any]], params: Mapping[str, Any]) -> int:
-        imported = 0
+        """Each row through the importer's query for the mode (``importer.go`` lines 295-313);
+        ``listmonk_store`` has what each query does."""
+        userinfo, substatus = overwrites(params)
+        status = params.get("subscription_status") or "unconfirmed"  # cmd/import.go 46-52
         with self.db.lock:
             for row in rows:
-                email = row["email"]
                 if params["mode"] == "blocklist":
-                    # upsert-blocklist-subscriber (listmonk v6.2.0 queries/subscribers.sql
-                    # lines 137-149): creates an unknown subscriber, never changes a known one's
-                    # name or attributes, whatever overwrite says.
-                    sub_id, _ = self._upsert(email, row["name"], row["attribs"], overwrite=False)
-                    self._blocklist(sub_id)
-                    imported += 1
-                    continue
-                # upsert-subscriber (listmonk v6.2.0 queries/subscribers.sql lines 114-135):
-                # a blocklisted subscriber is still written, its new subscriptions unsubscribed.
-                known = self._subscriber(email)
-                blocklisted = known is not None and known["status"] == "blocklisted"
-                userinfo, substatus = overwrites(params)
-                sub_id, _ = self._upsert(email, row["name"], row["attribs"], overwrite=userinfo)
-                status = (
-                    "unsubscribed"
-                    if blocklisted
-                    else params.get("subscription_status") or "unconfirmed"
-                )
-                for list_id in params.get("lists") or []:
-                    self._subscribe(sub_id, list_id, status, replace=substatus)
-                imported += 1
-        return imported
+                    self.store.upsert_blocklisted(row)
+                else:
+                    self.store.upsert_subscriber(
+                        row,
+                        list(params.get("lists") or []),
+                        status,
+                        userinfo=userinfo,
+                        substatus=substatus,
+                    )
+        return len(rows)
 
     def delete_import(self, request: Request) -> Response:
         self.db.execute("DELETE FROM listmonk_import")
@@ -469,33 +358,7 @@ class ListmonkVendor(Vendor):
 
     # -- inspection ---------------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
-        bounces: dict[int, set[str]] = {}
-        for r in self.db.query("SELECT subscriber_id, type FROM listmonk_bounces"):
-            bounces.setdefault(r["subscriber_id"], set()).add(r["type"])
-        lists: dict[str, list[dict[str, Any]]] = {str(i): [] for i in self._list_ids()}
-        for r in self.db.query(
-            "SELECT s.*, l.list_id, l.status AS sub_status FROM listmonk_subscriptions l "
-            "JOIN listmonk_subscribers s ON s.id = l.subscriber_id ORDER BY l.list_id, s.email"
-        ):
-            kinds = bounces.get(r["id"], set())
-            if "complaint" in kinds:
-                status = "complaint"
-            elif "hard" in kinds:
-                status = "bounced"
-            elif r["status"] == "blocklisted" or r["sub_status"] == "unsubscribed":
-                status = "unsubscribed"
-            else:
-                status = "active"
-            fields = {"name": r["name"], **json.loads(r["attribs"] or "{}")}
-            lists.setdefault(str(r["list_id"]), []).append(
-                {
-                    "email": r["email"],
-                    "status": status,
-                    "fields": fields,
-                    "vendor_status": f"{r['status']}/{r['sub_status']}",
-                }
-            )
-        return {"lists": dict(sorted(lists.items()))}
+        return self.store.dump()
 
     def seed(self, seed: Mapping[str, Any]) -> None:
         if not isinstance(seed, Mapping):
@@ -509,34 +372,4 @@ class ListmonkVendor(Vendor):
                 "INSERT INTO listmonk_credentials VALUES (?,?)", (cred["username"], cred["token"])
             )
         for list_id, spec in (seed.get("lists") or {}).items():
-            spec = spec or {}
-            lid = int(list_id)
-            self.db.execute(
-                "INSERT OR REPLACE INTO listmonk_lists VALUES (?,?)",
-                (lid, spec.get("name") or f"list-{lid}"),
-            )
-            for contact in spec.get("contacts") or []:
-                email = contact["email"].strip().lower()
-                fields = dict(contact.get("fields") or {})
-                name = str(fields.pop("name", "") or "")
-                sub_id, _ = self._upsert(email, name, fields, overwrite=True)
-                status = contact.get("status", "active")
-                if status not in ("active", "unsubscribed", "bounced", "complaint"):
-                    raise ValueError(f"listmonk seed: unknown status {status!r}")
-                self._subscribe(
-                    sub_id,
-                    lid,
-                    "unsubscribed" if status == "unsubscribed" else "confirmed",
-                    replace=True,
-                )
-                if status in ("bounced", "complaint"):
-                    self.db.execute(
-                        "INSERT INTO listmonk_bounces VALUES (?,?,?,?)",
-                        (
-                            sub_id,
-                            "hard" if status == "bounced" else "complaint",
-                            "seed",
-                            time.time(),
-                        ),
-                    )
-                    self._blocklist(sub_id)
+            self.store.seed_list(int(list_id), spec or {})

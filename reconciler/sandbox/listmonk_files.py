@@ -72,18 +72,37 @@ def read_csv(raw: bytes, delim: str) -> list[dict[str, Any]]:
         email = record.get("email", "").strip().lower()
         if not email:
             continue
-        try:
-            attribs = json.loads(record.get("attributes") or "{}")
-        except ValueError:
-            attribs = {}
         rows.append(
             {
                 "email": email,
-                "name": record.get("name", "").strip(),
-                "attribs": attribs if isinstance(attribs, dict) else {},
+                "name": import_name(email, record.get("name", "")),
+                "attribs": _attributes(record.get("attributes", "")),
             }
         )
     return rows
+
+
+def import_name(email: str, name: str) -> str:
+    """A row's name as the importer keeps it: trimmed, and when empty the address's local part.
+    listmonk v6.2.0 (``ValidateFields``, ``internal/subimporter/importer.go`` lines 654-665) also
+    makes the local part's dots spaces and title-cases each word (``ann.lee`` → ``Ann Lee``);
+    the emulator keeps it as it is (``ann.lee``: invented, known). Either way an overwriting row
+    with no name renames a present subscriber."""
+    return name.strip() or email.split("@")[0]
+
+
+def _attributes(cell: str) -> dict[str, Any]:
+    """A row's ``attributes`` JSON object (``importer.go`` lines 568-579). An empty cell, or
+    one that is not a JSON object (listmonk logs it and imports the row without attributes),
+    is ``{}``: listmonk stores JSON ``null`` then (``json.Marshal`` of a nil map,
+    ``models/common.go`` 119-121); either way the subscriber is left with no attributes."""
+    if not cell:
+        return {}
+    try:
+        attribs = json.loads(cell)
+    except ValueError:
+        return {}
+    return attribs if isinstance(attribs, dict) else {}
 
 
 def stamp() -> str:

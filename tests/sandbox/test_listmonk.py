@@ -285,3 +285,78 @@ def test_paging(lm: httpx.Client) -> None:
 def test_auth(running: EmbeddedSandbox) -> None:
     response = httpx.get(f"{running.base_url}/listmonk/api/lists")
     assert (response.status_code, response.json()) == (401, {"message": "invalid API credentials"})
+
+
+ATTRIBS_SEED = {
+    "listmonk": {
+        "lists": {
+            "3": {
+                "contacts": [
+                    {
+                        "email": "cy@example.com",
+                        "fields": {"name": "Cy Young", "plan": "free", "city": "Oslo"},
+                    }
+                ]
+            }
+        }
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("flags", "attribs", "name"),
+    [
+        # upsert-subscriber (listmonk v6.2.0 queries/subscribers.sql line 123): attribs=(CASE
+        # WHEN $7 THEN $4 ELSE s.attribs END): the row's attributes replace them all.
+        ({"overwrite_userinfo": True}, {"plan": "pro"}, "Cyrus"),
+        ({"overwrite": True}, {"plan": "pro"}, "Cyrus"),
+        ({"overwrite_subscription_status": True}, {"plan": "free", "city": "Oslo"}, "Cy Young"),
+        ({}, {"plan": "free", "city": "Oslo"}, "Cy Young"),
+    ],
+)
+def test_an_overwriting_import_replaces_the_attributes(
+    lm: httpx.Client,
+    running: EmbeddedSandbox,
+    flags: dict[str, bool],
+    attribs: dict[str, str],
+    name: str,
+) -> None:
+    running.app.seed(ATTRIBS_SEED)
+    params = {"mode": "subscribe", "delim": ",", "lists": [3], **flags}
+    import_file(
+        lm,
+        'email,name,attributes\ncy@example.com,Cyrus,"{""plan"": ""pro""}"\n',
+        json.dumps(params),
+    )
+    finish(lm)
+    cy = subscriber(lm, "cy@example.com")
+    assert (cy["attribs"], cy["name"]) == (attribs, name)
+
+
+def test_an_overwriting_row_without_attributes_or_name_clears_them(
+    lm: httpx.Client, running: EmbeddedSandbox
+) -> None:
+    running.app.seed(ATTRIBS_SEED)
+    params = {"mode": "subscribe", "delim": ",", "lists": [3], "overwrite_userinfo": True}
+    import_file(lm, "email\ncy@example.com\nann.lee@example.com\n", json.dumps(params))
+    finish(lm)
+    # No name is the address's local part (importer.go 654-665, which also title-cases it:
+    # the emulator does not), for a present subscriber too: overwriting renames it.
+    cy, ann_lee = subscriber(lm, "cy@example.com"), subscriber(lm, "ann.lee@example.com")
+    assert (cy["name"], cy["attribs"]) == ("cy", {})
+    assert (ann_lee["name"], ann_lee["attribs"]) == ("ann.lee", {})
+
+
+def test_blocklist_mode_keeps_the_attributes(lm: httpx.Client, running: EmbeddedSandbox) -> None:
+    running.app.seed(ATTRIBS_SEED)
+    params = {"mode": "blocklist", "delim": ",", "overwrite": True}
+    import_file(
+        lm, 'email,name,attributes\ncy@example.com,X,"{""plan"": ""pro""}"\n', json.dumps(params)
+    )
+    finish(lm)
+    cy = subscriber(lm, "cy@example.com")
+    assert (cy["status"], cy["name"], cy["attribs"]) == (
+        "blocklisted",
+        "Cy Young",
+        {"plan": "free", "city": "Oslo"},
+    )
