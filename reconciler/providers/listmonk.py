@@ -8,7 +8,6 @@ it."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +23,16 @@ from reconciler.model import Action
 from reconciler.private import open_private, private_dir
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
 from reconciler.providers.http import VendorHttp, field, mapping, whole_number
+from reconciler.providers.listmonk_import import (
+    Present,
+    Written,
+    batch_emails,
+    import_name,
+    import_params,
+    present_of,
+    write_import_file,
+)
+from reconciler.providers.listmonk_read import current_rows, listing, subscriber_ids
 from reconciler.providers.ongage import VendorSnapshot
 
 IMPORT_PATH = "/api/import/subscribers"
@@ -122,15 +131,13 @@ class ListmonkProvider(Provider):
 
     # -- writing ------------------------------------------------------------------------------
     def submit(self, list_config: ListConfig, batch: Batch) -> JobRef:
-        rows = _read_batch(batch.path)
         list_id = _list_id(list_config)
-        if batch.action in (Action.ADD, Action.UPDATE):
-            return self._import(list_config, batch, rows, list_id)
+        if self._imports(batch.action):
+            return self._import(list_config, batch, list_id)
+        rows = _read_batch(batch.path)
         if batch.action in (Action.BOUNCE, Action.COMPLAINT):
-            if self.bounce_via == "webhook":
-                return self._webhook(batch, rows)
-            return self._import(list_config, batch, rows, list_id)
-        ids = self._subscriber_ids(list_id)
+            return self._webhook(batch, rows)
+        ids = subscriber_ids(self._subscribers(list_id), list_id)
         found = [ids[r["email"]] for r in rows if r["email"] in ids]
         body: dict[str, Any] = {
             "ids": found,
@@ -190,35 +197,13 @@ class ListmonkProvider(Provider):
             f"{SYNC}{batch.action.value}:{batch.sha256[:12]}", {"done": len(rows), "missing": 0}
         )
 
-    def _params(self, batch: Batch, list_id: int) -> dict[str, Any]:
-        """The import's params, each one the document's, except overwrite_userinfo."""
-        if batch.action in (Action.BOUNCE, Action.COMPLAINT):
-            # Blocklist mode blocklists the subscriber and unsubscribes every subscription it
-            # has, on every list (upsert-blocklist-subscriber, listmonk v6.2.0
-            # queries/subscribers.sql lines 137-149); listmonk keeps no bounce record of it.
-            return {"mode": "blocklist", "delim": ",", "lists": [list_id], "overwrite": False}
-        params: dict[str, Any] = {
-            "mode": "subscribe",
-            "delim": ",",
-            "lists": [list_id],
-            "subscription_status": self.subscription_status,
-            # The document's overwrite also overwrites subscriptions ("the subscriber
-            # parameters including subscriptions"): an update would confirm an unconfirmed
-            # subscription or re-subscribe one unsubscribed since the plan. listmonk >= 6.0.0
-            # overwrites name and attributes alone with overwrite_userinfo (v6.2.0
-            # internal/subimporter/importer.go lines 91-100).
-            "overwrite": False,
-        }
-        if batch.action is Action.UPDATE:
-            params["overwrite_userinfo"] = True
-        return params
-
-    def _import(
-        self, list_config: ListConfig, batch: Batch, rows: list[dict[str, str]], list_id: int
-    ) -> JobRef:
+    def _import(self, list_config: ListConfig, batch: Batch, list_id: int) -> JobRef:
+        """Our own running import is followed, someone else's waited for (``_wait_for``); the
+        file is written just before each POST, so that an update's present attributes are
+        read as late as they can be."""
         name = import_name(batch)
-        params = self._params(batch, list_id)
-        files = {"file": (name, _listmonk_csv(rows, list_config.managed_fields), "text/csv")}
+        params = import_params(batch.action, list_id, self.subscription_status)
+        path = self.workdir / "imports" / name
         waited_since = self._clock()
         pause = 1.0
         while True:
@@ -226,27 +211,51 @@ class ListmonkProvider(Provider):
             if running.get("status") in RUNNING:
                 if running.get("name") == name:
                     # Our own batch, sent before (an answer lost, or a crashed run): follow it.
-                    return JobRef(f"import:{name}", {"name": name, "rows": len(rows)})
+                    return JobRef(f"import:{name}", {"name": name, "rows": batch.rows})
                 self._wait_for(running, waited_since, pause)
                 pause = min(MAX_IMPORT_BACKOFF, pause * 2)
                 continue
-            try:
-                self.http.request(
-                    "POST",
-                    IMPORT_PATH,
-                    idempotent=False,
-                    data={"params": json.dumps(params)},
-                    files=files,
+            written = self._write_import(list_config, batch, list_id, path)
+            if not written.rows:  # an update of subscribers who have all left the list
+                path.unlink(missing_ok=True)
+                return JobRef(
+                    f"{SYNC}{batch.action.value}:{batch.sha256[:12]}",
+                    {"done": 0, "missing": written.missing},
                 )
+            try:
+                with path.open("rb") as upload:
+                    self.http.request(
+                        "POST",
+                        IMPORT_PATH,
+                        idempotent=False,
+                        data={"params": json.dumps(params)},
+                        files={"file": (name, upload, "text/csv")},
+                    )
             except ProviderError as exc:
                 # Someone else's import started between the look and the POST: wait again.
                 if exc.status_code == 400 and ALREADY_RUNNING in str(exc):
                     continue
                 raise
+            finally:
+                path.unlink(missing_ok=True)
             break
         started = datetime.now(UTC).replace(microsecond=0).isoformat()
         # listmonk has no import ID: the run is identified by its file name and start time.
-        return JobRef(f"import:{name}", {"name": name, "started": started, "rows": len(rows)})
+        detail = {"name": name, "started": started, "rows": written.rows}
+        return JobRef(f"import:{name}", {**detail, "missing": written.missing})
+
+    def _write_import(
+        self, list_config: ListConfig, batch: Batch, list_id: int, path: Path
+    ) -> Written:
+        present: dict[str, Present] | None = None
+        if batch.action is Action.UPDATE:
+            # listmonk replaces name and attributes with the row's (v6.2.0
+            # queries/subscribers.sql lines 122-123): the present ones go back, the changes
+            # over them. Only this batch's subscribers are kept of the listing.
+            present = present_of(self._subscribers(list_id), batch_emails(batch.path))
+        private_dir(path.parent)
+        with open_private(path, "w", encoding="utf-8", newline="") as fh:
+            return write_import_file(batch.path, fh, list_config.managed_fields, present)
 
     def _wait_for(self, running: dict[str, Any], since: float, pause: float) -> None:
         """listmonk runs one import at a time (v6.2.0 cmd/import.go lines 19-22): someone
@@ -290,6 +299,8 @@ class ListmonkProvider(Provider):
             )
             for key in ("total", "imported")
         }
+        if job.detail.get("missing"):  # an update's rows left out: not on the list any more
+            counts["not_found"] = int(job.detail["missing"])
         word = str(status.get("status") or "none")
         if status.get("name") != job.detail.get("name"):
             return JobStatus(
@@ -335,78 +346,24 @@ class ListmonkProvider(Provider):
 
     # -- reading ------------------------------------------------------------------------------
     def _subscribers(self, list_id: int) -> list[dict[str, Any]]:
-        return self._listing(list_id)[0]
-
-    def _listing(self, list_id: int) -> tuple[list[dict[str, Any]], int | None]:
-        """The list's subscribers, and listmonk's ``total``: its own count of them, which the
-        safety guards compare with the rows received."""
-        path = f"/api/subscribers?list_id={list_id}&per_page=all"
-        data = self.http.json("GET", path)
-        results = field(data, "data", "results", vendor="listmonk", endpoint=f"GET {path}")
-        if not isinstance(results, list):
-            raise ProviderError(
-                "response has no list at 'data.results'", vendor="listmonk", endpoint=f"GET {path}"
-            )
-        total = data["data"].get("total")
-        reported = total if isinstance(total, int) and not isinstance(total, bool) else None
-        return [r for r in results if isinstance(r, dict)], reported
-
-    def _subscriber_ids(self, list_id: int) -> dict[str, int]:
-        endpoint = f"GET /api/subscribers?list_id={list_id}"
-        ids = {}
-        for sub in self._subscribers(list_id):
-            email = field(sub, "email", vendor="listmonk", endpoint=endpoint)
-            sub_id = field(sub, "id", vendor="listmonk", endpoint=endpoint)
-            ids[str(email).lower()] = whole_number(
-                sub_id, "a subscriber's id", vendor="listmonk", endpoint=endpoint
-            )
-        return ids
+        return listing(self.http, list_id)[0]
 
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
         list_id = _list_id(list_config)
         target = self.workdir / "current" / f"{list_name}.csv"
         private_dir(target.parent)
         managed = list_config.managed_fields
-        subscribers, total = self._listing(list_id)
+        subscribers, total = listing(self.http, list_id)
         with open_private(target, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["email", "status", *managed])
-            for sub in subscribers:
-                status = (
-                    "blocklisted"
-                    if sub.get("status") == "blocklisted"
-                    else next(
-                        (
-                            str(s.get("subscription_status"))
-                            for s in _objects(sub.get("lists"))
-                            if s.get("id") == list_id
-                        ),
-                        "unconfirmed",
-                    )
-                )
-                attribs = sub.get("attribs")
-                attribs = attribs if isinstance(attribs, dict) else {}
-                values = [sub.get("name") if f == "name" else attribs.get(f) for f in managed]
-                writer.writerow(
-                    [sub.get("email"), status, *("" if v is None else str(v) for v in values)]
-                )
+            writer.writerows(current_rows(subscribers, list_id, managed))
         export = ExportConfig(format="listmonk-csv", path=str(target))
         snapshot = open_export(export, Path, managed, ExportLayout.CSV, self.status_words)
         assert isinstance(snapshot, CsvExportSnapshot)
         return VendorSnapshot(
             snapshot, f"listmonk GET /api/subscribers?list_id={list_id}", reported_total=total
         )
-
-
-def import_name(batch: Batch) -> str:
-    """The import's file name, the only name listmonk gives an import: the batch file's and the
-    start of its sha256, so that a batch's own import is recognised again."""
-    return f"{batch.path.stem}-{batch.sha256[:12]}.csv"
-
-
-def _objects(value: Any) -> list[dict[str, Any]]:
-    """The JSON objects of a list the vendor sent (anything else in it says nothing)."""
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _list_id(list_config: ListConfig) -> int:
@@ -421,14 +378,3 @@ def _list_id(list_config: ListConfig) -> int:
 def _read_batch(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def _listmonk_csv(rows: list[dict[str, str]], managed: list[str]) -> bytes:
-    """listmonk's import columns: email, name, attributes (a JSON object)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["email", "name", "attributes"])
-    for row in rows:
-        attributes = {f: row[f] for f in managed if f != "name" and row.get(f)}
-        writer.writerow([row["email"], row.get("name", ""), json.dumps(attributes)])
-    return buffer.getvalue().encode("utf-8")
