@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "suppressions",
     "state",
     "sandbox",
+    "completion",
 )
 
 

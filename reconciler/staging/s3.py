@@ -14,7 +14,7 @@ def _boto3() -> Any:
         import boto3
     except ImportError:  # pragma: no cover - depends on the installation
         raise StagingError(
-            "the s3 staging backend needs boto3: pip install 'reconciler[s3]'"
+            "the s3 staging backend needs boto3: pip install 'audience-reconciler[s3]'"
         ) from None
     return boto3
 

@@ -217,7 +217,9 @@ def _make_client(region: str | None, endpoint_url: str | None, profile: str | No
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError
     except ImportError:  # pragma: no cover - depends on the installation
-        raise StateError("the s3 state backend needs boto3: pip install 'reconciler[s3]'") from None
+        raise StateError(
+            "the s3 state backend needs boto3: pip install 'audience-reconciler[s3]'"
+        ) from None
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
         return session.client(
