@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "suppressions",
     "state",
     "sandbox",
+    "show",
     "completion",
 )
 
@@ -59,6 +60,33 @@ def _chosen_command(argv: Sequence[str] | None) -> str | None:
         if not arg.startswith("-"):
             return arg if arg in COMMANDS else None
     return None
+
+
+def single_dash(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """Every long flag in Terraform's spelling too: ``-auto-approve`` is ``--auto-approve``,
+    ``-detailed-exitcode=…`` is ``--detailed-exitcode=…``. Only a word that is one of the
+    parser's own long flags with one dash less is rewritten, so short flags (``-c FILE``) and
+    values keep their meaning; ``--`` ends the rewriting, as it ends the options."""
+    long_flags = _long_flags(parser)
+    out: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            return out + list(argv[index:])
+        name = arg.split("=", 1)[0]
+        if name.startswith("-") and not name.startswith("--") and "-" + name in long_flags:
+            arg = "-" + arg
+        out.append(arg)
+    return out
+
+
+def _long_flags(parser: argparse.ArgumentParser) -> set[str]:
+    flags: set[str] = set()
+    for action in parser._actions:  # argparse has no public walk of a built parser
+        flags.update(s for s in action.option_strings if s.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                flags |= _long_flags(sub)
+    return flags
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -126,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = sys.argv[1:]
     parser = build_parser(argv)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(single_dash(parser, argv))
     except SystemExit as exc:
         # argparse exits 2 on a usage error, and 2 means "changes present" here.
         return ExitCode.ERROR if exc.code == 2 else int(exc.code or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 from pathlib import Path
@@ -54,7 +55,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help="save the plan to FILE, for `reconciler apply FILE` to apply exactly it",
     )
-    parser.add_argument("--json", metavar="FILE", help="also write the plan as JSON")
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the plan as JSON; `-` writes it to standard output, every row inline, "
+        "and the plan as text to standard error",
+    )
     parser.add_argument("--markdown", metavar="FILE", help="also write the plan as Markdown")
     parser.add_argument(
         "--markdown-dir",
@@ -126,9 +132,13 @@ def run(args: argparse.Namespace) -> int:
     state = store.read()
     plan = subtract_pending(plan, pending_rows(state))
     plan = check_guards(plan, loaded, state, args)
-    show(plan, args)
-    show_last_failures(plan, state, config_dir(loaded))
-    if args.json:
+    to_stdout = args.json == "-"
+    with contextlib.redirect_stdout(sys.stderr) if to_stdout else contextlib.nullcontext():
+        show(plan, args)
+        show_last_failures(plan, state, config_dir(loaded))
+    if to_stdout:
+        sys.stdout.write(dumps(plan_to_dict(plan)))
+    elif args.json:
         target = Path(args.json)
         data = plan_to_dict(
             plan, rows_dir=target.parent / f"{target.stem}.rows", base=target.parent
@@ -152,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
         config = "" if args.config == DEFAULT_CONFIG else f" -c {shlex.quote(args.config)}"
         print(
             f"\nSaved the plan to {args.out}. To apply exactly this plan, run:\n"
-            f"  reconciler apply {shlex.quote(args.out)}{config}"
+            f"  reconciler apply {shlex.quote(args.out)}{config}",
+            file=sys.stderr if to_stdout else sys.stdout,
         )
     if args.detailed_exitcode and plan.has_actions:
         return ExitCode.CHANGES

@@ -76,7 +76,7 @@ class ProviderConfig(_Model):
     type: VendorName
     base_url: str | None = None
     credentials: Credentials = Credentials()
-    # Vendor-specific knobs (batch_size, max_concurrent_imports, error_threshold, ...); each
+    # Vendor-specific knobs (batch_size, max_imports_in_flight, error_threshold, ...); each
     # provider validates its own options.
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     staging: StagingConfig | None = None
