@@ -7,11 +7,13 @@ Routes owned by the sandbox itself live under ``/_sandbox``:
 - ``GET  /_sandbox/requests``  the log of requests received, secrets masked
 - ``POST /_sandbox/faults``    inject faults: ``{"path": "/ongage/", "method": "POST",
   "count": 2, "kind": "status", "status": 429, "retry_after": 1}``; kinds: ``status``
-  (optionally with a raw ``body`` and ``content_type``), ``hang`` (``seconds``), ``fail_job``
-  (``vendor``: the next N jobs fail midway), ``hold`` (status reads whose path starts with
-  ``path`` answer as usual but the job does not advance, until the hold is removed);
-  ``after: true`` lets the vendor act on the request first (a job is created) and then answers
-  with the fault. Faults are kept in the store, so faults put into an embedded sandbox's data
+  (optionally with a raw ``body`` and ``content_type``), ``hang`` (``seconds``), ``drop`` (the
+  connection is closed without an answer), ``fail_job`` (``vendor``: the next N jobs fail
+  midway), ``hold`` (status reads whose path starts with ``path`` answer as usual but the job
+  does not advance, until the hold is removed); ``after: true`` lets the vendor act on the
+  request first (a job is created) and then answers with the fault; ``act_after: S`` lets it
+  act S seconds later (kept in the store, done by the first request served once due) while the
+  fault answers now. Faults are kept in the store, so faults put into an embedded sandbox's data
   directory hold for the next command that starts it
 - ``DELETE /_sandbox/faults``  clear faults (``?kind=hold``: only those of one kind, e.g. release
   the held jobs)
@@ -23,7 +25,9 @@ Routes owned by the sandbox itself live under ``/_sandbox``:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -33,9 +37,10 @@ from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from reconciler.sandbox.faults import Fault, Faults
+from reconciler.sandbox.faults import Deferred, DeferredRequest, Fault, Faults
 from reconciler.sandbox.store import Database
 
 
@@ -108,6 +113,15 @@ class Vendor:
         return self.sandbox.fetch(url)
 
 
+class Dropped(Response):
+    """Never sent: the connection is closed instead (a ``drop`` fault); logged as status 0."""
+
+
+def _answered(response: Response) -> int:
+    """The status the request log records: 0 for a connection closed without an answer."""
+    return 0 if isinstance(response, Dropped) else response.status_code
+
+
 class Sandbox:
     """The WSGI application serving every vendor under its prefix."""
 
@@ -124,6 +138,7 @@ class Sandbox:
         )
         self.settings = settings or Settings()
         self.faults = Faults(self.db)
+        self.deferred = Deferred(self.db)
         # Set when the server stops: injected hangs end, and nothing more is logged.
         self.stopping = threading.Event()
         self.base_url = ""  # set by the server once the port is known
@@ -140,9 +155,17 @@ class Sandbox:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         response = self.handle(request)
+        if isinstance(response, Dropped):
+            # Closed without a byte of an answer: the client reads "Server disconnected".
+            connection = environ.get("werkzeug.socket")
+            if connection is not None:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            raise ConnectionAbortedError("connection dropped by an injected fault")
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
+        self._act_on_due()
         path = request.path
         admin = path.startswith("/_sandbox/")
         fault = None
@@ -153,9 +176,20 @@ class Sandbox:
         if admin and fault is None:
             return self._admin(request)
         vendor_name = path.strip("/").split("/", 1)[0]
-        if fault is not None and not fault.after:
+        if fault is not None and fault.act_after is not None:
+            # Taken now, acted on later (logged then, with the vendor's answer).
+            kept = DeferredRequest(
+                vendor_name,
+                request.method,
+                path,
+                request.query_string.decode("latin-1"),
+                list(request.headers.items()),
+                request.get_data(),
+            )
+            self.deferred.add(time.time() + fault.act_after, kept)
+        if fault is not None and (not fault.after or fault.act_after is not None):
             response = self._fault_response(fault)
-            self._log(vendor_name, request, response.status_code)
+            self._log(vendor_name, request, _answered(response))
             return response
         response = self._serve(vendor_name, request)
         self._log(vendor_name, request, response.status_code)
@@ -164,6 +198,23 @@ class Sandbox:
             faulty = self._fault_response(fault)
             return response if fault.kind == "hang" else faulty
         return response
+
+    def _act_on_due(self) -> None:
+        """The vendor's delayed acts whose time has come (``act_after`` faults), before the
+        request that finds them due is served: what it reads includes them."""
+        for kept in self.deferred.take_due(time.time()):
+            builder = EnvironBuilder(
+                path=kept.path,
+                method=kept.method,
+                query_string=kept.query,
+                headers=kept.headers,
+                data=kept.body,
+            )
+            try:
+                request = Request(builder.get_environ())
+            finally:
+                builder.close()
+            self._log(kept.vendor, request, self._serve(kept.vendor, request).status_code)
 
     def _serve(self, vendor_name: str, request: Request) -> Response:
         path = request.path
@@ -188,6 +239,8 @@ class Sandbox:
         return response
 
     def _fault_response(self, fault: Fault) -> Response:
+        if fault.kind == "drop":
+            return Dropped()
         if fault.kind == "hang":
             self.stopping.wait(min(fault.seconds, self.settings.max_hang_seconds))
             return json_response({"error": "injected hang"}, 504)
