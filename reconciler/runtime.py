@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -23,23 +24,29 @@ from reconciler.errors import ConfigError, PlanError, Problem, ReconcilerError
 from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
 from reconciler.private import private_dir
 from reconciler.providers.registry import provider_class
-from reconciler.staging.base import Stager, open_stager
+from reconciler.staging.base import PortTaken, Stager, StagingError, open_stager
+from reconciler.staging.checks import http_staging_problems
 
 if TYPE_CHECKING:  # providers pull in httpx, which a plan from export files never needs
+    from reconciler.apply.engine import InFlight
     from reconciler.providers.base import Provider
 
 
 def staging_problems(loaded: LoadedConfig, *, offline_too: bool) -> list[Problem]:
     """A problem for each provider of a list whose vendor fetches batch files by URL and that
-    has nowhere to publish them: without it, apply would stop at the first batch, after the
-    plan was shown and approved. Without ``offline_too`` (validate), lists planned from an
-    export file are not counted: such a repository may only ever be planned offline."""
+    has nowhere to publish them, or publishes them where a job could fail (``staging: http``
+    without a fixed port, or on another provider's port): without it, apply would stop at
+    the first batch, after the plan was shown and approved, or a crash would fail the jobs in
+    flight. Without ``offline_too`` (validate), lists planned from an export file are not
+    counted: such a repository may only ever be planned offline."""
     used = {lc.provider for lc in loaded.config.lists.values() if offline_too or lc.export is None}
     problems = []
+    fetching = []
     for name, config in loaded.config.providers.items():
-        if name not in used or config.staging is not None or config.base_url == SANDBOX_URL:
+        if name not in used or not provider_class(config.type).fetches_by_url:
             continue
-        if provider_class(config.type).fetches_by_url:
+        fetching.append(name)
+        if config.staging is None and config.base_url != SANDBOX_URL:
             problems.append(
                 problem_at(
                     f"{config.type} fetches every batch file by URL, so provider {name!r} "
@@ -49,7 +56,7 @@ def staging_problems(loaded: LoadedConfig, *, offline_too: bool) -> list[Problem
                     ("providers", name),
                 )
             )
-    return problems
+    return problems + http_staging_problems(loaded, fetching)
 
 
 def require_staging(loaded: LoadedConfig, *, offline_too: bool = True) -> None:
@@ -203,6 +210,57 @@ class Runtime:
                 )
             self._stagers[provider_name] = stager
         return self._stagers[provider_name]
+
+    def open_staging(self, in_flight: Iterable[InFlight], *, sending: bool = True) -> None:
+        """Before anything is sent or polled: start the staging servers (``staging: http``) of
+        the providers a list uses, when ``sending`` (a port another program holds is an error
+        now, not after the first batches), and serve the file of every job a previous run left
+        in flight again at the URL the vendor was given, before any of them is polled: a job
+        must never fail because the run that staged its file has ended."""
+        if sending:
+            for name in sorted({lc.provider for lc in self.loaded.config.lists.values()}):
+                config = self.loaded.config.providers.get(name)
+                staging = config.staging if config is not None else None
+                if (
+                    config is not None
+                    and staging is not None
+                    and staging.backend == "http"
+                    and provider_class(config.type).fetches_by_url
+                ):
+                    self._located_stager(name, "port")
+        for item in in_flight:
+            url = item.batch.url
+            if url is None or item.provider not in self.loaded.config.providers:
+                continue
+            stager = self._located_stager(item.provider, "backend")
+            if stager is not None and not stager.serve_again(url, item.batch.path):
+                staged = getattr(stager, "base_url", "")
+                problem = self._staging_problem(
+                    item.provider,
+                    "backend",
+                    f"the job of {item.batch.key} (ledger entry {item.entry_id}) is still in "
+                    f"flight, and its file was published at {url}, which provider "
+                    f"{item.provider!r}'s staging (now at {staged}) does not serve: the vendor "
+                    "may not have fetched it yet, and its job would fail. Put back the staging "
+                    "that published it (the same port and public_url) until the job is final, "
+                    "then run the command again; nothing was sent",
+                )
+                raise StagingError(str(problem))
+
+    def _located_stager(self, provider_name: str, key: str) -> Stager | None:
+        """``stager_for``, its failure to start located at the provider's staging ``key``."""
+        try:
+            return self.stager_for(provider_name)
+        except StagingError as exc:
+            advice = (
+                ". Stop that program, or set another port" if isinstance(exc, PortTaken) else ""
+            )
+            problem = self._staging_problem(provider_name, key, f"{exc}; nothing was sent{advice}")
+            raise StagingError(str(problem)) from None
+
+    def _staging_problem(self, provider_name: str, key: str, message: str) -> Problem:
+        where = ("providers", provider_name, "staging", key)
+        return problem_at(message, self.loaded.source_map.locate(*where), where)
 
 
 def _alive(pid: int) -> bool:

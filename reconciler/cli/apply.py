@@ -125,9 +125,15 @@ def _verify(loaded: LoadedConfig, runtime: Runtime, targets: list[str] | None) -
 
 
 def wire(
-    loaded: LoadedConfig, store: StateStore, rt: Runtime, events: Events | None = None
+    loaded: LoadedConfig,
+    store: StateStore,
+    rt: Runtime,
+    events: Events | None = None,
+    *,
+    sending: bool = True,
 ) -> tuple[StateLedger, Applier]:
-    """The ledger (on the store) and the applier (on the runtime's providers) of one run."""
+    """The ledger (on the store) and the applier (on the runtime's providers) of one run, with
+    staging started and the files of jobs in flight served again (``Runtime.open_staging``)."""
     base = config_dir(loaded)
     run_id = uuid.uuid4().hex[:12]
     ledger = StateLedger(
@@ -147,6 +153,7 @@ def wire(
         events=events or LogEvents(sys.stdout),
         stager_for=rt.stager_for,
     )
+    rt.open_staging(ledger.in_flight(), sending=sending)
     return ledger, applier
 
 

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
     with store.locked("refresh"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
-        ledger, applier = wire(loaded, store, rt)
+        ledger, applier = wire(loaded, store, rt, sending=False)
         if not ledger.in_flight():
             print("No jobs in flight.")
             return 0

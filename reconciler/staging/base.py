@@ -15,6 +15,10 @@ class StagingError(ReconcilerError):
     """A batch file could not be published or retired."""
 
 
+class PortTaken(StagingError):
+    """The fixed port of ``staging: http`` is held by another program."""
+
+
 def unguessable_name(path: Path) -> str:
     """A name nobody can guess or enumerate (the vendors' own advice for import files)."""
     return f"{secrets.token_urlsafe(24)}{path.suffix}"
@@ -30,6 +34,14 @@ class Stager(abc.ABC):
     @abc.abstractmethod
     def retire(self, url: str) -> None:
         """The vendor has fetched the file and the job is final: remove it."""
+
+    def serve_again(self, url: str, path: Path) -> bool:
+        """A file published at ``url`` by an earlier run whose job is still in flight: make
+        sure the vendor can still fetch it there (``path`` is the batch file, kept on disk until
+        the job is final). False when this backend cannot serve that URL. A file in S3, a web
+        directory or the sandbox's file host outlives the run that published it: nothing to
+        do."""
+        return True
 
     def start(self) -> Stager:
         return self

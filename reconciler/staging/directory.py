@@ -17,9 +17,22 @@ class DirectoryStager(Stager):
         self.base_url = base_url.rstrip("/")
 
     def publish(self, path: Path) -> str:
+        name = unguessable_name(path)
+        self._write(path, name)
+        return f"{self.base_url}/{name}"
+
+    def serve_again(self, url: str, path: Path) -> bool:
+        """The staged copy normally outlives the run; written again under its own name if it
+        went missing from the web directory while its job is in flight."""
+        prefix = f"{self.base_url}/"
+        name = url[len(prefix) :] if url.startswith(prefix) else ""
+        if name and "/" not in name and not (self.directory / name).exists() and path.exists():
+            self._write(path, name)
+        return True
+
+    def _write(self, path: Path, name: str) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            name = unguessable_name(path)
             target = self.directory / name
             tmp = self.directory / f".{name}.part"
             # Group-readable, not world-readable: the user's web server must read the file
@@ -31,7 +44,6 @@ class DirectoryStager(Stager):
             os.replace(tmp, target)
         except OSError as exc:
             raise StagingError(f"cannot write batch file into {self.directory}: {exc}") from None
-        return f"{self.base_url}/{name}"
 
     def retire(self, url: str) -> None:
         name = url.rsplit("/", 1)[-1]

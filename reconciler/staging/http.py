@@ -1,16 +1,26 @@
-"""A short-lived HTTP server that serves exactly the batch files of this run."""
+"""An HTTP server, run by each apply or refresh, that serves exactly the batch files of its
+jobs: those it sends, and those a previous run left in flight (``serve_again``), at the same
+URLs as long as the port is fixed (``specs/config.md#staging``)."""
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 import threading
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import (
+    BaseWSGIServer,
+    WSGIRequestHandler,
+    make_server,
+    select_address_family,
+)
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
-from reconciler.staging.base import Stager, StagingError, unguessable_name
+from reconciler.staging.base import PortTaken, Stager, StagingError, unguessable_name
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -31,13 +41,29 @@ class HttpStager(Stager):
         self._files: dict[str, Path] = {}
         self._lock = threading.Lock()
         self.fetches: dict[str, int] = {}
+        # Bound here, not by werkzeug: on a port already taken, werkzeug prints its own advice
+        # and calls sys.exit, which would end an apply in the middle of its batches.
         try:
-            self._server: BaseWSGIServer = make_server(
-                host, port, self._app, threaded=True, request_handler=_QuietHandler
-            )
+            listening = socket.create_server((host, port), family=select_address_family(host, port))
         except OSError as exc:
-            raise StagingError(f"cannot serve batch files on {host}:{port}: {exc}") from None
-        bound = f"http://{host}:{self._server.server_port}"
+            where = f"cannot serve batch files on {host}:{port}"
+            # create_server appends the address to strerror: the reason alone, from errno.
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                raise PortTaken(
+                    f"{where}: another program listens on that port ({reason})"
+                ) from None
+            raise StagingError(f"{where}: {reason}") from None
+        with listening:  # werkzeug serves a duplicate of it
+            self._server: BaseWSGIServer = make_server(
+                host,
+                port,
+                self._app,
+                threaded=True,
+                request_handler=_QuietHandler,
+                fd=listening.fileno(),
+            )
+        bound = f"http://{host}:{self._server.port}"
         self.base_url = (public_url or bound).rstrip("/")
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="reconciler-staging", daemon=True
@@ -78,3 +104,14 @@ class HttpStager(Stager):
         name = url.rsplit("/", 1)[-1]
         with self._lock:
             self._files.pop(name, None)
+
+    def serve_again(self, url: str, path: Path) -> bool:
+        """Serve ``path`` at ``url`` again, for a job an earlier run left in flight: possible
+        when ``url`` is under this server's base URL (the same fixed port and public_url)."""
+        prefix = f"{self.base_url}/"
+        name = url[len(prefix) :] if url.startswith(prefix) else ""
+        if not name or "/" in name:
+            return False
+        with self._lock:
+            self._files[name] = path
+        return True
