@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -14,7 +15,7 @@ from reconciler.errors import StateError, StateLockedError
 from reconciler.faultpoints import crash_point
 from reconciler.private import open_private, private_dir
 from reconciler.state.model import State, parse_state, state_json
-from reconciler.state.store import LockInfo, StateStore, conflict_error
+from reconciler.state.store import BOTH_UNREADABLE, LockInfo, StateStore, conflict_error
 
 
 class LocalStateStore(StateStore):
@@ -40,21 +41,39 @@ class LocalStateStore(StateStore):
         try:
             return parse_state(text, str(self.path))
         except StateError as exc:
-            hint = (
-                f" The previous version is in {self.backup}: inspect it and copy it over "
-                f"{self.path.name} if it is good."
-                if self.backup.exists()
-                else ""
-            )
-            raise StateError(f"{exc}.{hint} Nothing was overwritten.") from None
+            raise StateError(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from None
+
+    def _backup_hint(self) -> str:
+        """What to do with the backup when the state is unreadable: copy it back if it reads,
+        never when it is unreadable too."""
+        try:
+            raw = self.backup.read_bytes()
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            return f" Its previous version cannot be read either: {self.backup}: {exc.strerror}."
+        try:
+            parse_state(raw.decode("utf-8", errors="replace"), str(self.backup))
+        except StateError as exc:
+            return f" Its previous version is no better: {exc}.{BOTH_UNREADABLE}"
+        return (
+            f" The previous version is in {self.backup}: inspect it and copy it over "
+            f"{self.path.name} if it is good."
+        )
 
     def _write_raw(self, state: State) -> None:
         try:
             self._write_file(state_json(state))
         except OSError as exc:
+            fix = (
+                f"Make {self.path.parent} writable, then run the command again"
+                if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+                else "Run the command again once it can be written"
+            )
             raise StateError(
                 f"cannot write the state at {self.path}: {exc.strerror or exc}; the state there "
-                f"is as it was. Make {self.path.parent} writable, then run the command again"
+                "is as it was at its last write (the next apply or refresh settles the jobs it "
+                f"shows in flight). {fix}"
             ) from exc
 
     def _write_file(self, data: str) -> None:
@@ -118,17 +137,17 @@ class LocalStateStore(StateStore):
 
     def unlock(self, lock_id: str) -> None:
         holder = self.current_lock()
-        if holder is None:
-            if self.lock_path.exists():
-                self.lock_path.unlink()
-                return
+        if holder is None and not self.lock_path.exists():
             raise StateError(f"the state at {self.path} is not locked")
-        if holder.id != lock_id:
+        if holder is not None and holder.id != lock_id:
             raise StateError(
                 f"lock ID {lock_id} does not match the lock held by {holder.describe()}; "
                 "nothing was unlocked"
             )
-        self.lock_path.unlink(missing_ok=True)
+        try:
+            self.lock_path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot remove {self.lock_path}: {exc.strerror or exc}") from exc
 
 
 def _digest(raw: bytes) -> str:

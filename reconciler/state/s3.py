@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import StateError, StateLockedError
 from reconciler.state.model import State, parse_state, state_json
-from reconciler.state.store import LockInfo, StateStore, conflict_error
+from reconciler.state.store import BOTH_UNREADABLE, LockInfo, StateStore, conflict_error
 
 #: What S3 answers when a conditional write's condition does not hold (412), or when another
 #: conditional write on the same key is in progress (409).
@@ -100,11 +100,37 @@ class S3StateStore(StateStore):
         try:
             return parse_state(self._body.decode("utf-8", errors="replace"), self.location)
         except StateError as exc:
-            raise StateError(
-                f"{exc}. The previous version is in the bucket's object versions or in "
-                f"s3://{self.bucket}/{self.backup_key}: inspect it and `reconciler state push` "
-                "it if it is good. Nothing was overwritten."
-            ) from None
+            raise StateError(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from None
+
+    def _backup_hint(self) -> str:
+        """Where the previous version is, and whether it reads: never advise pushing a
+        backup that is unreadable too."""
+        backup = f"s3://{self.bucket}/{self.backup_key}"
+        try:
+            found = self._get(self.backup_key)
+            versioned = self._versioning_enabled()
+        except StateError:  # not allowed to look: say where to look
+            return (
+                f" The previous version is in the bucket's object versions or in {backup}: "
+                "inspect it and `reconciler state push` it if it is good."
+            )
+        versions = (
+            f" The previous versions are in the bucket's object versions of {self.key}: "
+            "inspect them and `reconciler state push` one that is good."
+        )
+        if found is None:
+            none = f" There is no previous version: no {backup}, and the bucket keeps no versions."
+            return versions if versioned else none
+        try:
+            parse_state(found[0].decode("utf-8", errors="replace"), backup)
+        except StateError as exc:
+            return f" Its previous version is no better: {exc}." + (
+                versions if versioned else BOTH_UNREADABLE
+            )
+        return (
+            f" The previous version is in {backup}: inspect it and `reconciler state push` it "
+            "if it is good."
+        )
 
     def _write_raw(self, state: State) -> None:
         body = state_json(state).encode("utf-8")

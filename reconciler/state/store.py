@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from reconciler import __version__
-from reconciler.errors import StateError
+from reconciler.errors import ReconcilerError, StateError
 from reconciler.state.model import State, now
 
 
@@ -39,6 +39,15 @@ class LockInfo(BaseModel):
             f"{self.who}@{self.host} (pid {self.pid}) for {self.operation!r} since "
             f"{self.created.isoformat()}, lock ID {self.id}"
         )
+
+
+#: What to do when neither the state nor its previous version can be read.
+BOTH_UNREADABLE = (
+    " Neither can be used: restore the state from a copy of your own (a backup or snapshot)."
+    " Without one, move both aside: the next command starts a new, empty state, which knows of"
+    " no job a previous run left in flight, so check the vendors' jobs and lists before you"
+    " apply."
+)
 
 
 def conflict_error(location: str) -> StateError:
@@ -111,13 +120,34 @@ class StateStore(abc.ABC):
     def locked(self, operation: str) -> Iterator[LockInfo]:
         """Hold the lock for the block. An interrupt (Ctrl-C, or SIGTERM turned into one by the
         CLI) may have cut a write short or come between two: the state last handed to ``write``
-        is pushed again before the lock is released."""
+        is pushed again before the lock is released. A lock that cannot be released (the
+        state's directory became read-only) is named, with how to clear it, in the error the
+        block ended with."""
         info = self.lock(operation)
         try:
-            yield info
-        except KeyboardInterrupt:
-            if self._last_written is not None:
-                self.write(self._last_written)
+            try:
+                yield info
+            except KeyboardInterrupt:
+                if self._last_written is not None:
+                    self.write(self._last_written)
+                raise
+        except BaseException as exc:
+            self._release(info, exc)
             raise
-        finally:
+        self._release(info, None)
+
+    def _release(self, info: LockInfo, pending: BaseException | None) -> None:
+        try:
             self.unlock(info.id)
+        except StateError as exc:
+            left = (
+                f"the lock was left behind ({exc}): once it can be removed, run "
+                f"`reconciler state unlock {info.id}`"
+            )
+            if pending is None:
+                raise StateError(left[0].upper() + left[1:]) from None
+            if isinstance(pending, ReconcilerError):
+                both = StateError(f"{pending}; {left}")
+                both.exit_code = pending.exit_code
+                raise both from pending
+            pending.add_note(left)  # a bug's traceback, or an interrupt: kept as it is
