@@ -11,7 +11,12 @@ its message (never a traceback) and exits non-zero::
     │   ├── UnsafePlanError    a safety guard blocked the plan
     │   └── StalePlanError     a saved plan no longer matches the state or the vendors
     ├── ProviderError          a vendor answered wrongly or not at all (names vendor and endpoint)
-    │   └── JobFailedError     a vendor job ended in a failure state
+    │   ├── JobFailedError     a vendor job ended in a failure state
+    │   ├── AmbiguousSubmission (providers/http.py) a job-creating request may have reached
+    │   │                      the vendor: apply looks it up before anything is sent again
+    │   └── SubmissionRefused  (providers/base.py) the vendor created no job, for now
+    ├── UnresolvedSubmission   a batch may have reached a vendor that cannot say: the user
+    │                          records the answer (`reconciler state resolve`)
     └── StateError             the state file is unreadable, locked or conflicting
         └── StateLockedError   another run holds the lock
 
@@ -115,6 +120,12 @@ class ProviderError(ReconcilerError):
 
 class JobFailedError(ProviderError):
     """A vendor import/export job ended in a failure state."""
+
+
+class UnresolvedSubmission(ReconcilerError):
+    """A batch whose submission may have reached its vendor, which documents no record to
+    ask and for whose action a second send may not have the effect of one: its ledger entry
+    stays ``unknown`` and apply sends nothing until the user records what the vendor holds."""
 
 
 class StateError(ReconcilerError):

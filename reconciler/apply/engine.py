@@ -7,7 +7,11 @@ The order of every batch's life, and why:
 3. the ledger records it as ``submitting`` and the state is written: a crash after the request
    left but before its answer came back is then visible on the next run, which asks the vendor
    (``Provider.find_submitted``) before ever sending that batch again;
-4. the request is sent; the vendor's job ID is recorded and written *before* any polling;
+4. the request is sent; the vendor's job ID is recorded and written *before* any polling. An
+   answer that leaves it unclear whether the vendor created the job (``AmbiguousSubmission``)
+   makes the entry ``unknown``, settled by the vendor's records after a settle window
+   (``reconciler/apply/settle.py``): the job adopted, or the batch ``unsent``, or apply stops
+   and asks the user;
 5. the job is polled to its end; its final status and counts are recorded;
 6. the staged file is retired, and the batch file removed: it holds addresses and field values,
    and once the job is final the ledger's row count and sha256 say all that is needed. Files of
@@ -37,12 +41,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from reconciler.apply.batches import write_batches
+from reconciler.apply.settle import Settler
 from reconciler.config.schema import ListConfig
-from reconciler.errors import ProviderError
+from reconciler.errors import ProviderError, UnresolvedSubmission
 from reconciler.model import Action, ChangeKind
 from reconciler.plan.model import ListPlan, Plan
 from reconciler.providers.base import (
@@ -66,7 +72,7 @@ class Ledger(Protocol):
 
     def submitted(self, entry_id: str, job: JobRef) -> None: ...
 
-    def unknown(self, entry_id: str, message: str) -> None: ...
+    def unknown(self, entry_id: str, message: str, *, since: datetime) -> None: ...
 
     def unsent(self, entry_id: str, message: str) -> None: ...
 
@@ -86,6 +92,8 @@ class InFlight:
     batch: Batch
     provider: str
     job: JobRef | None
+    since: datetime  # when its fate became unknown (or it was recorded): the settle window's
+    message: str = ""  # start, and what is known of it
 
 
 @dataclass
@@ -162,11 +170,17 @@ class Applier:
     max_poll_interval: float = 15.0
     job_timeout: float = 6 * 3600.0
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def _settler(self) -> Settler:
+        return Settler(self.ledger, self.events.note, self.sleep, self.clock)
 
     # -- resume -------------------------------------------------------------------------------
     def resume(self) -> list[BatchOutcome]:
-        """Settle every batch a previous run left in flight before anything new is sent."""
+        """Settle every batch a previous run left in flight before anything new is sent; one
+        that must stay ``unknown`` is raised (UnresolvedSubmission) once the others are."""
         outcomes = []
+        unresolved: list[str] = []
         for item in self.ledger.in_flight():
             provider = self.providers.get(item.provider)
             list_config = self.list_configs.get(item.batch.list_name)
@@ -177,24 +191,29 @@ class Applier:
                 )
                 continue
             job = item.job
-            if item.state in ("submitting", "unknown") and job is None:
-                job = provider.find_submitted(list_config, item.batch)
-                if job is None:
-                    self.ledger.unsent(
+            if job is None:  # submitting or unknown: the vendor's records settle it
+                self.ledger.unknown(item.entry_id, item.message, since=item.since)
+                try:
+                    job = self._settler().settle(
+                        provider,
+                        list_config,
                         item.entry_id,
-                        "not found at the vendor after a crash; "
-                        "it will be planned and sent again if still needed",
+                        item.batch,
+                        since=item.since,
+                        cause=item.message,
                     )
-                    self.events.note(
-                        f"{item.batch.key}: never reached {provider.vendor}; re-planned"
-                    )
+                except UnresolvedSubmission as exc:
+                    unresolved.append(str(exc))
+                    continue
+                if job is None:
                     _remove_batch_file(item.batch)
                     continue
                 self.ledger.submitted(item.entry_id, job)
-            assert job is not None
             status = self._wait(provider, list_config, item.entry_id, item.batch, job)
             _remove_batch_file(item.batch)
             outcomes.append(self._outcome(item.batch, job, status, resumed=True))
+        if unresolved:
+            raise UnresolvedSubmission("\n".join(unresolved))
         return outcomes
 
     # -- apply --------------------------------------------------------------------------------
@@ -295,11 +314,12 @@ class Applier:
                 )
                 outcomes.append(self._settle(provider, list_config, oldest))
             except AmbiguousSubmission as exc:
-                self.ledger.unknown(entry_id, str(exc))
-                found = provider.find_submitted(list_config, batch)
-                if found is None:
-                    # The vendor holds no such job: the request never took effect.
-                    self.ledger.unsent(entry_id, f"{exc}; not found at the vendor")
+                since = self.clock()
+                self.ledger.unknown(entry_id, str(exc), since=since)
+                found = self._settler().settle(
+                    provider, list_config, entry_id, batch, since=since, cause=str(exc)
+                )
+                if found is None:  # unsent: the next run plans and sends it
                     _remove_batch_file(batch)
                     raise
                 job = found

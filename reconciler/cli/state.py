@@ -1,5 +1,6 @@
-"""``reconciler state``: read the state, break a stale lock by its ID, pull and push the state,
-and migrate it between the configured store and a local file."""
+"""``reconciler state``: read the state, break a stale lock by its ID, record what a vendor
+holds for a batch whose fate is unknown, pull and push the state, and migrate it between the
+configured store and a local file."""
 
 from __future__ import annotations
 
@@ -18,17 +19,19 @@ from reconciler.state.failures import failures_of
 from reconciler.state.local import LocalStateStore
 from reconciler.state.model import parse_state
 from reconciler.state.open import open_store
+from reconciler.state.resolve import resolve
 from reconciler.state.store import StateStore
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("state", help="read, unlock, pull, push or migrate the state")
+    parser = sub.add_parser("state", help="read, unlock, resolve, pull, push or migrate the state")
     commands = parser.add_subparsers(dest="state_command", metavar="COMMAND", required=True)
     for name, help_text in (
         ("list", "lists with the fingerprint of the last export seen"),
         ("show", "the whole state as JSON"),
         ("jobs", "the job ledger"),
         ("unlock", "remove a stale lock (needs its ID)"),
+        ("resolve", "record what a vendor holds for a batch whose fate is unknown"),
         ("pull", "print the stored state file (JSON) on stdout"),
         ("push", "replace the stored state with a state file (same lineage, serial not older)"),
         ("migrate", "copy the state between the configured store and a local file"),
@@ -41,6 +44,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             command.add_argument("--status")
         if name == "unlock":
             command.add_argument("lock_id")
+        if name == "resolve":
+            command.add_argument("entry", metavar="ENTRY", help="the ledger entry's ID")
+            answer = command.add_mutually_exclusive_group(required=True)
+            answer.add_argument(
+                "--sent", metavar="JOB_ID", help="the vendor holds this job of the batch"
+            )
+            answer.add_argument(
+                "--unsent", action="store_true", help="the vendor holds no job of the batch"
+            )
         if name == "push":
             command.add_argument("file", metavar="FILE")
             command.add_argument(
@@ -167,6 +179,23 @@ def run_unlock(args: argparse.Namespace) -> int:
     store = _store(args)
     store.unlock(args.lock_id)
     print(f"Unlocked {terminal(store.location)}.")
+    return 0
+
+
+def run_resolve(args: argparse.Namespace) -> int:
+    store = _store(args)
+    with store.locked("state resolve"):
+        state = store.read()
+        if state is None:
+            raise StateError(f"there is no state at {store.location} yet")
+        entry = resolve(state, args.entry, job_id=args.sent)
+        store.write(state)
+    what = f"list '{entry.list}', {entry.action} batch {entry.index}"
+    if entry.status == "submitted":
+        then = f"as sent, job {entry.vendor_job_id}: the next apply or refresh follows it"
+    else:
+        then = "as never received: the next apply sends the batch again if its plan needs it"
+    print(f"Recorded ledger entry {terminal(entry.id)} ({terminal(what)}) {terminal(then)}.")
     return 0
 
 

@@ -1,9 +1,10 @@
 """The interface every vendor provider implements, and the data it exchanges with apply.
 
 A provider says what it can do (``capabilities``), reads a list's current membership,
-submits one batch file for one action, polls a job, and finds a job it may have submitted
-before a crash. It never decides *what* to change (that is the plan) nor *when* (that is
-apply): it only speaks its vendor's API.
+submits one batch file for one action, polls a job, and looks up a job it may have submitted
+(a crash, or an answer that never came: ``find_submitted``, a :class:`Lookup`). It never
+decides *what* to change (that is the plan) nor *when* (that is apply): it only speaks its
+vendor's API.
 """
 
 from __future__ import annotations
@@ -81,6 +82,44 @@ class JobStatus:
     failures: Sequence[Mapping[str, Any]] = ()  # per-row failures (row index, address, error)
 
 
+class Seen(StrEnum):
+    """What a vendor's own records say of a batch that may have become a job there."""
+
+    FOUND = "found"  # a job of this batch exists: it is adopted
+    ABSENT = "absent"  # the records hold no job of it (now: a later look may find one)
+    CANNOT_TELL = "cannot tell"  # the vendor documents no records to ask
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The answer of ``Provider.find_submitted``. ``basis`` says, in words for the ledger and
+    apply's output, what was asked ("ongage's import listing of list 1001") or why nothing
+    could be ("yesmail documents no listing of its tickets"): a message never claims a lookup
+    that did not happen."""
+
+    seen: Seen
+    basis: str
+    job: JobRef | None = None
+
+    @classmethod
+    def found(cls, job: JobRef, basis: str) -> Lookup:
+        return cls(Seen.FOUND, basis, job)
+
+    @classmethod
+    def absent(cls, basis: str) -> Lookup:
+        return cls(Seen.ABSENT, basis)
+
+    @classmethod
+    def cannot_tell(cls, basis: str) -> Lookup:
+        return cls(Seen.CANNOT_TELL, basis)
+
+
+#: How long a vendor may take to commit a job after it took the request (seconds): an
+#: ambiguous submission is proven absent only by a lookup after that (the option
+#: ``settle_seconds``; ``reconciler/apply/settle.py``).
+DEFAULT_SETTLE_SECONDS = 120.0
+
+
 class SubmissionRefused(ProviderError):
     """The vendor refused to create a job for now (a rate limit, or a limit on the jobs it runs
     at once) and certainly created none, so the batch may be sent again: apply does so once one
@@ -122,6 +161,9 @@ class Provider(abc.ABC):
         self.poll_interval = self.seconds_option("poll_interval_seconds", self.poll_interval)
         # How long one vendor request may take to answer (connecting takes at most 10 s).
         timeout = self.seconds_option("timeout_seconds", RetryPolicy.read_timeout)
+        # How long after an ambiguous submission the vendor's records must still lack the job
+        # before the batch counts as never received.
+        self.settle_seconds = self.seconds_option("settle_seconds", DEFAULT_SETTLE_SECONDS)
         self.http_policy = RetryPolicy(
             read_timeout=timeout, connect_timeout=min(timeout, RetryPolicy.connect_timeout)
         )
@@ -175,10 +217,20 @@ class Provider(abc.ABC):
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         """One status read of a submitted job."""
 
-    def find_submitted(self, list_config: ListConfig, batch: Batch) -> JobRef | None:
-        """After a crash between sending a batch and recording its job ID: the job the vendor
-        holds for this batch, if any (e.g. from its import listing). None means it was never
-        received and may be sent again."""
+    def find_submitted(self, list_config: ListConfig, batch: Batch) -> Lookup:
+        """A batch whose submission may have reached the vendor (a crash between sending it and
+        recording its job ID, or an ambiguous answer): the job the vendor's records hold for it
+        (e.g. its import listing), their proof that none exists yet, or that there are no such
+        records. Apply asks again until the settle window has passed before it trusts an
+        absence (``reconciler/apply/settle.py``)."""
+        return Lookup.cannot_tell(f"{self.vendor} documents no listing of its jobs")
+
+    def resend_is_harmless(self, action: Action) -> str | None:
+        """Why sending one batch of ``action`` twice leaves the vendor as sending it once does
+        (an upsert, setting a membership), in words for the ledger; None when it may not (a
+        bounce counted twice). Asked only when ``find_submitted`` cannot tell: the batch is
+        then sent again after the settle window, or, with None, left for the user to settle
+        (``reconciler state resolve``). The default: None, ask the user."""
         return None
 
     def imports_in_flight(self) -> int:

@@ -21,7 +21,15 @@ from reconciler.exports.files import CsvExportSnapshot, ExportLayout, open_expor
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import Action
 from reconciler.private import open_private, private_dir
-from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
+from reconciler.providers.base import (
+    Batch,
+    BatchFormat,
+    JobRef,
+    JobState,
+    JobStatus,
+    Lookup,
+    Provider,
+)
 from reconciler.providers.http import VendorHttp, field, mapping, whole_number
 from reconciler.providers.listmonk_import import (
     Present,
@@ -326,16 +334,22 @@ class ListmonkProvider(Provider):
         last_line = logs.splitlines()[-1] if logs else ""
         return JobStatus(JobState.FAILED, word, counts, last_line or f"import {word}")
 
-    def find_submitted(self, list_config: ListConfig, batch: Batch) -> JobRef | None:
-        """listmonk runs one import at a time and names it by its file: a match on the name
-        is this batch (for list-subscription actions and webhook bounces, which are
-        synchronous, None)."""
+    def find_submitted(self, list_config: ListConfig, batch: Batch) -> Lookup:
+        """listmonk runs one import at a time and names it by its file: this batch's name is
+        its job; another (or none): no import of it runs or ended last. Subscription changes
+        and webhook bounces are synchronous calls: nothing to look up."""
         if not self._imports(batch.action):
-            return None
+            return Lookup.cannot_tell(f"listmonk keeps no record of a {batch.action.value} call")
         name = import_name(batch)
-        status = self._import_status()
-        if status.get("name") == name:
-            return JobRef(f"import:{name}", {"name": name, "rows": batch.rows})
+        basis = f"listmonk's import status (GET {IMPORT_PATH}), which names the latest import"
+        if self._import_status().get("name") == name:
+            return Lookup.found(JobRef(f"import:{name}", {"name": name, "rows": batch.rows}), basis)
+        return Lookup.absent(basis)
+
+    def resend_is_harmless(self, action: Action) -> str | None:
+        # PUT /api/subscribers/lists sets memberships; a webhook bounce twice is two bounces.
+        if action in (Action.REMOVE, Action.UNSUBSCRIBE, Action.RESUBSCRIBE):
+            return f"a {action.value} there sets list subscriptions: the same twice is as once"
         return None
 
     def _imports(self, action: Action) -> bool:

@@ -10,7 +10,15 @@ from typing import Any
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
 from reconciler.model import Action
-from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
+from reconciler.providers.base import (
+    Batch,
+    BatchFormat,
+    JobRef,
+    JobState,
+    JobStatus,
+    Lookup,
+    Provider,
+)
 from reconciler.providers.http import (
     AmbiguousSubmission,
     VendorHttp,
@@ -134,6 +142,28 @@ class OmnigageProvider(Provider):
             files={"file": (name, data, "text/csv")},
             headers=headers,
         )
+
+    def find_submitted(self, list_config: ListConfig, batch: Batch) -> Lookup:
+        # An import is read only by the ID its creation answers: the document lists no imports
+        # and no way to find one by its upload.
+        return Lookup.cannot_tell(
+            "omnigage documents no listing of its imports: it cannot say whether an import "
+            "of this batch was created"
+        )
+
+    def resend_is_harmless(self, action: Action) -> str | None:
+        """Every import is created with ``unique-primary-email: true``: a row whose address a
+        contact holds updates that contact instead of creating another (specs/vendors/
+        omnigage.md), so the same file imported twice leaves the contacts as once: the
+        second finds every contact the first created and writes the same values. Omnigage
+        can only add and update."""
+        if action in (Action.ADD, Action.UPDATE):
+            return (
+                f"an {action.value} there is an import with unique-primary-email, which updates "
+                "the contact holding each address: the same rows imported twice leave the "
+                "contacts as once"
+            )
+        return None
 
     def poll(self, list_config: ListConfig, job: JobRef) -> JobStatus:
         path = f"/api/v1/import-contacts/{job.vendor_job_id}"

@@ -27,6 +27,7 @@ from reconciler.providers.base import (
     JobRef,
     JobState,
     JobStatus,
+    Lookup,
     Provider,
 )
 from reconciler.providers.http import (
@@ -235,13 +236,16 @@ class OngageProvider(Provider):
             self._running.get(list_config.list_id, set()).discard(job.vendor_job_id)
         return JobStatus(state, str(status), counts, message)
 
-    def find_submitted(self, list_config: ListConfig, batch: Batch) -> JobRef | None:
-        """Ongage's import listing names each import by its file: batch files have unique,
-        unguessable names, so a match is this batch."""
+    def find_submitted(self, list_config: ListConfig, batch: Batch) -> Lookup:
+        """Ongage's import listing ("a collection of all import details for a given list")
+        names each import by its file: batch files have unique, unguessable names, so a match
+        is this batch, and no match proves that no import of it exists (yet)."""
         if batch.url is None:
-            return None
+            # Staged before it is recorded: an import POST always names its file's URL.
+            return Lookup.absent("the batch was never staged, so no import can name its file")
         wanted = _file_name(batch.url)
         path = f"/{batch.vendor_list_id}/api/import"
+        basis = f"ongage's import listing of list {batch.vendor_list_id} (GET {path})"
         data = self.http.json("GET", path)
         items = field(data, "payload", vendor="ongage", endpoint=f"GET {path}")
         for item in items if isinstance(items, list) else [items]:
@@ -251,8 +255,8 @@ class OngageProvider(Provider):
             ):
                 found = field(item, "id", vendor="ongage", endpoint=f"GET {path}")
                 self._running.setdefault(batch.vendor_list_id, set()).add(str(found))
-                return JobRef(str(found), {"file": wanted})
-        return None
+                return Lookup.found(JobRef(str(found), {"file": wanted}), basis)
+        return Lookup.absent(basis)
 
     # -- reading ------------------------------------------------------------------------------
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:

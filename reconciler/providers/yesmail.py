@@ -13,7 +13,15 @@ from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
 from reconciler.failures import rows_message
 from reconciler.model import Action
-from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
+from reconciler.providers.base import (
+    Batch,
+    BatchFormat,
+    JobRef,
+    JobState,
+    JobStatus,
+    Lookup,
+    Provider,
+)
 from reconciler.providers.http import (
     AmbiguousSubmission,
     VendorHttp,
@@ -217,6 +225,26 @@ class YesmailProvider(Provider):
         if failures:
             message = f"{message}: {rows_message(failures, max(failed_rows, len(failures)))}"
         return JobStatus(JobState.FAILED, state, counts, message, failures)
+
+    def find_submitted(self, list_config: ListConfig, batch: Batch) -> Lookup:
+        # A ticket is found only by the number the import's answer carries (Content-Location):
+        # the document offers no listing of tickets, nor a search by responseRef.
+        return Lookup.cannot_tell(
+            "yesmail documents no listing of its tickets: it cannot say whether a file import "
+            "of this batch was created"
+        )
+
+    def resend_is_harmless(self, action: Action) -> str | None:
+        """Every import is ``importType: update``, which the document defines as "update
+        existing records with the data available, or insert new records if no match is found":
+        an upsert, so the same file imported twice leaves the load table as once (an add of a
+        member already there updates the same values). Yesmail can only add and update."""
+        if action in (Action.ADD, Action.UPDATE):
+            return (
+                f"an {action.value} there is a file import with importType update, an upsert: "
+                "the same rows imported twice leave the list as once"
+            )
+        return None
 
     def _results(self, location: str, job: JobRef) -> tuple[dict[str, int], list[dict[str, Any]]]:
         result_id = location.rstrip("/").rsplit("/", 1)[-1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +18,11 @@ from reconciler.providers.base import Batch, JobRef, JobStatus
 from reconciler.redact import scrub, scrub_data
 from reconciler.state.model import IN_FLIGHT, JobEntry, RunEntry, State, now
 from reconciler.state.store import StateStore
+
+#: What is known of a `submitting` entry a run left behind.
+CRASHED = (
+    "a run ended after recording this batch as being sent, before recording the vendor's answer"
+)
 
 
 def without_query(url: str | None) -> str | None:
@@ -99,10 +105,12 @@ class StateLedger:
         entry.submitted_at = now()
         self._save()
 
-    def unknown(self, entry_id: str, message: str) -> None:
+    def unknown(self, entry_id: str, message: str, *, since: datetime) -> None:
+        """The submission's fate is unknown since ``since`` (kept when it already was)."""
         entry = self._entry(entry_id)
         entry.status = "unknown"
         entry.message = scrub(message)
+        entry.unknown_since = entry.unknown_since or since
         self._save()
 
     def unsent(self, entry_id: str, message: str) -> None:
@@ -166,7 +174,12 @@ class StateLedger:
                 if entry.vendor_job_id is not None
                 else None
             )
-            items.append(InFlight(entry.id, entry.status, batch, entry.provider, job))
+            # A crashed run's `submitting` entry: its request left after it was recorded.
+            since = entry.unknown_since or entry.created_at
+            message = entry.message or (CRASHED if entry.status == "submitting" else "")
+            items.append(
+                InFlight(entry.id, entry.status, batch, entry.provider, job, since, message)
+            )
         return items
 
     def pending_rows(self, list_name: str) -> dict[str, int]:

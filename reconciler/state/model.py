@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from reconciler.errors import StateError
 from reconciler.redact import scrub_json
 
-FORMAT_VERSION = 1
+#: 2: ``jobs[].unknown_since`` (version 1 files read as having none; ``specs/state.md``).
+FORMAT_VERSION = 2
 
 JobStatusName = Literal["submitting", "submitted", "succeeded", "failed", "unknown", "unsent"]
 IN_FLIGHT: frozenset[str] = frozenset({"submitting", "submitted", "unknown"})
@@ -63,6 +64,8 @@ class JobEntry(_Model):
     job_detail: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=now)
     submitted_at: datetime | None = None
+    # When the submission became ambiguous (``unknown``): the settle window is measured from it.
+    unknown_since: datetime | None = None
     finished_at: datetime | None = None
     vendor_status: str | None = None
     counts: dict[str, int] = Field(default_factory=dict)
@@ -111,8 +114,14 @@ def _content_json(data: Any) -> str:
     return State.model_validate(data).model_dump_json(exclude=_NOT_CONTENT)
 
 
+def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no ``unknown_since``: an ``unknown`` entry's window is then measured from
+    its ``created_at`` (the ledger's ``in_flight``)."""
+    return {**data, "format_version": 2}
+
+
 #: Upgrade chain: a function from version N's dict to version N+1's.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1}
 
 
 def parse_state(text: str, where: str) -> State:

@@ -20,7 +20,7 @@ import pytest
 from reconciler.config.schema import ListConfig
 from reconciler.errors import ProviderError
 from reconciler.model import Action
-from reconciler.providers.base import Batch, JobRef, JobState, JobStatus, Provider
+from reconciler.providers.base import Batch, JobRef, JobState, JobStatus, Provider, Seen
 from reconciler.providers.registry import provider_class
 from reconciler.sandbox.server import EmbeddedSandbox
 from reconciler.staging.http import HttpStager
@@ -259,11 +259,18 @@ class ProviderConformance(abc.ABC):
     ) -> None:
         self.seed(sandbox, {})
         batch = self.batch(provider, tmp_path, stager, Action.ADD, [("ann@example.com", "Ann")])
-        assert provider.find_submitted(self.list_config(), batch) is None
+        before = provider.find_submitted(self.list_config(), batch)
+        assert before.job is None
         job = provider.submit(self.list_config(), batch)
-        found = provider.find_submitted(self.list_config(), batch)
-        if found is not None:  # vendors with a job listing find it; others say so in their spec
-            assert found.vendor_job_id == job.vendor_job_id
+        after = provider.find_submitted(self.list_config(), batch)
+        # Vendors with a job listing prove the batch absent, then find its job; the others say
+        # they cannot tell, each time, and declare whether a second send of an add is harmless.
+        if before.seen is Seen.CANNOT_TELL:
+            assert after.seen is Seen.CANNOT_TELL and after.job is None
+            assert after.basis.startswith(f"{self.vendor} ")
+        else:
+            assert (before.seen, after.seen) == (Seen.ABSENT, Seen.FOUND)
+            assert after.job is not None and after.job.vendor_job_id == job.vendor_job_id
 
     def test_failed_job_ends_failed_with_the_vendors_message(
         self, provider: Provider, sandbox: EmbeddedSandbox, stager: HttpStager, tmp_path: Path

@@ -25,7 +25,7 @@ import pytest
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
 from reconciler.model import Action
-from reconciler.providers.base import Batch, JobState
+from reconciler.providers.base import Batch, JobState, Seen
 from reconciler.providers.ongage import ImportRefused, OngageProvider
 from reconciler.sandbox.server import EmbeddedSandbox
 
@@ -186,7 +186,7 @@ def test_every_request_the_provider_sends_is_in_the_contract(
         batch = staged(sandbox, tmp_path, action, "email,first_name\nann@example.com,Ann\n")
         assert run(provider, batch) is JobState.SUCCEEDED
     provider.read_current("news", LC)
-    assert provider.find_submitted(LC, batch) is not None
+    assert provider.find_submitted(LC, batch).job is not None
     log = sandbox.app.request_log()
     assert {r["vendor"] for r in log} == {"ongage"}
     sent = {(r["method"], "/{list_id}" + template(r["path"])) for r in log}
@@ -393,7 +393,7 @@ def test_a_refusal_that_outlasts_the_retries_leaves_the_batch_unsent(
     assert str(exc.value) == message
     assert post_statuses(sandbox) == [fault["status"]] * 6
     assert imports_of(sandbox, batch) == []
-    assert provider.find_submitted(LC, batch) is None  # what apply asks next: nothing to adopt
+    assert provider.find_submitted(LC, batch).seen is Seen.ABSENT  # what apply asks: no job
 
 
 def test_another_500_on_the_import_post_stays_ambiguous(

@@ -100,6 +100,8 @@ RUNS: list[tuple[str, ...]] = [
     ("apply", "--auto-approve"),
     ("refresh",),
     ("state", "show"),  # the whole state; `state list` and `state jobs` print parts of it
+    # Under the lock, reads and writes the state: here refused (no such entry), changing nothing.
+    ("state", "resolve", "0123456789abcdef", "--unsent"),
     ("drift", "--report", "out/drift.html", "--report", "out/drift.json", "--report", "out/d.md"),
     ("suppressions", "pull"),
     ("show", "out/plan.zip"),  # the plan saved above; show reads no configuration
@@ -141,7 +143,8 @@ def test_no_artifact_holds_a_credential(full_run: tuple[FaultProject, list[Run]]
     p, runs = full_run
     tmp_path = p.root
     # drift: 2, the Yesmail and Omnigage lists cannot be read back (every member is "to apply")
-    assert [r.code for r in runs] == [0, 0, 5, 0, 0, 2, 0, 0, 1], [r.err for r in runs]
+    assert [r.code for r in runs] == [0, 0, 5, 0, 0, 1, 2, 0, 0, 1], [r.err for r in runs]
+    assert runs[5].err.startswith("Error: no ledger entry '0123456789abcdef'")
     assert runs[-1].err == "Error: ongage POST /1001/api/export: answered 401: denied\n"
     for run in runs:
         assert leaks(run.out) == leaks(run.err) == []

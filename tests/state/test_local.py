@@ -82,7 +82,12 @@ def test_upgrade_chain_runs_step_by_step(monkeypatch: pytest.MonkeyPatch) -> Non
     state = parse_state(
         json.dumps({"format_version": 0, "lineage": "L", "serial": 3, "ledger": []}), "old.json"
     )
-    assert (state.format_version, state.lineage, state.serial, state.jobs) == (1, "L", 3, [])
+    assert (state.format_version, state.lineage, state.serial, state.jobs) == (
+        FORMAT_VERSION,
+        "L",
+        3,
+        [],
+    )
 
 
 def test_write_of_ten_thousand_jobs_stays_cheap(tmp_path: Path) -> None:

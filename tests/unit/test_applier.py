@@ -42,7 +42,7 @@ class FakeLedger:
     def submitted(self, entry_id: str, job: JobRef) -> None:
         self.writes.append(("submitted", entry_id, job.vendor_job_id))
 
-    def unknown(self, entry_id: str, message: str) -> None:
+    def unknown(self, entry_id: str, message: str, *, since: datetime) -> None:
         self.writes.append(("unknown", entry_id, message))
 
     def unsent(self, entry_id: str, message: str) -> None:
@@ -173,7 +173,9 @@ def test_resume_records_a_status_that_comes_back_as_a_new_one(tmp_path: Path) ->
     provider = ScriptedProvider(tmp_path, script)
     path = tmp_path / "batches" / "run0" / "news" / "news-add-0001.csv"
     batch = Batch("news", "L1", Action.ADD, 1, path, 1, "0" * 64)
-    ledger = FakeLedger([InFlight("e7", "submitted", batch, "p", JobRef("J1"))])
+    ledger = FakeLedger(
+        [InFlight("e7", "submitted", batch, "p", JobRef("J1"), datetime(2026, 1, 1, tzinfo=UTC))]
+    )
     sleeps: list[float] = []
     (outcome,) = applier(tmp_path, provider, ledger, sleeps).resume()
     assert (outcome.state, outcome.resumed) == (JobState.FAILED, True)

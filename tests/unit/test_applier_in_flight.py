@@ -48,7 +48,7 @@ class Ledger:
     def submitted(self, entry_id: str, job: JobRef) -> None:
         self.log.append(f"ledger submitted {entry_id} {job.vendor_job_id}")
 
-    def unknown(self, entry_id: str, message: str) -> None:
+    def unknown(self, entry_id: str, message: str, *, since: datetime) -> None:
         self.log.append(f"ledger unknown {entry_id}")
 
     def unsent(self, entry_id: str, message: str) -> None:
