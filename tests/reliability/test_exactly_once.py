@@ -248,6 +248,26 @@ def test_the_connection_drops_before_the_vendor_acts(tmp_path: Path, vendor: str
     exactly_once(p, sc)
 
 
+#: Each vendor's status read of a job (a prefix of its path).
+STATUS_READ = {
+    "ongage": "/ongage/1001/api/import/",
+    "listmonk": "/listmonk/api/import/subscribers",
+    "yesmail": "/yesmail/v2/tickets/",
+    "omnigage": "/omnigage/api/v1/import-contacts/",
+}
+
+
+@ALL
+def test_a_dropped_status_read_is_retried(tmp_path: Path, vendor: str) -> None:
+    """#15 item 4: a read whose connection broke is retried like a 5xx, never the end of apply."""
+    p = project(tmp_path, vendor)
+    p.inject(path=STATUS_READ[vendor], method="GET", kind="drop", count=2)
+    apply(p)
+    dropped = [r for r in p.requests() if r["method"] == "GET" and r["status"] == 0]
+    assert len(dropped) == 2 and p.faults_pending() == 0
+    exactly_once(p, SCENARIOS[vendor])
+
+
 # -- killed right after the vendor took the batch, rerun while it is still committing --------
 @pytest.mark.parametrize("vendor", LISTED)
 def test_killed_after_the_vendor_took_it_and_rerun_while_it_commits(
