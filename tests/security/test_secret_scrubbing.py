@@ -34,7 +34,7 @@ from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 from reconciler.state.ledger import StateLedger
 from reconciler.state.local import LocalStateStore
-from reconciler.state.model import ExportSeen, ListState, RunEntry, State, parse_state
+from reconciler.state.model import ExportSeen, ListState, RunEntry, State, now, parse_state
 from tests.reliability.harness import FaultProject
 
 NOW = datetime(2026, 11, 23, 3, 20, tzinfo=UTC)
@@ -129,7 +129,7 @@ def test_the_ledger_keeps_vendors_messages_with_the_secrets_masked(
         sent, JobStatus(JobState.FAILED, "90001", {}, f"answered 401: {TOKEN}", refused)
     )
     lost = ledger.submitting(REMOVALS, provider="og", url=None)
-    ledger.unknown(lost, f"timed out; {ODD}")
+    ledger.unknown(lost, f"timed out; {ODD}", since=now())
     ledger.unsent(lost, f"answered 400: {WIDE}; not found at the vendor")
     ledger.finish_run("failed batches")
 
