@@ -210,6 +210,8 @@ class Applier:
                     continue
                 self.ledger.submitted(item.entry_id, job)
             status = self._wait(provider, list_config, item.entry_id, item.batch, job)
+            # Its staged copy too (a web directory, a bucket): it holds addresses.
+            _retire(self.stager_for(item.provider), item.batch)
             _remove_batch_file(item.batch)
             outcomes.append(self._outcome(item.batch, job, status, resumed=True))
         if unresolved:
