@@ -11,7 +11,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -87,6 +87,11 @@ class NoReadEvents:
         return None
 
 
+#: (list name, its configuration, the vendor, a private scratch directory) → the list's
+#: applied membership as a snapshot, or None when none is recorded.
+AppliedReader = Callable[[str, ListConfig, str, Path], CurrentSnapshot | None]
+
+
 class Runtime:
     def __init__(
         self, loaded: LoadedConfig, *, workdir: Path, read_events: ReadEvents | None = None
@@ -99,6 +104,9 @@ class Runtime:
         self._stagers: dict[str, Stager | None] = {}
         self.sandbox_url: str | None = None
         self._scratch: Path | None = None
+        #: The applied membership of a list whose vendor cannot be read (set by the command
+        #: from the state it read): its current state instead of "unknown", when recorded.
+        self.applied: AppliedReader | None = None
 
     def __enter__(self) -> Runtime:
         return self
@@ -184,6 +192,13 @@ class Runtime:
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
         provider = self.provider(list_config.provider)
         if not provider.can_read_current:
+            recorded = (
+                self.applied(list_name, list_config, provider.vendor, self.scratch() / "applied")
+                if self.applied is not None
+                else None
+            )
+            if recorded is not None:
+                return recorded
             return UnknownSnapshot(
                 f"{provider.vendor} has no documented API to read list membership and "
                 "no export file is configured: taken as empty",

@@ -11,6 +11,7 @@ from pathlib import Path
 from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome, Events
 from reconciler.apply.events import LogEvents, RichEvents
 from reconciler.apply.inflight import pending_rows
+from reconciler.apply.recording import RecordingLedger, finish_with_applied
 from reconciler.apply.staleness import check_config, check_fresh, check_state
 from reconciler.cli.common import load, reading_progress
 from reconciler.cli.exitcodes import ExitCode
@@ -27,6 +28,8 @@ from reconciler.providers.base import JobState, Provider
 from reconciler.render.failures import failure_line
 from reconciler.render.safe import terminal
 from reconciler.runtime import Runtime, config_dir, require_staging
+from reconciler.state.applied import applied_reader
+from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import entries, failures_of
 from reconciler.state.ledger import StateLedger
 from reconciler.state.model import ExportSeen, ListState, State, now
@@ -111,7 +114,7 @@ def _verify(loaded: LoadedConfig, runtime: Runtime, targets: list[str] | None) -
     plan = build_plan(loaded, targets=targets, vendors=runtime)
     problems = []
     for lp in plan.lists:
-        if lp.current is not None and lp.current.kind == "unknown":
+        if lp.current is not None and lp.current.kind in ("unknown", "applied"):
             continue  # the vendor cannot be read back: nothing to compare
         left = {
             k: n
@@ -145,10 +148,16 @@ def wire(
     providers: Mapping[str, Provider] = {
         name: rt.provider(name) for name in loaded.config.providers
     }
+    # Lists whose vendor cannot be read are planned from what this state applied to them,
+    # and each job that applies rows to one is journaled (reconciler/apply/recording.py).
+    blobs = blobs_for(store)
+    rt.applied = applied_reader(blobs, lambda: ledger.state)
     applier = Applier(
         providers=providers,
         list_configs=loaded.config.lists,
-        ledger=ledger,
+        ledger=RecordingLedger(
+            ledger, blobs, providers, loaded.config.lists, rt.scratch() / "journal"
+        ),
         batch_dir=base / ".reconciler" / "batches" / run_id,
         events=events or LogEvents(sys.stdout),
         stager_for=rt.stager_for,
@@ -236,8 +245,14 @@ def send(
     targets: list[str] | None,
 ) -> int:
     """Send the plan's rows, report, verify; the exit code."""
+    blobs = blobs_for(ledger.store)
     if not plan.has_actions:
-        ledger.finish_run("no changes", settled=targets is None)
+        finish_with_applied(
+            ledger,
+            blobs,
+            rt.scratch(),
+            lambda: ledger.finish_run("no changes", settled=targets is None),
+        )
         for line in failed_rows(ledger, config_dir(loaded)):  # of the jobs it resumed
             print(line)
         failed = any(o.state is JobState.FAILED for o in resumed)
@@ -262,7 +277,9 @@ def send(
     )
     # Every list planned afresh and sent to the end: the crashed runs this one resumed are
     # settled (with --target, the other lists' batches stay protected).
-    ledger.finish_run(outcome, settled=targets is None)
+    finish_with_applied(
+        ledger, blobs, rt.scratch(), lambda: ledger.finish_run(outcome, settled=targets is None)
+    )
     if differences:
         print("Verification:\n" + "\n".join(differences))
     if report.failed:

@@ -28,6 +28,8 @@ from reconciler.plan.pending import subtract_pending
 from reconciler.render.failures import failure_line
 from reconciler.render.text import render_text, use_colour
 from reconciler.runtime import Runtime, config_dir
+from reconciler.state.applied import applied_reader
+from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import last_apply_failures
 from reconciler.state.model import State
 from reconciler.state.open import open_store
@@ -110,10 +112,21 @@ def raise_if_gaps(plan: Plan) -> None:
     gaps = [gap for lp in plan.lists for gap in lp.gaps]
     if gaps:
         lines = "\n".join(f"  - {g.explanation}" for g in gaps)
+        recorded = sorted(
+            lp.name for lp in plan.lists if lp.gaps and lp.current and lp.current.kind == "applied"
+        )
+        forget = (
+            "\nLists planned from what reconciler applied ("
+            + ", ".join(recorded)
+            + "): once you have changed those members at the vendor by hand, tell the state "
+            "with `reconciler state forget LIST --member EMAIL`."
+            if recorded
+            else ""
+        )
         raise CapabilityError(
             "the plan needs actions the vendors' documented APIs cannot perform; nothing was "
             f"sent:\n{lines}\nChange the lists' mode/drop_action or the sources, or manage "
-            "these contacts at the vendor directly."
+            f"these contacts at the vendor directly.{forget}"
         )
 
 
@@ -126,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     # between makes the plan stale rather than going unnoticed.
     state_before = store.read()
     with Runtime(loaded, workdir=workdir) as runtime, reading_progress(runtime, args):
+        runtime.applied = applied_reader(blobs_for(store), lambda: state_before)
         plan = build_plan(loaded, targets=args.target, vendors=runtime)
     # Jobs still in flight (another apply running, or one that crashed) already carry some
     # rows: they are shown as pending, not planned twice.

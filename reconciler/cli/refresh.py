@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from reconciler.apply.recording import finish_with_applied
 from reconciler.cli.apply import EXIT_FAILED_BATCHES, failed_rows, wire
 from reconciler.cli.common import add_config_argument, load
 from reconciler.providers.base import JobState
 from reconciler.render.safe import terminal
 from reconciler.runtime import Runtime, config_dir
+from reconciler.state.blobs import blobs_for
 from reconciler.state.open import open_store
 
 
@@ -33,7 +35,12 @@ def run(args: argparse.Namespace) -> int:
         ledger.start_run("refresh")
         outcomes = applier.resume()
         failed = [o for o in outcomes if o.state is JobState.FAILED]
-        ledger.finish_run("failed batches" if failed else "succeeded")
+        finish_with_applied(
+            ledger,
+            blobs_for(store),
+            rt.scratch(),
+            lambda: ledger.finish_run("failed batches" if failed else "succeeded"),
+        )
     for outcome in outcomes:
         # The job ID is the vendor's answer (or the ledger's record of it) and the batch key
         # holds the list's name: neither may move the cursor or forge a line.

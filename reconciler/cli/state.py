@@ -5,13 +5,19 @@ configured store and a local file."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+from reconciler.cli import state_members
 from reconciler.cli.common import add_config_argument
 from reconciler.config.loader import load_config
 from reconciler.errors import ConfigError, StateError
+from reconciler.private import private_dir
 from reconciler.render.failures import failure_line
 from reconciler.render.safe import terminal
 from reconciler.runtime import config_dir
@@ -35,6 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("pull", "print the stored state file (JSON) on stdout"),
         ("push", "replace the stored state with a state file (same lineage, serial not older)"),
         ("migrate", "copy the state between the configured store and a local file"),
+        ("members", "what reconciler applied to a list whose vendor cannot be read"),
+        ("forget", "forget what was applied to a list, or to some of its members"),
     ):
         command = commands.add_parser(name, help=help_text)
         add_config_argument(command)
@@ -44,6 +52,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             command.add_argument("--status")
         if name == "unlock":
             command.add_argument("lock_id")
+        if name in ("members", "forget"):
+            state_members.add_arguments(name, command)
         if name == "resolve":
             command.add_argument("entry", metavar="ENTRY", help="the ledger entry's ID")
             answer = command.add_mutually_exclusive_group(required=True)
@@ -97,6 +107,30 @@ def _open(args: argparse.Namespace) -> tuple[StateStore, Path]:
             raise exc from None
     base = config_dir(loaded)
     return open_store(base, loaded.config.state), base
+
+
+def run_members(args: argparse.Namespace) -> int:
+    store, base = _open(args)
+    with _scratch(base) as scratch:
+        return state_members.run_members(args, store, scratch)
+
+
+def run_forget(args: argparse.Namespace) -> int:
+    store, base = _open(args)
+    with _scratch(base) as scratch:
+        return state_members.run_forget(args, store, scratch)
+
+
+@contextlib.contextmanager
+def _scratch(base: Path) -> Iterator[Path]:
+    """A private directory of this command's own for copies of the applied membership (which
+    holds addresses), removed on exit."""
+    root = private_dir(base / ".reconciler" / "work")
+    directory = Path(tempfile.mkdtemp(prefix="state-", dir=root))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def run_list(args: argparse.Namespace) -> int:

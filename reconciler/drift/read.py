@@ -12,6 +12,8 @@ from reconciler.drift.model import Drift
 from reconciler.engine.planner import build_plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.runtime import Runtime, config_dir
+from reconciler.state.applied import applied_reader
+from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import last_apply_failures
 from reconciler.state.open import open_store
 
@@ -20,9 +22,11 @@ def read_drift(
     loaded: LoadedConfig, *, targets: Sequence[str] | None = None, sample: int = SAMPLE
 ) -> Drift:
     workdir = config_dir(loaded) / ".reconciler" / "work"
+    store = open_store(config_dir(loaded), loaded.config.state)
+    state = store.read()
     with Runtime(loaded, workdir=workdir) as runtime:
+        runtime.applied = applied_reader(blobs_for(store), lambda: state)
         plan = build_plan(loaded, targets=targets, vendors=runtime)
-    state = open_store(config_dir(loaded), loaded.config.state).read()
     # Rows of jobs still in flight are counted once, as pending, not as changes too.
     plan = subtract_pending(plan, pending_rows(state))
     # As the plan's note: the refused rows of lists the next apply sends to again.

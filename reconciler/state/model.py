@@ -14,7 +14,8 @@ from reconciler.errors import StateError
 from reconciler.redact import scrub_json
 
 #: 2: ``jobs[].unknown_since`` (version 1 files read as having none; ``specs/state.md``).
-FORMAT_VERSION = 2
+#: 3: ``lists.NAME.applied``, the applied membership (version 2 files read as having none).
+FORMAT_VERSION = 3
 
 JobStatusName = Literal["submitting", "submitted", "succeeded", "failed", "unknown", "unsent"]
 IN_FLIGHT: frozenset[str] = frozenset({"submitting", "submitted", "unknown"})
@@ -36,12 +37,22 @@ class ExportSeen(_Model):
     read_at: datetime | None = None
 
 
+class AppliedRef(_Model):
+    """A list's applied membership file beside the state (``reconciler/state/applied.py``)."""
+
+    file: str  # its name in the state's blob store, e.g. lists/vip-0123456789abcdef.parquet
+    sha256: str
+    rows: int
+    merged_at: datetime
+
+
 class ListState(_Model):
     provider: str
     vendor: str
     vendor_list_id: str
     last_export: ExportSeen | None = None
     last_applied_at: datetime | None = None
+    applied: AppliedRef | None = None
 
 
 class JobEntry(_Model):
@@ -120,8 +131,13 @@ def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "format_version": 2}
 
 
+def _from_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 had no applied membership: its lists are read as having recorded none."""
+    return {**data, "format_version": 3}
+
+
 #: Upgrade chain: a function from version N's dict to version N+1's.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}
 
 
 def parse_state(text: str, where: str) -> State:

@@ -149,8 +149,8 @@ class _Store:
 
 
 @contextmanager
-def _runtime(*args: Any, **kwargs: Any) -> Iterator[None]:
-    yield
+def _runtime(*args: Any, **kwargs: Any) -> Iterator[SimpleNamespace]:
+    yield SimpleNamespace(scratch=lambda: Path("."))
 
 
 def test_refresh_shows_batch_keys_and_vendor_job_ids_escaped(
@@ -166,7 +166,12 @@ def test_refresh_shows_batch_keys_and_vendor_job_ids_escaped(
     monkeypatch.setattr(refresh, "config_dir", lambda loaded: tmp_path)
     monkeypatch.setattr(refresh, "open_store", lambda *a, **k: _Store())
     monkeypatch.setattr(refresh, "Runtime", _runtime)
-    monkeypatch.setattr(refresh, "wire", lambda *a: (_Ledger(), applier))
+    monkeypatch.setattr(refresh, "wire", lambda *a, **k: (_Ledger(), applier))
+    # No applied membership to merge: the run just ends.
+    monkeypatch.setattr(refresh, "blobs_for", lambda store: None)
+    monkeypatch.setattr(
+        refresh, "finish_with_applied", lambda ledger, blobs, scratch, finish: finish()
+    )
     assert refresh.run(argparse.Namespace(state=None)) == 0
     assert capsys.readouterr().out.splitlines() == [
         "news\\x1b[2J/add/0001/abababababababab: succeeded (job 9\\x1b[1A\\n)"

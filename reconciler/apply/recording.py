@@ -1,0 +1,102 @@
+"""Recording the applied membership while apply runs (``reconciler/state/applied.py``).
+
+The ledger apply writes through is wrapped: when a job of a list whose vendor cannot be read
+ends having applied rows, those rows are journaled *before* the ledger records the job as
+ended, while its batch file is still on disk. A crash in between leaves the job in flight and
+its journal written: the next run polls the job again and journals the same rows again, which
+the merge takes as one. At the end of the run the journals are merged into each list's file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from reconciler.config.schema import ListConfig
+from reconciler.engine.duck import connect
+from reconciler.model import Action
+from reconciler.providers.base import JobState, JobStatus, Provider
+from reconciler.state.applied import journals, list_files, merge, record_batch
+from reconciler.state.blobs import Blobs
+from reconciler.state.ledger import StateLedger
+from reconciler.state.model import State
+
+
+def applied_rows_known(status: JobStatus) -> bool:
+    """Whether the rows the vendor applied are known: all of them when the job succeeded; all
+    but the refused ones when it failed row by row and named every refused row."""
+    if status.state is JobState.SUCCEEDED:
+        return True
+    failed = status.counts.get("failed")
+    return bool(status.failures) and failed is not None and len(status.failures) >= failed
+
+
+class RecordingLedger:
+    """A :class:`StateLedger` that journals the applied rows of the lists it is told to."""
+
+    def __init__(
+        self,
+        ledger: StateLedger,
+        blobs: Blobs,
+        providers: Mapping[str, Provider],
+        list_configs: Mapping[str, ListConfig],
+        scratch: Path,
+    ) -> None:
+        self.scratch = scratch
+        self.ledger = ledger
+        self.blobs = blobs
+        self.providers = providers
+        self.list_configs = list_configs
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ledger, name)
+
+    def finished(self, entry_id: str, status: JobStatus) -> None:
+        entry = next(e for e in self.ledger.state.jobs if e.id == entry_id)
+        provider = self.providers.get(entry.provider)
+        list_config = self.list_configs.get(entry.list)
+        path = Path(entry.file)
+        if (
+            provider is not None
+            and list_config is not None
+            and not provider.can_read_current
+            and applied_rows_known(status)
+            and path.is_file()
+        ):
+            action = Action(entry.action)
+            fmt = provider.batch_format(list_config, action)
+            refused = [str(f.get("email") or "") for f in status.failures]
+            record_batch(self.blobs, entry.list, entry_id, action, path, fmt, refused, self.scratch)
+        self.ledger.finished(entry_id, status)
+
+
+def merge_applied(state: State, blobs: Blobs, scratch: Path) -> list[str]:
+    """Merge every list's journals into its membership file and point ``state`` at it (the
+    caller writes the state); the names to delete once the state is written: the journals
+    merged, and the list's files older than the one before (kept: the state's backup names
+    it)."""
+    merged: list[str] = []
+    con = connect()
+    try:
+        for name, list_state in state.lists.items():
+            if not journals(blobs, name):
+                continue
+            previous = list_state.applied
+            ref, names = merge(con, blobs, name, previous, scratch / "applied")
+            list_state.applied = ref
+            keep = {r.file for r in (ref, previous) if r is not None}
+            merged += names + [f for f in list_files(blobs, name) if f not in keep]
+    finally:
+        con.close()
+    return merged
+
+
+def finish_with_applied(
+    ledger: StateLedger, blobs: Blobs, scratch: Path, finish: Callable[[], None]
+) -> None:
+    """End a run: the journals merged into the lists' files, the state written by ``finish``
+    (naming the new files), and only then the merged journals deleted."""
+    merged = merge_applied(ledger.state, blobs, scratch)
+    finish()
+    for name in merged:
+        blobs.delete(name)
