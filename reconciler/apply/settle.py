@@ -14,10 +14,12 @@ immediate look proves nothing. The ledger entry stays ``unknown`` until one of:
   for a crashed run's ``submitting`` entry, from when it was recorded); within it the vendor is
   asked again with backoff (1 s, doubling, at most 30 s) and once more as it ends;
 - the vendor documents no records to ask (CANNOT_TELL): after the window, ``unsent`` only when
-  the provider declares that a second send of this action's batch leaves the vendor as one
-  does (``Provider.resend_is_harmless``), which the ledger and apply's output then say;
-  otherwise the entry stays ``unknown`` and :class:`UnresolvedSubmission` stops apply, naming
-  what to check at the vendor and how to record the answer (``reconciler state resolve``).
+  the user chose it (the provider option ``resend_unknown: if_harmless``) and the provider
+  declares that a second send of this action's batch leaves the vendor as one does
+  (``Provider.resend_is_harmless``), which the ledger and apply's output then say; otherwise
+  (the default, ``ask``: nothing is sent again on a guess) the entry stays ``unknown`` and
+  :class:`UnresolvedSubmission` stops apply, naming what to check at the vendor and how to
+  record the answer (``reconciler state resolve``).
 """
 
 from __future__ import annotations
@@ -115,17 +117,23 @@ class Settler:
             self.note(f"{batch.key}: {message}")
             return
         harmless = provider.resend_is_harmless(batch.action)
-        if harmless is not None:
+        if harmless is not None and provider.resend_unknown == "if_harmless":
             message = f"{cause}; {lookup.basis}; {harmless}, so the batch is sent again"
             self.ledger.unsent(entry_id, message)
             self.note(f"{batch.key}: {message}")
             return
         self.ledger.unknown(entry_id, cause, since=since)
+        why = (
+            f"reconciler does not send it again on a guess ({harmless}: the provider option "
+            "resend_unknown: if_harmless would send it again)"
+            if harmless is not None
+            else f"a {batch.action.value} sent twice may not leave {provider.vendor} as once, "
+            "so it is not sent again without you"
+        )
         raise UnresolvedSubmission(
             f"{batch.list_name}: {batch.action.value} batch {batch.index} ({batch.rows:,} "
             f"row(s), ledger entry {entry_id}) may have reached {provider.vendor} ({cause}), "
-            f"and {lookup.basis}; a {batch.action.value} sent twice may not leave "
-            f"{provider.vendor} as once, so it is not sent again without you. Check at "
+            f"and {lookup.basis}; {why}. Check at "
             f"{provider.vendor} for a job created from {since.isoformat(timespec='seconds')} on "
             f"of the list {batch.vendor_list_id}, then record what you found: `reconciler "
             f"state resolve {entry_id} --sent JOB_ID` (apply follows that job) or `reconciler "

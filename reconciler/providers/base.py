@@ -126,6 +126,10 @@ class SubmissionRefused(ProviderError):
     of its own jobs of the list has ended, and with none running leaves the batch unsent."""
 
 
+#: The choices of the provider option ``resend_unknown`` (``reconciler/apply/settle.py``).
+RESEND_UNKNOWN = ("ask", "if_harmless")
+
+
 class Provider(abc.ABC):
     """Base of a vendor provider. A subclass describes its vendor in the class attributes below
     (the registry, the config schema and the capability matrix read them) and speaks its API."""
@@ -164,6 +168,17 @@ class Provider(abc.ABC):
         # How long after an ambiguous submission the vendor's records must still lack the job
         # before the batch counts as never received.
         self.settle_seconds = self.seconds_option("settle_seconds", DEFAULT_SETTLE_SECONDS)
+        # What to do with a batch whose fate the vendor cannot tell once the window has passed:
+        # ask the user (`reconciler state resolve`), or send it again where the provider
+        # declares a second send harmless (resend_is_harmless). Asking is the default: only
+        # the vendor's own records may prove a job absent.
+        resend = self.config.options.get("resend_unknown", "ask")
+        if resend not in RESEND_UNKNOWN:
+            raise ProviderError(
+                f"option resend_unknown must be one of {', '.join(RESEND_UNKNOWN)}, got {resend!r}",
+                vendor=self.vendor,
+            )
+        self.resend_unknown = str(resend)
         self.http_policy = RetryPolicy(
             read_timeout=timeout, connect_timeout=min(timeout, RetryPolicy.connect_timeout)
         )
@@ -229,8 +244,9 @@ class Provider(abc.ABC):
         """Why sending one batch of ``action`` twice leaves the vendor as sending it once does
         (an upsert, setting a membership), in words for the ledger; None when it may not (a
         bounce counted twice). Asked only when ``find_submitted`` cannot tell: the batch is
-        then sent again after the settle window, or, with None, left for the user to settle
-        (``reconciler state resolve``). The default: None, ask the user."""
+        then sent again after the settle window when the provider option ``resend_unknown`` is
+        ``if_harmless``; otherwise (the default ``ask``), and always with None, left for the
+        user to settle (``reconciler state resolve``). The default: None."""
         return None
 
     def imports_in_flight(self) -> int:

@@ -6,11 +6,13 @@ against the embedded sandbox (``reconciler/sandbox/faults.py``: ``drop``, ``afte
 
 - how many jobs each batch became at the vendor (Ongage's imports, Yesmail's tickets and
   Omnigage's imports by the file they imported; listmonk, which keeps only its latest import,
-  by the imports and calls it accepted): exactly 1, except where a vendor that documents no job
-  listing had the batch sent again by the provider's declared, logged choice (an upsert: 2,
-  and the ledger says why);
-- every vendor job in the ledger, under its ID (the same exception: the first job of a batch
-  sent again was never told to reconciler);
+  by the imports and calls it accepted): exactly 1. A vendor that documents no job listing
+  cannot say: apply stops and asks, and the user records what the vendor holds with
+  `reconciler state resolve` (the tests read the sandbox's records for it). Only with the
+  provider option ``resend_unknown: if_harmless`` is the batch sent again by the provider's
+  declared, logged choice (an upsert: 2 jobs, and the ledger says why);
+- every vendor job in the ledger, under its ID (the same exception, with that option: the
+  first job of a batch sent again was never told to reconciler);
 - the final list as declared, after at most one more apply.
 
 Settle windows and timeouts are small options so that the suite stays fast
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -163,6 +166,34 @@ def settled(p: FaultProject) -> None:
         assert sandbox.deferred.pending() == 0  # the vendor committed all it took
 
 
+def vendor_done(p: FaultProject, seconds: float = 15) -> None:
+    """Let the vendor do the delayed acts it took (the sandbox does them when next served)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with p.store() as sandbox:
+            sandbox._act_on_due()
+            if sandbox.deferred.pending() == 0:
+                return
+        assert time.monotonic() < deadline, "the vendor never committed what it took"
+        time.sleep(0.2)
+
+
+def asked_then_resolved(p: FaultProject, sc: Scenario, out: str) -> None:
+    """A vendor without a job listing, by default: apply stopped and asked; the user looked at
+    the vendor (here: the sandbox's records) and recorded what it holds; the next apply
+    follows that job or sends the batch once."""
+    (entry,) = [j for j in p.state().jobs if j.status == "unknown"]
+    assert f"ledger entry {entry.id}) may have reached {sc.vendor}" in out
+    assert "reconciler does not send it again on a guess" in out
+    assert "resend_unknown: if_harmless would send it again" in out
+    vendor_done(p)  # the user looks later, when the vendor has committed what it took
+    held = [job for job, sha in vendor_jobs(p, sc.vendor) if sha == entry.sha256]
+    answer = ("--sent", held[0]) if held else ("--unsent",)
+    finished(p.run("state", "resolve", entry.id, *answer, "-c", "reconciler.yaml"))
+    apply(p)
+    exactly_once(p, sc)
+
+
 def sent_twice_by_choice(p: FaultProject, sc: Scenario, out: str) -> State:
     """A vendor without a job listing: the batch whose first job the vendor may hold was sent
     again after the settle window, by the provider's declared choice (an upsert), which the
@@ -198,10 +229,9 @@ def test_the_vendor_commits_after_the_client_timed_out(tmp_path: Path, vendor: s
         assert "adopted, not sent again" in out
         exactly_once(p, sc)
     else:
-        out = apply(p, 1)  # the window waited out: nothing to ask
+        out = apply(p, 1)  # the window waited out: nothing to ask, so the user is asked
         assert "timed out after sending (ReadTimeout)" in out
-        out += apply(p)
-        sent_twice_by_choice(p, sc, out)
+        asked_then_resolved(p, sc, out)
 
 
 @pytest.mark.parametrize("vendor", LISTED)
@@ -226,8 +256,21 @@ def test_the_vendor_acts_then_drops_the_connection(tmp_path: Path, vendor: str) 
     else:
         out = apply(p, 1)
         assert "the connection broke (RemoteProtocolError" in out
-        out += apply(p)
-        sent_twice_by_choice(p, sc, out)
+        asked_then_resolved(p, sc, out)
+
+
+@pytest.mark.parametrize("vendor", UNLISTED)
+def test_with_resend_unknown_if_harmless_the_batch_is_sent_again_by_choice(
+    tmp_path: Path, vendor: str
+) -> None:
+    """The opt-in: the provider declares an add there an upsert, so after the window the batch
+    is sent again without asking; 2 jobs at the vendor, the choice in the ledger and output."""
+    sc = SCENARIOS[vendor]
+    p = project(tmp_path, vendor, settle_seconds=1, resend_unknown="if_harmless")
+    p.inject(path=SUBMIT[vendor], method="POST", kind="drop", after=True)
+    out = apply(p, 1)
+    out += apply(p)
+    sent_twice_by_choice(p, sc, out)
 
 
 @ALL
@@ -238,12 +281,12 @@ def test_the_connection_drops_before_the_vendor_acts(tmp_path: Path, vendor: str
     p = project(tmp_path, vendor, settle_seconds=1)
     p.inject(path=SUBMIT[vendor], method="POST", kind="drop")
     out = apply(p, 1)
+    if vendor in UNLISTED:
+        asked_then_resolved(p, sc, out)  # the vendor holds nothing: resolved as never received
+        return
     (lost,) = [j for j in p.state().jobs if j.status == "unsent"]
     assert lost.failures_file is None and lost.vendor_status is None  # not taken as rejected
-    if vendor in LISTED:
-        assert " asked " in lost.message and "until 1 s had passed: never received" in lost.message
-    else:
-        assert " it cannot say whether " in lost.message
+    assert " asked " in lost.message and "until 1 s had passed: never received" in lost.message
     out += apply(p)
     exactly_once(p, sc)
 

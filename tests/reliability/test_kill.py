@@ -267,11 +267,8 @@ def test_a_held_job_stays_pending_until_released() -> None:
     assert [c["email"] for c in contacts] == ["ann@example.com"]
 
 
-def test_yesmail_killed_after_the_vendor_accepted_sends_the_batch_again(tmp_path: Path) -> None:
-    """Yesmail has no listing to find a ticket by: a batch whose ticket number was lost in a
-    crash is sent again. Its imports are `update` imports, so the second changes nothing; the
-    list still ends as declared (specs/reliability.md, known limits)."""
-    p = YESMAIL.project(tmp_path)
+def _killed_after_yesmail_accepted(tmp_path: Path, **options: Any) -> FaultProject:
+    p = YESMAIL.project(tmp_path, options=options or None)
     path = "/yesmail/v2/target-lists/weekly/members/file-import"
     p.inject(path=path, method="POST", kind="hang", after=True, seconds=120)
     proc = apply(p)
@@ -279,6 +276,36 @@ def test_yesmail_killed_after_the_vendor_accepted_sends_the_batch_again(tmp_path
     wait_for("Yesmail accepting the batch", lambda: YESMAIL.submissions(p) == ["file-import"], proc)
     kill(proc)
     p.unlock_after_kill()
+    return p
+
+
+def test_yesmail_killed_after_the_vendor_accepted_asks_then_follows_the_ticket(
+    tmp_path: Path,
+) -> None:
+    """Yesmail has no listing to find a ticket by: a batch whose ticket number was lost in a
+    crash is not sent again on a guess. The rerun stops and asks; the user finds the ticket at
+    Yesmail and records it; the next apply follows it: one import."""
+    p = _killed_after_yesmail_accepted(tmp_path)
+    asked = finished(p.run("apply", "-c", "reconciler.yaml", "--auto-approve", "--no-verify"), 1)
+    (entry,) = p.state().jobs
+    assert entry.status == "unknown"
+    assert f"`reconciler state resolve {entry.id} --sent JOB_ID`" in asked.err
+    with p.store() as sandbox:
+        (ticket,) = [str(r["id"]) for r in sandbox.db.query("SELECT id FROM yesmail_tickets")]
+    finished(p.run("state", "resolve", entry.id, "--sent", ticket, "-c", "reconciler.yaml"))
+    finished(p.run("apply", "-c", "reconciler.yaml", "--auto-approve", "--no-verify"))
+    assert YESMAIL.contacts(p) == YESMAIL.expected
+    assert YESMAIL.submissions(p) == ["file-import"]
+    assert [(j.status, j.vendor_job_id) for j in p.state().jobs] == [("succeeded", ticket)]
+
+
+def test_yesmail_killed_after_the_vendor_accepted_sends_the_batch_again_when_told_to(
+    tmp_path: Path,
+) -> None:
+    """With `resend_unknown: if_harmless` the batch is sent again instead: its imports are
+    `update` imports, so the second changes nothing; the list still ends as declared
+    (specs/reliability.md, known limits)."""
+    p = _killed_after_yesmail_accepted(tmp_path, resend_unknown="if_harmless")
     finished(p.run("apply", "-c", "reconciler.yaml", "--auto-approve", "--no-verify"))
     assert YESMAIL.contacts(p) == YESMAIL.expected
     assert YESMAIL.submissions(p) == ["file-import", "file-import"]

@@ -14,7 +14,7 @@ import pytest
 from reconciler.apply.engine import Applier, InFlight
 from reconciler.apply.settle import Settler
 from reconciler.config.schema import ListConfig, ProviderConfig
-from reconciler.errors import UnresolvedSubmission
+from reconciler.errors import ProviderError, UnresolvedSubmission
 from reconciler.model import Action
 from reconciler.providers.base import (
     Batch,
@@ -65,8 +65,13 @@ class Vendor(Provider):
         listing: bool = True,
         harmless: bool = False,
         ambiguous: bool = False,
+        resend_unknown: str = "ask",
     ) -> None:
-        options = {"settle_seconds": 60, "poll_interval_seconds": 1}
+        options = {
+            "settle_seconds": 60,
+            "poll_interval_seconds": 1,
+            "resend_unknown": resend_unknown,
+        }
         super().__init__("p", ProviderConfig(type="ongage", options=options), workdir=tmp_path)
         self.clock, self.appears_at, self.listing = clock, appears_at, listing
         self.harmless, self.ambiguous = harmless, ambiguous
@@ -159,11 +164,34 @@ def test_a_crash_long_ago_is_settled_by_one_lookup(tmp_path: Path) -> None:
     assert ledger.writes[0][0] == "unsent"
 
 
-def test_a_vendor_that_cannot_tell_resends_a_harmless_action_after_the_window(
+def test_by_default_a_vendor_that_cannot_tell_is_asked_about_even_a_harmless_action(
     tmp_path: Path,
 ) -> None:
     clock, ledger, notes = Clock(), Ledger(), []
     vendor = Vendor(tmp_path, clock, listing=False, harmless=True)
+    with pytest.raises(UnresolvedSubmission) as caught:
+        settle(vendor, clock, ledger, notes, batch(tmp_path))
+    assert ledger.writes == [("unknown", "e1", (CAUSE, T0))]
+    assert (
+        "and acme documents no listing of its jobs; reconciler does not send it again on a "
+        "guess (an add there is an upsert: the provider option resend_unknown: if_harmless "
+        "would send it again). Check at acme"
+    ) in str(caught.value)
+
+
+def test_a_bad_resend_unknown_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ProviderError) as caught:
+        Vendor(tmp_path, Clock(), resend_unknown="always")
+    assert str(caught.value) == (
+        "acme: option resend_unknown must be one of ask, if_harmless, got 'always'"
+    )
+
+
+def test_a_vendor_that_cannot_tell_resends_a_harmless_action_after_the_window(
+    tmp_path: Path,
+) -> None:
+    clock, ledger, notes = Clock(), Ledger(), []
+    vendor = Vendor(tmp_path, clock, listing=False, harmless=True, resend_unknown="if_harmless")
     assert settle(vendor, clock, ledger, notes, batch(tmp_path)) is None
     assert clock.sleeps == [60]  # nothing to ask meanwhile: the window waited out at once
     assert "acme documents no listing of its jobs: waiting out the settle window" in notes[0]
