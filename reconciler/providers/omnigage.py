@@ -86,10 +86,13 @@ class OmnigageProvider(Provider):
 
     def submit(self, list_config: ListConfig, batch: Batch) -> JobRef:
         data = batch.path.read_bytes()
+        # An upload is only a place for the file: a second one created by a retry imports
+        # nothing (the import below names one upload). So it is retried like a read, and a
+        # failure here is no ambiguous submission: no import can exist yet.
         upload = self.http.json(
             "POST",
             "/api/v1/uploads",
-            idempotent=False,
+            idempotent=True,
             json={"name": batch.path.name, "type": "text/csv", "size": max(1, len(data))},
         )
         upload_id = field(upload, "data", "id", vendor="omnigage", endpoint="POST /api/v1/uploads")

@@ -236,3 +236,38 @@ def test_the_upload_to_storage_is_retried_without_omnigages_credentials(
     assert [c["fields"] for c in contacts if c["email"] == "stored.twice@example.com"] == [
         {"first-name": "Sam"}
     ]
+
+
+def test_a_failed_upload_creation_is_retried_and_creates_one_import(
+    sandbox: EmbeddedSandbox, tmp_path: Path
+) -> None:
+    """Two 502s from POST /uploads, the second after Omnigage created the upload: retried like
+    a read (an upload imports nothing), never an ambiguous submission; one import."""
+    faults = [
+        {"path": "/omnigage/api/v1/uploads", "kind": "status", "status": 502},
+        {"path": "/omnigage/api/v1/uploads", "kind": "status", "status": 502, "after": True},
+    ]
+    before = len(sandbox.app.request_log())
+    for fault in faults:
+        httpx.post(f"{sandbox.base_url}/_sandbox/faults", json=fault)
+    config = ProviderConfig(type="omnigage", credentials=CREDS)
+    provider = OmnigageProvider(
+        "om", config, base_url=f"{sandbox.base_url}/omnigage", workdir=tmp_path
+    )
+    provider.http._sleep = lambda seconds: None
+    path = tmp_path / "add.csv"
+    path.write_text("Email Address,first-name\nuploaded.twice@example.com,Una\n")
+    assert run(provider, Batch("leads", "L1", Action.ADD, 1, path, 1, "1" * 64)) is (
+        JobState.SUCCEEDED
+    )
+    log = sandbox.app.request_log()[before:]
+    uploads = [r["status"] for r in log if r["path"] == "/omnigage/api/v1/uploads"]
+    # Logged with what the vendor did: refused once, then created (the client saw 502), then
+    # created again by the retry; the import names the last upload only.
+    assert uploads == [502, 201, 201]
+    imports = [
+        r["status"]
+        for r in log
+        if (r["method"], r["path"]) == ("POST", "/omnigage/api/v1/import-contacts")
+    ]
+    assert imports == [201]
