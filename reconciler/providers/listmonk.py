@@ -63,17 +63,7 @@ class ListmonkProvider(Provider):
     default_base_url = "http://localhost:9000"
     # The subscriber import (adds; overwrite_userinfo for fields; mode blocklist for bounces and
     # complaints), PUT /api/subscribers/lists (remove, unsubscribe, resubscribe).
-    capabilities = frozenset(
-        {
-            Action.ADD,
-            Action.UPDATE,
-            Action.REMOVE,
-            Action.UNSUBSCRIBE,
-            Action.RESUBSCRIBE,
-            Action.BOUNCE,
-            Action.COMPLAINT,
-        }
-    )
+    capabilities = frozenset(Action)  # every action
     # A subscription's status on a list, and the subscriber's own (listmonk v6.2.0 models).
     status_words: ClassVar[Mapping[str, str]] = {
         "confirmed": "active",

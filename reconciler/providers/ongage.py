@@ -109,17 +109,7 @@ class OngageProvider(Provider):
     default_base_url = "https://api.ongage.net"
     # ongage-import-api.txt: import_action add/remove/unsubscribe/resubscribe/bounce/complaint;
     # overwrite for field updates.
-    capabilities = frozenset(
-        {
-            Action.ADD,
-            Action.UPDATE,
-            Action.REMOVE,
-            Action.UNSUBSCRIBE,
-            Action.RESUBSCRIBE,
-            Action.BOUNCE,
-            Action.COMPLAINT,
-        }
-    )
+    capabilities = frozenset(Action)  # every action
     # ongage-export-api.txt, status: the export statuses this provider reads.
     status_words: ClassVar[Mapping[str, str]] = {
         "active": "active",

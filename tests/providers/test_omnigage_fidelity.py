@@ -201,6 +201,16 @@ def test_the_omnigage_emulator_imports_nothing_of_the_product() -> None:
                     assert name.startswith("reconciler.sandbox"), f"{path.name} imports {name}"
 
 
+def fast_provider(sandbox: EmbeddedSandbox, tmp_path: Path) -> OmnigageProvider:
+    """The provider on the sandbox, its retries without the backoff's pauses."""
+    config = ProviderConfig(type="omnigage", credentials=CREDS)
+    provider = OmnigageProvider(
+        "om", config, base_url=f"{sandbox.base_url}/omnigage", workdir=tmp_path
+    )
+    provider.http._sleep = provider.storage._sleep = lambda seconds: None
+    return provider
+
+
 def test_the_upload_to_storage_is_retried_without_omnigages_credentials(
     sandbox: EmbeddedSandbox, tmp_path: Path
 ) -> None:
@@ -213,11 +223,7 @@ def test_the_upload_to_storage_is_retried_without_omnigages_credentials(
     ]
     for fault in faults:
         httpx.post(f"{sandbox.base_url}/_sandbox/faults", json=fault)
-    config = ProviderConfig(type="omnigage", credentials=CREDS)
-    provider = OmnigageProvider(
-        "om", config, base_url=f"{sandbox.base_url}/omnigage", workdir=tmp_path
-    )
-    provider.storage._sleep = lambda seconds: None
+    provider = fast_provider(sandbox, tmp_path)
     path = tmp_path / "add.csv"
     path.write_text("Email Address,first-name\nstored.twice@example.com,Sam\n")
     assert run(provider, Batch("leads", "L1", Action.ADD, 1, path, 1, "0" * 64)) is (
@@ -250,11 +256,7 @@ def test_a_failed_upload_creation_is_retried_and_creates_one_import(
     before = len(sandbox.app.request_log())
     for fault in faults:
         httpx.post(f"{sandbox.base_url}/_sandbox/faults", json=fault)
-    config = ProviderConfig(type="omnigage", credentials=CREDS)
-    provider = OmnigageProvider(
-        "om", config, base_url=f"{sandbox.base_url}/omnigage", workdir=tmp_path
-    )
-    provider.http._sleep = lambda seconds: None
+    provider = fast_provider(sandbox, tmp_path)
     path = tmp_path / "add.csv"
     path.write_text("Email Address,first-name\nuploaded.twice@example.com,Una\n")
     assert run(provider, Batch("leads", "L1", Action.ADD, 1, path, 1, "1" * 64)) is (
