@@ -78,7 +78,7 @@ class CsvExportSnapshot:
 
 @dataclass
 class JsonExportSnapshot:
-    """listmonk's JSON subscriber listing (``GET /api/subscribers``), loaded into a table."""
+    """A JSON subscriber listing (listmonk: ``GET /api/subscribers``), loaded into a table."""
 
     path: Path
     list_id: str | None
