@@ -152,10 +152,15 @@ def list_files(blobs: Blobs, list_name: str) -> list[str]:
 
 
 def fetch(blobs: Blobs, names: Sequence[str], directory: Path) -> list[Path]:
-    """Copies of ``names`` in a private local directory (DuckDB reads local files)."""
+    """Local files of ``names`` for DuckDB: a local state's own files read in place (they are
+    never changed, only replaced by new names), others copied into a private directory."""
     private_dir(directory)
     paths = []
     for name in names:
+        here = blobs.local_path(name)
+        if here is not None:
+            paths.append(here)
+            continue
         data = blobs.get(name)
         if data is None:
             continue  # merged and deleted by a run that ended meanwhile

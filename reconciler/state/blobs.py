@@ -35,6 +35,10 @@ class Blobs(abc.ABC):
     @abc.abstractmethod
     def delete(self, name: str) -> None: ...
 
+    def local_path(self, name: str) -> Path | None:
+        """Where ``name`` can be read in place, if it is a local file (else None: copy it)."""
+        return None
+
 
 class LocalBlobs(Blobs):
     def __init__(self, root: Path) -> None:
@@ -53,6 +57,10 @@ class LocalBlobs(Blobs):
             os.replace(temporary, path)
         except OSError as exc:
             raise StateError(f"cannot write {path}: {exc.strerror}") from exc
+
+    def local_path(self, name: str) -> Path | None:
+        path = self.root / name
+        return path if path.is_file() else None
 
     def get(self, name: str) -> bytes | None:
         try:

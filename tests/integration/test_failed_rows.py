@@ -9,31 +9,11 @@ from pathlib import Path
 
 from reconciler.state.model import JobEntry, State
 from tests.integration.project import Project
+from tests.providers.test_yesmail_fidelity import CONFIG as YESMAIL_CONFIG
+from tests.providers.test_yesmail_fidelity import SEED
 
-CONFIG = """\
-providers:
-  ym: {type: yesmail, base_url: sandbox}
-sandbox: {seed: seed.yaml}
-lists:
-  vip:
-    provider: ym
-    list_id: vip
-    mode: additive
-    managed_fields: [firstname]
-    members: [{csv: members.csv}]
-    # Yesmail cannot be read: the current state comes from an export kept by hand.
-    export: {format: ongage, path: current.csv}
-guards: {max_update_percent: 100, max_add_percent: null}
-"""
-SEED = """\
-yesmail:
-  subscribers: [ann@example.com, bo@example.com]
-  lists:
-    vip:
-      columns: [email, firstname, lastname]
-      contacts:
-        - {email: bo@example.com, fields: {firstname: Robert, lastname: Smith}}
-"""
+# The Yesmail fidelity suite's repository: a list keyed by email, with an export kept by hand.
+CONFIG = YESMAIL_CONFIG.replace("FIELDS", "firstname")
 UNKNOWN = [f"nobody{i}@example.com" for i in range(6)]  # no Yesmail subscriber
 REASON = "Member does not exist."
 NOTE = (
