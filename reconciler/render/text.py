@@ -46,8 +46,8 @@ _VERBS: dict[ChangeKind, str] = {
     ChangeKind.REMOVE: "to remove",
     ChangeKind.UNSUBSCRIBE: "to unsubscribe",
     ChangeKind.RESUBSCRIBE: "to resubscribe",
-    ChangeKind.BOUNCE: "to bounce",
-    ChangeKind.COMPLAINT: "to complaint",
+    ChangeKind.BOUNCE: "to mark as bounced",
+    ChangeKind.COMPLAINT: "to mark as complained",
     ChangeKind.UPDATE: "to update",
     ChangeKind.HELD: "held",
 }

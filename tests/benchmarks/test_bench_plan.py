@@ -26,8 +26,8 @@ def test_the_plan_benchmark_prints_both_runs_and_their_ratio(tmp_path: Path) -> 
     # first names changed (user2003's is gone too); 6 unsubscribed or bounced at the vendor.
     plan = re.search(r"reconciler plan : +[\d.]+ s +cpu +[\d.]+ s +peak RSS +\d+ MiB .*", out)
     assert plan is not None and plan.group(0).endswith(
-        "Plan: 9 to add, 10 to remove, 1 to unsubscribe, 0 to resubscribe, 1 to bounce, "
-        "1 to complaint, 9 to update, 7 held."
+        "Plan: 9 to add, 10 to remove, 1 to unsubscribe, 0 to resubscribe, "
+        "1 to mark as bounced, 1 to mark as complained, 9 to update, 7 held."
     )
     assert re.search(r"duckdb anti-join: .*\(10 adds, 10 removes\)", out)
     assert re.search(r"ratio plan/baseline: [\d.]+ \(cpu [\d.]+\)", out)

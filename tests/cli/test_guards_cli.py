@@ -28,8 +28,8 @@ MESSAGE = (
     "with --allow-mass-removal (or raise lists.newsletter.guards.max_drop_percent).\n"
 )
 SUMMARY = (
-    "Plan: 0 to add, 5 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-    "0 to complaint, 0 to update, 0 held."
+    "Plan: 0 to add, 5 to remove, 0 to unsubscribe, 0 to resubscribe, "
+    "0 to mark as bounced, 0 to mark as complained, 0 to update, 0 held."
 )
 
 

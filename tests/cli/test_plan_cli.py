@@ -8,8 +8,8 @@ from pathlib import Path
 from tests.cli.conftest import Cli
 
 SUMMARY = (
-    "Plan: 3 to add, 1 to remove, 1 to unsubscribe, 1 to resubscribe, 1 to bounce, "
-    "2 to complaint, 2 to update, 2 held."
+    "Plan: 3 to add, 1 to remove, 1 to unsubscribe, 1 to resubscribe, "
+    "1 to mark as bounced, 2 to mark as complained, 2 to update, 2 held."
 )
 
 

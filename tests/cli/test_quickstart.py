@@ -12,8 +12,8 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
     first = cli("apply", "-c", "config", "--auto-approve")
     assert first.code == 0, first.out + first.err
     assert (
-        "Plan: 8 to add, 1 to remove, 2 to unsubscribe, 1 to resubscribe, 1 to bounce, "
-        "2 to complaint, 2 to update, 2 held."
+        "Plan: 8 to add, 1 to remove, 2 to unsubscribe, 1 to resubscribe, "
+        "1 to mark as bounced, 2 to mark as complained, 2 to update, 2 held."
     ) in first.out
     vendors = Project(project / "config")
     assert vendors.vendor_list("ongage", "1001") == {

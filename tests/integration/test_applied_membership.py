@@ -68,8 +68,8 @@ def test_a_changed_field_is_an_update_and_only_it_is_sent(tmp_path: Path) -> Non
     assert planned.code == 0, planned.err
     assert "~ ann@example.com  (firstname: 'Ann' → 'Annie')" in planned.out
     assert planned.out.splitlines()[-1] == (
-        "Plan: 0 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 1 to update, 0 held."
+        "Plan: 0 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 1 to update, 0 held."
     )
     applied = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
@@ -93,8 +93,9 @@ def test_rows_the_vendor_refused_are_not_recorded_and_are_planned_again(tmp_path
     assert p.run("apply", "-c", "reconciler.yaml", "--auto-approve").code == 5
     planned = p.run("plan", "-c", "reconciler.yaml", "--target", "vip")
     assert "+ zed@example.com  (firstname='Zed')" in planned.out
-    assert "\nPlan: 1 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, " in (
-        planned.out
+    assert (
+        "\nPlan: 1 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, " in planned.out
     )
     assert "ann@example.com" not in planned.out  # applied, recorded: nothing to do
 

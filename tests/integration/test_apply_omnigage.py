@@ -76,8 +76,8 @@ def test_apply_adds_and_updates_and_omnigage_holds_exactly_the_result(tmp_path: 
     )
     result = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
     assert (
-        "Plan: 1 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 1 to update, 0 held." in result.out
+        "Plan: 1 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 1 to update, 0 held." in result.out
     )
     assert "leads: 2 batch(es), 2 row(s), 0 failed" in result.out
     # Verification reads the list's current state again, and for this list that is the same

@@ -81,8 +81,8 @@ def test_apply_makes_the_vendor_match_and_a_second_apply_has_nothing_to_do(
     first = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
     assert first.code == 0, first.out + first.err
     assert (
-        "Plan: 1 to add, 1 to remove, 0 to unsubscribe, 1 to resubscribe, 0 to bounce, "
-        "1 to complaint, 1 to update, 1 held." in first.out
+        "Plan: 1 to add, 1 to remove, 0 to unsubscribe, 1 to resubscribe, "
+        "0 to mark as bounced, 1 to mark as complained, 1 to update, 1 held." in first.out
     )
     assert p.vendor_list("ongage", "1001") == EXPECTED
     assert import_actions(p) == ["add", "add+overwrite", "complaint", "remove", "resubscribe"]
@@ -90,8 +90,8 @@ def test_apply_makes_the_vendor_match_and_a_second_apply_has_nothing_to_do(
     second = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
     assert second.code == 0, second.err
     assert second.out.splitlines()[-1] == (
-        "Plan: 0 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 0 to update, 1 held."
+        "Plan: 0 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 0 to update, 1 held."
     )
     assert len(import_actions(p)) == 5  # nothing sent again
 
@@ -210,8 +210,8 @@ def test_apply_unsubscribes_and_bounces_at_the_vendor(tmp_path: Path) -> None:
     result = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")
     assert result.code == 0, result.out + result.err
     assert (
-        "Plan: 0 to add, 0 to remove, 1 to unsubscribe, 0 to resubscribe, 1 to bounce, "
-        "0 to complaint, 0 to update, 0 held." in result.out
+        "Plan: 0 to add, 0 to remove, 1 to unsubscribe, 0 to resubscribe, "
+        "1 to mark as bounced, 0 to mark as complained, 0 to update, 0 held." in result.out
     )
     assert p.vendor_list("ongage", "1001") == {
         "ann@example.com": ("unsubscribed", {"first_name": "Ann"}),

@@ -76,8 +76,8 @@ def test_failed_rows_are_named_by_address_in_apply_state_jobs_drift_and_the_next
     plan = p.run("plan", "-c", "reconciler.yaml")
     assert plan.code == 0, plan.err
     assert plan.out.splitlines()[-4:] == [
-        "Plan: 7 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 1 to update, 0 held.",
+        "Plan: 7 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 1 to update, 0 held.",
         "",
         NOTE,
         f"  {six_failed(path)}",

@@ -295,8 +295,9 @@ def test_apply_adds_and_updates_a_list_keyed_by_email(tmp_path: Path) -> None:
     p = project(tmp_path, "email,firstname\nAnn@Example.com,Ann\nbo@example.com,Bo\n")
     result = p.run("apply", "-c", "reconciler.yaml", "--auto-approve", "--no-verify")
     assert result.code == 0, result.out + result.err
-    assert "Plan: 1 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce" in (
-        result.out
+    assert (
+        "Plan: 1 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to mark as bounced"
+        in result.out
     )
     assert "1 to update" in result.out
     assert p.vendor_list("yesmail", "vip") == {

@@ -48,8 +48,8 @@ def test_text_shows_blocking_and_let_through_guards_before_the_summary() -> None
         "  ! max_update_percent on list 'newsletter': 3 of 5 active members (60%) would be "
         "updated; the limit is 50% (allowed by --allow-mass-update)",
         "",
-        "Plan: 0 to add, 5 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 3 to update, 0 held.",
+        "Plan: 0 to add, 5 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 3 to update, 0 held.",
     ]
 
 
@@ -58,8 +58,8 @@ def test_text_without_guards_has_no_guard_block() -> None:
     assert "safety guards" not in text
     assert text.splitlines()[-2:] == [
         "",
-        "Plan: 0 to add, 5 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 3 to update, 0 held.",
+        "Plan: 0 to add, 5 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 3 to update, 0 held.",
     ]
 
 

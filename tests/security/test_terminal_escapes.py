@@ -143,8 +143,8 @@ def test_the_plan_text_shows_every_hostile_value_escaped() -> None:
         "      ~ bob@example.com  (first\\x1b[0mname: '\\x1b]0;pwned\\x07' → 'Bob')  # m.csv:3",
         "",
         "1 action(s) cannot be applied through the vendors' documented APIs (see ✗ above).",
-        "Plan: 1 to add, 1 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 1 to update, 0 held.",
+        "Plan: 1 to add, 1 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 1 to update, 0 held.",
     ]
 
 

@@ -57,8 +57,8 @@ def test_a_50000_change_plan_splits_into_whole_tables_under_the_limit() -> None:
     first = comments[0]
     assert first.startswith(f"## reconciler plan (part 1 of {len(comments)})\n\n")
     assert (
-        "Plan: 50,000 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 1 to update, 1 held." in first
+        "Plan: 50,000 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 1 to update, 1 held." in first
     )
     assert "| news | ongage | 50,000 | 0 | 0 | 0 | 0 | 0 | 1 | 1 |" in first
     assert all("Plan: 50,000 to add" not in c for c in comments[1:])

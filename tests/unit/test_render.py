@@ -48,8 +48,8 @@ def make_plan(adds: int = 3, **extra: object) -> Plan:
 
 def test_summary_line_lists_every_kind_with_thousands_separators() -> None:
     assert summary_line(make_plan(adds=4990)) == (
-        "Plan: 4,990 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, 0 to bounce, "
-        "0 to complaint, 1 to update, 1 held."
+        "Plan: 4,990 to add, 0 to remove, 0 to unsubscribe, 0 to resubscribe, "
+        "0 to mark as bounced, 0 to mark as complained, 1 to update, 1 held."
     )
 
 
