@@ -1,10 +1,12 @@
 """Recording the applied membership while apply runs (``reconciler/state/applied.py``).
 
-The ledger apply writes through is wrapped: when a job of a list whose vendor cannot be read
-ends having applied rows, those rows are journaled *before* the ledger records the job as
-ended, while its batch file is still on disk. A crash in between leaves the job in flight and
-its journal written: the next run polls the job again and journals the same rows again, which
-the merge takes as one. At the end of the run the journals are merged into each list's file."""
+The ledger apply writes through is wrapped: when a job of a list ends having applied rows,
+those rows are journaled *before* the ledger records the job as ended, while its batch file
+is still on disk. A crash in between leaves the job in flight and its journal written: the
+next run polls the job again and journals the same rows again, which the merge takes as one.
+At the end of the run the journals are merged into each list's file. Lists whose vendor can
+be read are journaled in the keyed form (``reconciler/state/keys.py``): they are never
+planned from it, and it need name nobody."""
 
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ from reconciler.config.schema import ListConfig
 from reconciler.engine.duck import connect
 from reconciler.model import Action
 from reconciler.providers.base import JobState, JobStatus, Provider
-from reconciler.state.applied import journals, list_files, merge, record_batch
+from reconciler.state.applied import list_files, merge, record_batch
 from reconciler.state.blobs import Blobs
+from reconciler.state.keys import state_salt
 from reconciler.state.ledger import StateLedger
+from reconciler.state.membership import journals
 from reconciler.state.model import State
 
 
@@ -47,6 +51,13 @@ class RecordingLedger:
         self.blobs = blobs
         self.providers = providers
         self.list_configs = list_configs
+        self._salt: str | None = None
+
+    def salt(self) -> str:
+        if self._salt is None:  # apply holds the state's lock: made once, by one writer
+            self._salt = state_salt(self.blobs, create=True)
+        assert self._salt is not None
+        return self._salt
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ledger, name)
@@ -59,14 +70,24 @@ class RecordingLedger:
         if (
             provider is not None
             and list_config is not None
-            and not provider.can_read_current
             and applied_rows_known(status)
             and path.is_file()
         ):
             action = Action(entry.action)
             fmt = provider.batch_format(list_config, action)
             refused = [str(f.get("email") or "") for f in status.failures]
-            record_batch(self.blobs, entry.list, entry_id, action, path, fmt, refused, self.scratch)
+            salt = self.salt() if provider.can_read_current else None
+            record_batch(
+                self.blobs,
+                entry.list,
+                entry_id,
+                action,
+                path,
+                fmt,
+                refused,
+                self.scratch,
+                salt=salt,
+            )
         self.ledger.finished(entry_id, status)
 
 

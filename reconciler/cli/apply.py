@@ -28,10 +28,10 @@ from reconciler.providers.base import JobState, Provider
 from reconciler.render.failures import failure_line
 from reconciler.render.safe import terminal
 from reconciler.runtime import Runtime, config_dir, require_staging
-from reconciler.state.applied import applied_reader
 from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import entries, failures_of
 from reconciler.state.ledger import StateLedger
+from reconciler.state.membership import applied_reader
 from reconciler.state.model import ExportSeen, ListState, State, now
 from reconciler.state.open import open_store
 from reconciler.state.store import StateStore

@@ -12,9 +12,9 @@ from reconciler.drift.model import Drift
 from reconciler.engine.planner import build_plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.runtime import Runtime, config_dir
-from reconciler.state.applied import applied_reader
 from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import last_apply_failures
+from reconciler.state.membership import applied_reader
 from reconciler.state.open import open_store
 
 

@@ -15,7 +15,7 @@ from reconciler.redact import scrub_json
 
 #: 2: ``jobs[].unknown_since`` (version 1 files read as having none; ``specs/state.md``).
 #: 3: ``lists.NAME.applied``, the applied membership (version 2 files read as having none).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 JobStatusName = Literal["submitting", "submitted", "succeeded", "failed", "unknown", "unsent"]
 IN_FLIGHT: frozenset[str] = frozenset({"submitting", "submitted", "unknown"})
@@ -44,6 +44,8 @@ class AppliedRef(_Model):
     sha256: str
     rows: int
     merged_at: datetime
+    #: ``email`` (addresses and values) or ``keyed`` (keyed hashes): reconciler/state/membership.py
+    form: str = "email"
 
 
 class ListState(_Model):
@@ -136,8 +138,18 @@ def _from_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "format_version": 3}
 
 
+def _from_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 recorded applied membership only for lists whose vendor cannot be read,
+    by address (``form`` email), and its files had no ``added``: all they hold was sent."""
+    return {**data, "format_version": 4}
+
+
 #: Upgrade chain: a function from version N's dict to version N+1's.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _from_v1,
+    2: _from_v2,
+    3: _from_v3,
+}
 
 
 def parse_state(text: str, where: str) -> State:

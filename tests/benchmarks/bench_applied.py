@@ -26,8 +26,9 @@ from pathlib import Path
 from reconciler.engine.duck import connect
 from reconciler.model import Action
 from reconciler.providers.base import BatchFormat
-from reconciler.state.applied import open_applied, record_batch
+from reconciler.state.applied import record_batch
 from reconciler.state.blobs import LocalBlobs
+from reconciler.state.membership import open_applied
 from reconciler.state.model import AppliedRef
 
 LIST = "big"

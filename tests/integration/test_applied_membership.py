@@ -4,7 +4,10 @@ unchanged repository sends nothing the second time, to any vendor."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+import duckdb
 
 from tests.integration.project import Project
 from tests.integration.test_four_vendors import CONFIG, FILES, SEED
@@ -47,16 +50,35 @@ def test_a_second_apply_of_an_unchanged_repository_sends_nothing_to_any_vendor(
 
     # What the state holds: the members as applied, and no journal left over.
     state = json.loads((tmp_path / ".reconciler" / "state.json").read_text())
-    assert state["format_version"] == 3
-    assert {name: s["applied"]["rows"] for name, s in state["lists"].items() if s["applied"]} == {
-        "vip": 2,
-        "leads": 2,
+    assert state["format_version"] == 4
+    # Lists whose vendor cannot be read by address; the others as keyed hashes only.
+    assert {
+        name: (s["applied"]["rows"], s["applied"]["form"]) for name, s in state["lists"].items()
+    } == {
+        "vip": (2, "email"),
+        "leads": (2, "email"),
+        "news": (5, "keyed"),
+        "product": (6, "keyed"),
+        "alerts": (1, "keyed"),
     }
     applied = tmp_path / ".reconciler" / "state.json.applied"
     assert sorted(p.name for p in (applied / "lists").iterdir()) == sorted(
         Path(s["applied"]["file"]).name for s in state["lists"].values() if s["applied"]
     )
     assert not (applied / "journal").exists()
+    for name in ("news", "product", "alerts"):
+        path = applied / state["lists"][name]["applied"]["file"]
+        rows = duckdb.sql(f"SELECT * FROM read_parquet('{path}')")
+        assert rows.columns == ["key", "status", "fields", "added"]
+        for key, _, fields, _ in rows.fetchall():
+            assert re.fullmatch("[0-9a-f]{32}", key)
+            assert all(re.fullmatch("[0-9a-f]{16}", v) for v in json.loads(fields or "{}").values())
+    keyed = p.run("state", "members", "news", "-c", "reconciler.yaml")
+    assert keyed.out.splitlines() == [
+        "list news: 5 member(s) applied (3 active, 1 bounced, 1 complaint)",
+        "  2 of them added by reconciler (its own, for drop_scope: owned)",
+        "  kept as keyed hashes (the vendor can be read): no address to show",
+    ]
 
 
 def test_a_changed_field_is_an_update_and_only_it_is_sent(tmp_path: Path) -> None:
@@ -150,6 +172,7 @@ def test_a_member_dropped_from_a_yesmail_list_is_a_listed_gap_until_forgotten(
     members = p.run("state", "members", "vip", "-c", "reconciler.yaml")
     assert members.out.splitlines() == [
         "list vip: 2 member(s) applied (2 active)",
+        "  2 of them added by reconciler (its own, for drop_scope: owned)",
         "  a***@example.com",
         "  b***@example.com",
     ]
@@ -162,6 +185,6 @@ def test_a_member_dropped_from_a_yesmail_list_is_a_listed_gap_until_forgotten(
     forgot = p.run("state", "forget", "vip", "-c", "reconciler.yaml")
     assert forgot.code == 0, forgot.err
     assert forgot.out.startswith("Forgot what was applied to list vip:")
-    assert list((tmp_path / ".reconciler" / "state.json.applied").rglob("*.parquet")) == []
+    assert list((tmp_path / ".reconciler" / "state.json.applied").rglob("vip*.parquet")) == []
     fresh = p.run("plan", "-c", "reconciler.yaml")
     assert "current state: unknown yesmail has no documented API" in fresh.out

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from reconciler.apply.recording import applied_rows_known, merge_applied
 from reconciler.engine.duck import connect
+from reconciler.errors import StateError
 from reconciler.model import Action
 from reconciler.providers.base import BatchFormat, JobState, JobStatus
-from reconciler.state.applied import (
+from reconciler.state.applied import list_files, record_batch, record_rows
+from reconciler.state.blobs import Blobs, LocalBlobs, S3Blobs, blobs_for
+from reconciler.state.keys import field_hash, key_of, state_salt
+from reconciler.state.local import LocalStateStore
+from reconciler.state.membership import (
+    Files,
+    Form,
+    Recorded,
     journals,
-    list_files,
     membership_sql,
     open_applied,
-    record_batch,
-    record_rows,
+    open_files,
 )
-from reconciler.state.blobs import Blobs, LocalBlobs, S3Blobs, blobs_for
-from reconciler.state.local import LocalStateStore
 from reconciler.state.model import ListState, State
 from reconciler.state.s3 import S3StateStore
 from tests.s3server import create_buckets
@@ -133,3 +139,82 @@ def test_nothing_recorded_is_no_snapshot(tmp_path: Path) -> None:
 )
 def test_which_jobs_applied_known_rows(status: JobStatus, known: bool) -> None:
     assert applied_rows_known(status) is known
+
+
+TWO = BatchFormat(email_column="email", field_columns={"first": "first", "city": "city"})
+
+
+def recorded(blobs: Blobs, tmp_path: Path, form: Form) -> dict[str, tuple[str, dict, bool]]:
+    files = open_files(blobs, "vip", None, tmp_path / "read", form)
+    assert files is not None
+    con = connect()
+    try:
+        rows = con.execute(f"SELECT * FROM ({files.sql(con)})").fetchall()
+    finally:
+        con.close()
+    return {k: (status, json.loads(f) if f else {}, added) for k, status, f, added in rows}
+
+
+def test_an_update_of_one_field_keeps_the_others_values(tmp_path: Path) -> None:
+    blobs = LocalBlobs(tmp_path / "blobs")
+    scratch = tmp_path / "scratch"
+    add = batch(tmp_path, "a.csv", "email,first,city\nann@example.com,Ann,Oslo\n")
+    record_batch(blobs, "vip", "e1", Action.ADD, add, TWO, [], scratch)
+    update = batch(tmp_path, "u.csv", "email,first,city\nann@example.com,,Bergen\n")
+    record_batch(blobs, "vip", "e2", Action.UPDATE, update, TWO, [], scratch)
+    assert recorded(blobs, tmp_path, Form.EMAIL) == {
+        "ann@example.com": ("active", {"first": "Ann", "city": "Bergen"}, True)
+    }
+
+
+def test_the_keyed_form_names_nobody_and_tells_who_reconciler_added(tmp_path: Path) -> None:
+    blobs = LocalBlobs(tmp_path / "blobs")
+    scratch = tmp_path / "scratch"
+    salt = state_salt(blobs, create=True)
+    assert salt is not None and state_salt(blobs) == salt
+    add = batch(tmp_path, "a.csv", "email,first,city\nann@example.com,Ann,Oslo\n")
+    record_batch(blobs, "vip", "e1", Action.ADD, add, TWO, [], scratch, salt=salt)
+    unsub = batch(tmp_path, "u.csv", "email\nbob@example.com\n")
+    record_batch(blobs, "vip", "e2", Action.UNSUBSCRIBE, unsub, TWO, [], scratch, salt=salt)
+    assert journals(blobs, "vip")[0].endswith(".keyed.parquet")
+    assert recorded(blobs, tmp_path, Form.KEYED) == {
+        key_of("ann@example.com", salt): (
+            "active",
+            {"first": field_hash("Ann", salt), "city": field_hash("Oslo", salt)},
+            True,
+        ),
+        key_of("bob@example.com", salt): ("unsubscribed", {}, False),
+    }
+    assert open_files(blobs, "vip", None, tmp_path, Form.EMAIL) is None  # the other form
+    files = open_files(blobs, "vip", None, tmp_path / "read", Form.KEYED)
+    assert files is not None
+    con = connect()
+    try:
+        found = Recorded(files, salt).lookup(con, ["ann@example.com", "eve@example.com"])
+    finally:
+        con.close()
+    assert list(found) == ["ann@example.com"]
+    assert Recorded(files, salt).same_value(" Ann ", found["ann@example.com"].fields["first"])
+
+
+def test_a_damaged_key_is_refused_not_written_into_sql(tmp_path: Path) -> None:
+    blobs = LocalBlobs(tmp_path / "blobs")
+    blobs.put("salt", b"'; DROP TABLE x; --")
+    with pytest.raises(StateError) as raised:
+        state_salt(blobs)
+    assert str(raised.value) == f"the state's key {tmp_path / 'blobs'}/salt is damaged"
+
+
+def test_a_version_3_file_has_everything_added(tmp_path: Path) -> None:
+    """Files of format version 3 have no ``added`` column: all they hold reconciler sent."""
+    old = tmp_path / "old.parquet"
+    duckdb.sql(
+        "COPY (SELECT 'ann@example.com' AS email, 'active' AS status, NULL::JSON AS fields) "
+        f"TO '{old}' (FORMAT parquet)"
+    )
+    con = connect()
+    try:
+        rows = con.execute(f"SELECT * FROM ({Files(Form.EMAIL, old, (), '').sql(con)})").fetchall()
+    finally:
+        con.close()
+    assert rows == [("ann@example.com", "active", None, True)]
