@@ -79,3 +79,11 @@ class ListMode(StrEnum):
 class DropAction(StrEnum):
     REMOVE = "remove"
     UNSUBSCRIBE = "unsubscribe"
+
+
+class DropScope(StrEnum):
+    """Which undeclared members an authoritative list drops: every one, or only those that
+    reconciler added (its own, per the state); sign-ups from forms and other tools stay."""
+
+    ALL = "all"
+    OWNED = "owned"

@@ -11,7 +11,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +26,7 @@ from reconciler.private import private_dir
 from reconciler.providers.registry import provider_class
 from reconciler.staging.base import PortTaken, Stager, StagingError, open_stager
 from reconciler.staging.checks import http_staging_problems
+from reconciler.state.membership import Form, Recorded
 
 if TYPE_CHECKING:  # providers pull in httpx, which a plan from export files never needs
     from reconciler.apply.engine import InFlight
@@ -87,9 +88,16 @@ class NoReadEvents:
         return None
 
 
-#: (list name, its configuration, the vendor, a private scratch directory) → the list's
-#: applied membership as a snapshot, or None when none is recorded.
-AppliedReader = Callable[[str, ListConfig, str, Path], CurrentSnapshot | None]
+class AppliedReader(Protocol):
+    """The state's applied membership (``reconciler.state.membership.StateMemory``)."""
+
+    def snapshot(
+        self, list_name: str, list_config: ListConfig, vendor: str, scratch: Path
+    ) -> CurrentSnapshot | None: ...
+
+    def recorded(
+        self, list_name: str, list_config: ListConfig, scratch: Path, form: Form
+    ) -> Recorded | None: ...
 
 
 class Runtime:
@@ -189,11 +197,23 @@ class Runtime:
     def check_list(self, list_name: str, list_config: ListConfig) -> None:
         self.provider(list_config.provider).check_list(list_name, list_config)
 
+    def recorded(self, list_name: str, list_config: ListConfig) -> Recorded | None:
+        """What reconciler recorded of a list (ownership, three-way drift), if anything."""
+        if self.applied is None:
+            return None
+        config = self.loaded.config.providers.get(list_config.provider)
+        if config is None:
+            return None
+        form = Form.KEYED if provider_class(config.type).can_read_current else Form.EMAIL
+        return self.applied.recorded(list_name, list_config, self.scratch() / "recorded", form)
+
     def read_current(self, list_name: str, list_config: ListConfig) -> CurrentSnapshot:
         provider = self.provider(list_config.provider)
         if not provider.can_read_current:
             recorded = (
-                self.applied(list_name, list_config, provider.vendor, self.scratch() / "applied")
+                self.applied.snapshot(
+                    list_name, list_config, provider.vendor, self.scratch() / "applied"
+                )
                 if self.applied is not None
                 else None
             )

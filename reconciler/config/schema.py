@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from reconciler.config.text import quoted
-from reconciler.model import DropAction, ListMode, SuppressionReason
+from reconciler.model import DropAction, DropScope, ListMode, SuppressionReason
 from reconciler.providers.registry import vendor_names
 
 # The ``type:`` names, from the provider registry (which imports no provider for this): a
@@ -253,6 +253,8 @@ class ListConfig(_Model):
     list_id: VendorId
     mode: ListMode = ListMode.AUTHORITATIVE
     drop_action: DropAction = DropAction.REMOVE
+    # owned: drop only the members reconciler added (specs/plan-semantics.md, "Ownership").
+    drop_scope: DropScope = DropScope.ALL
     managed_fields: list[str] = Field(default_factory=list)
     # Plan despite invalid rows, reporting each skipped row; validate still fails on them.
     skip_invalid: bool = False
@@ -263,6 +265,15 @@ class ListConfig(_Model):
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     # Only the keys given here override the top-level ``guards:``.
     guards: GuardSettings = GuardSettings()
+
+    @model_validator(mode="after")
+    def _scope_needs_drops(self) -> ListConfig:
+        if self.drop_scope is DropScope.OWNED and self.mode is not ListMode.AUTHORITATIVE:
+            raise ValueError(
+                "drop_scope: owned applies to authoritative lists only (an additive list "
+                "drops nobody)"
+            )
+        return self
 
 
 class SandboxConfig(_Model):

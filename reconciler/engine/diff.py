@@ -27,7 +27,7 @@ from reconciler.engine.merge import (
     merge_vendor,
     new_change,
 )
-from reconciler.engine.rules import AtVendor, ListRules, decide, decide_at_vendor
+from reconciler.engine.rules import AtVendor, ListRules, decide, decide_at_vendor, drop_reason
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
 from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus
@@ -129,7 +129,7 @@ def diff_list(
         groups[ChangeKind.ADD] = rows.plain_adds
         if rows.plain_drops:
             kind = ChangeKind(rules.drop_action.value)
-            reason = f"not declared (authoritative list, drop action: {kind})"
+            reason = drop_reason(kind)
             groups[kind] = [
                 new_change((kind, email, reason, NO_VALUES, NO_VALUES))
                 for email in rows.plain_drops

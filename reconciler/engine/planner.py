@@ -17,11 +17,12 @@ from reconciler.config.schema import ListConfig
 from reconciler.config.text import quoted, refusal
 from reconciler.engine.diff import OptInIndex, diff_list
 from reconciler.engine.duck import connect, hash_sql, out_of_memory
+from reconciler.engine.ownership import Recorder, keep_not_owned
 from reconciler.engine.rules import OptIn
 from reconciler.errors import PlanError, Problem, SourceError
 from reconciler.exports.files import CsvExportSnapshot
 from reconciler.exports.snapshot import CurrentSnapshot, now_utc
-from reconciler.model import SuppressionReason
+from reconciler.model import DropScope, SuppressionReason
 from reconciler.plan.model import ListPlan, Plan
 from reconciler.providers.capabilities import gaps_for
 from reconciler.providers.registry import open_configured_export
@@ -221,6 +222,9 @@ def _build_plan(
             list_plan = diff_list(
                 con, desired, entry, current, opt_ins, provider=cfg.provider, vendor=vendor
             )
+            if cfg.drop_scope is DropScope.OWNED:
+                recorded = vendors.recorded(name, cfg) if isinstance(vendors, Recorder) else None
+                list_plan = keep_not_owned(con, list_plan, recorded)
             if provider is not None:
                 list_plan = list_plan.with_gaps(gaps_for(list_plan, provider.type))
             plans.append(list_plan)

@@ -144,5 +144,10 @@ def decide(
 
     if active and rules.mode is ListMode.AUTHORITATIVE:
         kind = ChangeKind(rules.drop_action.value)
-        return ListChange(kind, email, f"not declared (authoritative list, drop action: {kind})")
+        return ListChange(kind, email, drop_reason(kind))
     return None
+
+
+def drop_reason(kind: ChangeKind) -> str:
+    """The reason of a drop: an active member an authoritative list does not declare."""
+    return f"not declared (authoritative list, drop action: {kind})"

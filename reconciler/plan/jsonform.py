@@ -24,6 +24,7 @@ from reconciler.plan.model import (
     GuardViolation,
     ListChange,
     ListPlan,
+    NotOwned,
     Plan,
     Unaddressable,
 )
@@ -155,6 +156,22 @@ def unaddressable_from_dict(data: dict[str, Any] | None) -> Unaddressable | None
     return Unaddressable(data["rows"], tuple(data["sample"]))
 
 
+def not_owned_to_dict(not_owned: NotOwned | None) -> dict[str, Any] | None:
+    if not_owned is None:
+        return None
+    return {
+        "members": not_owned.members,
+        "sample": list(not_owned.sample),
+        "recorded": not_owned.recorded,
+    }
+
+
+def not_owned_from_dict(data: dict[str, Any] | None) -> NotOwned | None:
+    if data is None:  # also a plan saved before the field existed
+        return None
+    return NotOwned(data["members"], tuple(data["sample"]), data["recorded"])
+
+
 def list_to_dict(
     list_plan: ListPlan,
     *,
@@ -181,6 +198,7 @@ def list_to_dict(
         ],
         "skipped_invalid": list(list_plan.skipped_invalid),
         "unaddressable": unaddressable_to_dict(list_plan.unaddressable),
+        "not_owned": not_owned_to_dict(list_plan.not_owned),
     }
     if rows_sink is not None:
         data["rows_file"] = rows_sink(list_plan)
@@ -307,6 +325,7 @@ def plan_from_dict(
                 active_members=item["active_members"],
                 skipped_invalid=tuple(item.get("skipped_invalid") or ()),
                 unaddressable=unaddressable_from_dict(item.get("unaddressable")),
+                not_owned=not_owned_from_dict(item.get("not_owned")),
                 gaps=tuple(
                     CapabilityGap(ChangeKind(g["action"]), g["count"], g["explanation"])
                     for g in item.get("gaps") or ()

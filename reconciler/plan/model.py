@@ -96,6 +96,18 @@ class Unaddressable:
     sample: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class NotOwned:
+    """Undeclared members an authoritative list with ``drop_scope: owned`` keeps because
+    reconciler did not add them (sign-ups from elsewhere): how many, a few of their
+    addresses, and whether anything was recorded for the list at all (on its first apply
+    nothing is: nobody is reconciler's yet)."""
+
+    members: int
+    sample: tuple[str, ...]
+    recorded: bool
+
+
 @dataclass(frozen=True)
 class ListPlan:
     name: str
@@ -111,6 +123,7 @@ class ListPlan:
     skipped_invalid: tuple[str, ...] = ()  # "file:line: message" for rows skipped by skip_invalid
     gaps: tuple[CapabilityGap, ...] = ()
     unaddressable: Unaddressable | None = None  # the vendor's rows no batch can name
+    not_owned: NotOwned | None = None  # undeclared but kept: not reconciler's (drop_scope)
     pending: Mapping[ChangeKind, int] = field(default_factory=dict)  # covered by in-flight jobs
 
     @cached_property

@@ -109,6 +109,11 @@ def render_markdown(plan: Plan, *, redact: bool = True, sample: int | None = SAM
         data["skipped_invalid"] = [hide(s) for s in data["skipped_invalid"]]
         if data["unaddressable"]:
             data["unaddressable"] = _unaddressable(data["unaddressable"], redact, sample)
+        if data["not_owned"]:
+            kept = data["not_owned"]
+            shown = kept["sample"] if sample is None else kept["sample"][:sample]
+            kept["sample"] = [mask(v) if redact else v for v in shown]
+            kept["more"] = max(kept["members"] - len(shown), 0)
         lists.append(data)
     table = [
         "| list | vendor | " + " | ".join(kinds) + " |",

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import IO, TypeVar
 
 from reconciler.model import KIND_ORDER, ChangeKind
-from reconciler.plan.model import ListChange, ListPlan, Plan, Unaddressable
+from reconciler.plan.model import ListChange, ListPlan, NotOwned, Plan, Unaddressable
 from reconciler.redact import scrub
 from reconciler.render.safe import terminal
 
@@ -127,6 +127,21 @@ def _unaddressable_line(unaddressable: Unaddressable, limit: int | None) -> str:
     return line
 
 
+def _not_owned_line(not_owned: NotOwned, limit: int | None) -> str:
+    shown = not_owned.sample if limit is None else not_owned.sample[:limit]
+    why = (
+        "reconciler did not add them"
+        if not_owned.recorded
+        else "nothing is recorded for this list yet, so nobody is reconciler's"
+    )
+    line = f"  = {not_owned.members:,} undeclared member(s) kept (drop_scope: owned): {why}"
+    if shown:
+        line += ": " + ", ".join(terminal(e) for e in shown)
+    if not_owned.members > len(shown) and shown:
+        line += f" … and {not_owned.members - len(shown):,} more"
+    return line
+
+
 def render_list(
     list_plan: ListPlan, paint: _Painter, *, show_all: bool = False, sample: int = SAMPLE
 ) -> list[str]:
@@ -166,6 +181,8 @@ def render_list(
         lines.append(
             paint("33", _unaddressable_line(list_plan.unaddressable, None if show_all else sample))
         )
+    if list_plan.not_owned is not None:
+        lines.append(_not_owned_line(list_plan.not_owned, None if show_all else sample))
     for kind, count in list_plan.pending.items():
         if count:
             lines.append(f"  … {count:,} {kind.value} already in flight (pending jobs)")

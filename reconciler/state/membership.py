@@ -25,7 +25,7 @@ from reconciler.model import Action
 from reconciler.plan.model import CurrentStateRef
 from reconciler.private import private_dir, write_private
 from reconciler.state.blobs import Blobs
-from reconciler.state.keys import field_hash, key_sql
+from reconciler.state.keys import field_hash, key_sql, state_salt
 from reconciler.state.model import AppliedRef, State
 
 if TYPE_CHECKING:
@@ -253,20 +253,23 @@ def open_applied(
     return AppliedSnapshot(files.parquet, files.journal_files, managed_fields, where, files.digest)
 
 
-def applied_reader(
-    blobs: Blobs, state: Callable[[], State | None]
-) -> Callable[[str, ListConfig, str, Path], AppliedSnapshot | None]:
-    """What ``Runtime.applied`` calls: a list's recorded membership, read from ``state()`` as
-    it is when the list is planned."""
+class StateMemory:
+    """What the runtime asks of the state's applied membership (``Runtime.applied``), read
+    from ``state()`` as it is when each list is planned."""
 
-    def read(
-        list_name: str, list_config: ListConfig, vendor: str, scratch: Path
+    def __init__(self, blobs: Blobs, state: Callable[[], State | None]) -> None:
+        self.blobs = blobs
+        self.state = state
+
+    def snapshot(
+        self, list_name: str, list_config: ListConfig, vendor: str, scratch: Path
     ) -> AppliedSnapshot | None:
-        entry = recorded_entry(state(), list_name, list_config)
+        """The current state of a list whose vendor cannot be read, when one is recorded."""
+        entry = recorded_entry(self.state(), list_name, list_config)
         if entry is None:
             return None
         return open_applied(
-            blobs,
+            self.blobs,
             list_name,
             entry.applied,
             list_config.managed_fields,
@@ -274,7 +277,25 @@ def applied_reader(
             vendor=vendor,
         )
 
-    return read
+    def recorded(
+        self, list_name: str, list_config: ListConfig, scratch: Path, form: Form
+    ) -> Recorded | None:
+        """What reconciler recorded of a list, in the form its vendor gets; None when
+        nothing is (the keyed form also needs the state's key)."""
+        entry = recorded_entry(self.state(), list_name, list_config)
+        if entry is None:
+            return None
+        salt = state_salt(self.blobs) if form is Form.KEYED else None
+        if form is Form.KEYED and salt is None:
+            return None
+        files = open_files(
+            self.blobs, list_name, entry.applied, scratch / safe_name(list_name), form
+        )
+        return Recorded(files, salt) if files is not None else None
+
+
+def applied_reader(blobs: Blobs, state: Callable[[], State | None]) -> StateMemory:
+    return StateMemory(blobs, state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,3 +345,7 @@ class Recorded:
             email: Member(status, json.loads(fields) if fields else {}, bool(added))
             for email, status, fields, added in rows
         }
+
+    def owned(self, con: Any, emails: Iterable[str]) -> set[str]:
+        """Those of ``emails`` that reconciler added (``drop_scope: owned``)."""
+        return {email for email, member in self.lookup(con, emails).items() if member.added}

@@ -99,8 +99,8 @@ suppressions:
     assert problems("c.yaml") == [
         "c.yaml:3:5: [providers.og.type] expected 'ongage', 'listmonk', 'yesmail' or 'omnigage'",
         "c.yaml:8:5: [lists.news.memebers] unknown key 'memebers' (did you mean 'members'?); "
-        "expected one of: drop_action, export, guards, list_id, managed_fields, members, "
-        "mode, options, provider, skip_invalid, suppressions",
+        "expected one of: drop_action, drop_scope, export, guards, list_id, managed_fields, "
+        "members, mode, options, provider, skip_invalid, suppressions",
         "c.yaml:10:9: [lists.news.members[0]] expected a source with either 'csv:' (files) or "
         "'inline:' (rows)",
         "c.yaml:12:9: [lists.news.members[1].delimiter] expected 'auto', ',', ';', '|', '\\t' "
