@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from reconciler import __version__
 from reconciler.cli.exitcodes import ExitCode
+from reconciler.cli.locking import add_lock_timeout, waiting
 from reconciler.errors import ConfigError, ProviderError, ReconcilerError, SourceError
 from reconciler.render.safe import terminal, terminal_lines
 
@@ -49,6 +50,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             importlib.import_module(f"reconciler.cli.{name}").register(sub)
         else:
             sub.add_parser(name)  # listed, never parsed
+    add_lock_timeout(sub)
     return parser
 
 
@@ -175,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        code: int = args.func(args)
+        with waiting(args):
+            code: int = args.func(args)
     except ReconcilerError as exc:
         print(f"Error: {error_text(exc)}", file=sys.stderr)
         return exc.exit_code

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError, StateError
+from reconciler.state.lockwait import acquire
 from reconciler.state.model import State, now
 
 
@@ -123,7 +124,7 @@ class StateStore(abc.ABC):
         is pushed again before the lock is released. A lock that cannot be released (the
         state's directory became read-only) is named, with how to clear it, in the error the
         block ended with."""
-        info = self.lock(operation)
+        info = acquire(self, operation)  # waits as the command's --lock-timeout says
         try:
             try:
                 yield info

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError, StateLockedError
+from reconciler.state.lockwait import LockWait, acquire
 from reconciler.state.model import ExportSeen, ListState, State
 from reconciler.state.store import StateStore
 
@@ -113,6 +115,51 @@ class StateStoreConformance(abc.ABC):
             time.sleep(0.05)
         info = self.make_store(tmp_path).lock("apply")  # free again
         self.make_store(tmp_path).unlock(info.id)
+
+    def test_a_lock_timeout_waits_for_the_holder_to_release(self, tmp_path: Path) -> None:
+        context = multiprocessing.get_context("spawn")
+        ready, release = context.Event(), context.Event()
+        holder = context.Process(
+            target=_hold_lock, args=(self.store_factory(tmp_path), ready, release)
+        )
+        holder.start()
+        try:
+            assert ready.wait(30)
+            told: list[str] = []
+            threading.Timer(1.0, release.set).start()
+            started = time.monotonic()
+            info = acquire(
+                self.make_store(tmp_path), "apply", wait=LockWait(30.0, notify=told.append)
+            )
+            assert 0.9 < time.monotonic() - started < 15
+        finally:
+            release.set()
+            holder.join(30)
+        store = self.make_store(tmp_path)
+        assert store.current_lock() == info and info.pid == os.getpid()
+        assert len(told) == 1
+        assert told[0].startswith(
+            f"Waiting up to 30s for the lock: the state at {store.location} is locked by "
+        )
+        assert f"(pid {holder.pid}) for 'apply'" in told[0]
+        store.unlock(info.id)
+
+    def test_a_lock_held_past_the_timeout_names_the_holder_and_the_wait(
+        self, tmp_path: Path
+    ) -> None:
+        held = self.make_store(tmp_path).lock("apply")
+        store = self.make_store(tmp_path)
+        started = time.monotonic()
+        with pytest.raises(StateLockedError) as exc:
+            acquire(store, "refresh", wait=LockWait(0.5))
+        assert time.monotonic() - started >= 0.5
+        assert str(exc.value) == (
+            f"waited 500ms (--lock-timeout) for the lock: the state at {store.location} is "
+            f"locked by {held.describe()}; if that run is gone, run "
+            f"`reconciler state unlock {held.id}`"
+        )
+        assert store.current_lock() == held  # the holder's lock is untouched
+        store.unlock(held.id)
 
     def test_unlock_needs_the_holders_id(self, tmp_path: Path) -> None:
         store = self.make_store(tmp_path)
