@@ -3,6 +3,7 @@ through the real command line, with the lock held by the test."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -15,6 +16,19 @@ from reconciler.state.model import State
 from tests.integration.project import Project
 
 WHERE = Path(".reconciler/state.json")
+CLI = Path(__file__).resolve().parents[2] / "reconciler" / "cli"
+
+
+def test_the_list_of_locking_commands_is_every_command_that_locks() -> None:
+    """A command that takes the lock (``store.locked("OPERATION")``) and is missing from the
+    list would have no --lock-timeout: the operations named in the code are the list."""
+    operations = {
+        op
+        for path in CLI.glob("*.py")
+        for op in re.findall(r'\.locked\("([^"]+)"\)', path.read_text())
+    }
+    listed = {name for name, subs in LOCKING.items() if not subs}
+    assert operations == listed | {f"state {sub}" for sub in LOCKING["state"]}
 
 
 def _locking_commands() -> list[list[str]]:
