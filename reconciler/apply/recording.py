@@ -14,15 +14,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.loader import LoadedConfig
 from reconciler.config.schema import ListConfig
+from reconciler.engine.baseline import write_baseline
 from reconciler.engine.duck import connect
 from reconciler.model import Action
+from reconciler.plan.model import Plan
+from reconciler.private import private_dir
 from reconciler.providers.base import JobState, JobStatus, Provider
-from reconciler.state.applied import list_files, merge, record_batch
+from reconciler.sources.desired import collect_sources
+from reconciler.state.applied import list_files, merge, record_batch, record_file
 from reconciler.state.blobs import Blobs
 from reconciler.state.keys import state_salt
 from reconciler.state.ledger import StateLedger
-from reconciler.state.membership import journals
+from reconciler.state.membership import Form, journals, safe_name
 from reconciler.state.model import State
 
 
@@ -121,3 +126,45 @@ def finish_with_applied(
     finish()
     for name in merged:
         blobs.delete(name)
+
+
+def record_baselines(
+    loaded: LoadedConfig,
+    plan: Plan,
+    state: State,
+    blobs: Blobs,
+    providers: Mapping[str, Provider],
+    scratch: Path,
+) -> None:
+    """Before anything is sent: journal the baseline (``reconciler/engine/baseline.py``) of
+    each list whose vendor can be read and that either has changes to apply or has nothing
+    recorded yet. A list with neither keeps its record as it is (a full pass over its members
+    each time would cost as much as the plan)."""
+    wanted = [
+        lp.name
+        for lp in plan.lists
+        if lp.provider in providers
+        and providers[lp.provider].can_read_current
+        and (lp.has_actions or not _recorded(state, blobs, lp.name))
+    ]
+    if not wanted:
+        return
+    salt = state_salt(blobs, create=True)
+    assert salt is not None
+    desired = collect_sources(loaded, wanted)
+    private_dir(scratch)
+    con = connect()
+    try:
+        for name in wanted:
+            target = scratch / f"baseline-{safe_name(name)}.parquet"
+            changed = (c.email for c in plan.list(name).changes)
+            write_baseline(con, desired.lists[name], changed, salt, target)
+            record_file(blobs, name, "baseline", target, Form.KEYED)
+            target.unlink()
+    finally:
+        con.close()
+
+
+def _recorded(state: State, blobs: Blobs, name: str) -> bool:
+    entry = state.lists.get(name)
+    return (entry is not None and entry.applied is not None) or bool(journals(blobs, name))

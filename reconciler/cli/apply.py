@@ -11,7 +11,7 @@ from pathlib import Path
 from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome, Events
 from reconciler.apply.events import LogEvents, RichEvents
 from reconciler.apply.inflight import pending_rows
-from reconciler.apply.recording import RecordingLedger, finish_with_applied
+from reconciler.apply.recording import RecordingLedger, finish_with_applied, record_baselines
 from reconciler.apply.staleness import check_config, check_fresh, check_state
 from reconciler.cli.common import load, reading_progress
 from reconciler.cli.exitcodes import ExitCode
@@ -246,6 +246,9 @@ def send(
 ) -> int:
     """Send the plan's rows, report, verify; the exit code."""
     blobs = blobs_for(ledger.store)
+    record_baselines(
+        loaded, plan, ledger.state, blobs, applier.providers, rt.scratch() / "baseline"
+    )
     if not plan.has_actions:
         finish_with_applied(
             ledger,

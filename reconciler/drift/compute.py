@@ -14,6 +14,7 @@ from reconciler.drift.model import (
     PendingJob,
     VendorSuppression,
 )
+from reconciler.drift.provenance import Provenance
 from reconciler.failures import JobFailures
 from reconciler.model import ChangeKind, ContactStatus
 from reconciler.plan.model import ListChange, ListPlan, Plan
@@ -60,6 +61,7 @@ def list_drift(
     *,
     sample: int = SAMPLE,
     failed: Sequence[JobFailures] = (),
+    provenance: Provenance | None = None,
 ) -> ListDrift:
     by_kind = list_plan.by_kind
     change_sample = tuple(c for kind in CHANGE_KINDS for c in by_kind[kind][:sample])
@@ -90,6 +92,8 @@ def list_drift(
         gaps=list_plan.gaps,
         held_suppressed=held_suppressed,
         failed=tuple(failed),
+        origins=provenance.counts if provenance else {},
+        origin_of=provenance.of if provenance else {},
     )
 
 
@@ -99,14 +103,23 @@ def compute_drift(
     *,
     sample: int = SAMPLE,
     failed: Mapping[str, Sequence[JobFailures]] | None = None,
+    provenance: Mapping[str, Provenance] | None = None,
 ) -> Drift:
     """``plan`` should have the rows of in-flight jobs subtracted (``plan.pending``), so that
     a pending row is counted once, as pending. ``failed``: per list, the refused rows of its
-    last apply, as read from the ledger's failures files (``state.failures``)."""
+    last apply, as read from the ledger's failures files (``state.failures``).
+    ``provenance``: per list, which side moved (``reconciler/drift/provenance.py``)."""
     failed = failed or {}
+    provenance = provenance or {}
     return Drift(
         lists=tuple(
-            list_drift(lp, state, sample=sample, failed=failed.get(lp.name, ()))
+            list_drift(
+                lp,
+                state,
+                sample=sample,
+                failed=failed.get(lp.name, ()),
+                provenance=provenance.get(lp.name),
+            )
             for lp in plan.lists
         ),
         created_at=plan.created_at,

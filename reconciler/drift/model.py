@@ -19,7 +19,7 @@ show it; ``reconciler.drift.writeback`` turns its ``absorb`` part into suppressi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -40,6 +40,30 @@ class Part(StrEnum):
 
 
 PART_ORDER: tuple[Part, ...] = (Part.CHANGES, Part.ABSORB, Part.FIELDS, Part.PENDING)
+
+
+class Origin(StrEnum):
+    """Which side moved since the last apply (``reconciler/drift/provenance.py``)."""
+
+    REPOSITORY = "repository"
+    VENDOR = "vendor"
+    BOTH = "both"
+    NOT_RECONCILERS = "not_reconcilers"
+    UNRECORDED = "unrecorded"
+
+    @property
+    def words(self) -> str:
+        return _ORIGIN_WORDS[self]
+
+
+ORIGIN_ORDER: tuple[Origin, ...] = tuple(Origin)
+_ORIGIN_WORDS: Mapping[Origin, str] = {
+    Origin.REPOSITORY: "changed in the repository",
+    Origin.VENDOR: "changed at the vendor",
+    Origin.BOTH: "changed on both sides",
+    Origin.NOT_RECONCILERS: "never reconciler's",
+    Origin.UNRECORDED: "nothing recorded yet",
+}
 
 #: The kinds counted under ``changes``: every action but field updates (``fields``).
 CHANGE_KINDS: tuple[ChangeKind, ...] = tuple(
@@ -107,6 +131,10 @@ class ListDrift:
     held_suppressed: int = 0  # held by the repository's own suppressions: not drift
     # the last apply's jobs with refused rows: a bounded sample each, read by drift.read
     failed: tuple[JobFailures, ...] = ()
+    # three-way: the differences by which side moved since the last apply, over all of them,
+    # and the origin of each sampled address (reconciler/drift/provenance.py)
+    origins: Mapping[Origin, int] = field(default_factory=dict)
+    origin_of: Mapping[str, Origin] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[Part, int]:

@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from reconciler.drift.model import Drift
 from reconciler.redact import scrub
 from reconciler.render import safe
-from reconciler.render.drift_json import drift_to_dict
+from reconciler.render.drift_json import ORIGIN_WORDS, drift_to_dict
 from reconciler.render.drift_text import summary_line
 
 PART_LABELS: dict[str, str] = {
@@ -53,6 +53,10 @@ def render_html(drift: Drift, *, redact: bool = True) -> str:
     template = environment().get_template("drift.html.j2")
     return scrub(
         template.render(
-            report=data, summary=summary_line(drift), labels=PART_LABELS, largest=_largest(data)
+            report=data,
+            summary=summary_line(drift),
+            labels=PART_LABELS,
+            largest=_largest(data),
+            origin_words=ORIGIN_WORDS,
         )
     )

@@ -11,6 +11,7 @@ from typing import Any
 from reconciler.address import mask
 from reconciler.drift.model import (
     CHANGE_KINDS,
+    ORIGIN_ORDER,
     PART_ORDER,
     Drift,
     FieldDifference,
@@ -27,6 +28,10 @@ from reconciler.redact import scrub_data
 HIDDEN = "***"
 
 _LEFT = (ContactStatus.UNSUBSCRIBED, ContactStatus.BOUNCED, ContactStatus.COMPLAINT)
+
+
+#: Each origin's words, by its JSON value (the reports' "since the last apply").
+ORIGIN_WORDS: dict[str, str] = {o.value: o.words for o in ORIGIN_ORDER}
 
 
 def _parts(counts: dict[Part, int]) -> dict[str, int]:
@@ -91,6 +96,10 @@ def list_to_dict(ld: ListDrift, *, sample: int, redact: bool) -> dict[str, Any]:
     def email(address: str) -> str:
         return mask(address) if redact else address
 
+    def origin(address: str) -> str | None:
+        found = ld.origin_of.get(address)
+        return found.value if found is not None else None
+
     by_action: dict[str, int] = {}
     for job in ld.pending:
         by_action[job.action] = by_action.get(job.action, 0) + job.rows
@@ -110,7 +119,12 @@ def list_to_dict(ld: ListDrift, *, sample: int, redact: bool) -> dict[str, Any]:
                 for g in ld.gaps
             ],
             "sample": [
-                {"kind": c.kind.value, "email": email(c.email), "reason": c.reason}
+                {
+                    "kind": c.kind.value,
+                    "email": email(c.email),
+                    "reason": c.reason,
+                    "origin": origin(c.email),
+                }
                 for c in ld.change_sample
             ],
         },
@@ -124,13 +138,17 @@ def list_to_dict(ld: ListDrift, *, sample: int, redact: bool) -> dict[str, Any]:
                     "status": a.status.value,
                     "reason": a.reason.value,
                     "declared_at": a.declared_at,
+                    "origin": origin(a.email),
                 }
                 for a in ld.absorb[:sample]
             ],
         },
         "fields": {
             "by_field": dict(ld.field_counts),
-            "sample": [_fields(d, email, redact) for d in ld.field_sample[:sample]],
+            "sample": [
+                {**_fields(d, email, redact), "origin": origin(d.email)}
+                for d in ld.field_sample[:sample]
+            ],
         },
         "pending": {
             "by_action": by_action,
@@ -148,6 +166,7 @@ def list_to_dict(ld: ListDrift, *, sample: int, redact: bool) -> dict[str, Any]:
         },
         "held_suppressed": ld.held_suppressed,
         "failed": _failed(ld, email),
+        "origins": {o.value: n for o, n in ld.origins.items()},
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from reconciler.drift.model import Drift
 from reconciler.redact import scrub
 from reconciler.render import safe
-from reconciler.render.drift_json import drift_to_dict
+from reconciler.render.drift_json import ORIGIN_WORDS, drift_to_dict
 from reconciler.render.drift_text import summary_line
 from reconciler.render.markdown import environment
 
@@ -23,4 +23,6 @@ def render_markdown(drift: Drift, *, redact: bool = True) -> str:
     env = environment()
     env.filters["md"] = md_strict
     template = env.get_template("drift.md.j2")
-    return scrub(template.render(report=data, summary=summary_line(drift)))
+    return scrub(
+        template.render(report=data, summary=summary_line(drift), origin_words=ORIGIN_WORDS)
+    )

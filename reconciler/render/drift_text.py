@@ -50,6 +50,9 @@ def render_list(ld: ListDrift) -> list[str]:
         statuses[item.status.value] = statuses.get(item.status.value, 0) + 1
     lines.append(f"  to absorb (changed at the vendor): {counts[Part.ABSORB]:,}{_detail(statuses)}")
     lines.append(f"  field drift: {counts[Part.FIELDS]:,}{_detail(dict(ld.field_counts))}")
+    if ld.origins:  # three-way: which side moved since the last apply
+        moved = ", ".join(f"{n:,} {origin.words}" for origin, n in ld.origins.items())
+        lines.append(f"  since the last apply: {moved}")
     jobs = len(ld.pending)
     lines.append(f"  pending: {counts[Part.PENDING]:,} rows in {jobs:,} job(s)")
     if ld.failed:  # counts and files only: the addresses are in the files and the reports

@@ -119,6 +119,13 @@ def record_batch(
         target.unlink(missing_ok=True)
 
 
+def record_file(blobs: Blobs, list_name: str, entry_id: str, path: Path, form: Form) -> None:
+    """Journal a Parquet file of journal rows made elsewhere (a baseline)."""
+    suffix = KEYED_SUFFIX if form is Form.KEYED else ".parquet"
+    name = f"{JOURNAL}{safe_name(list_name)}/{time.time_ns():020d}-{entry_id}{suffix}"
+    blobs.put(name, path.read_bytes())
+
+
 def record_rows(
     blobs: Blobs,
     list_name: str,

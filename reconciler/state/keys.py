@@ -11,17 +11,16 @@ and is documented as such in ``specs/state.md``."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 
+from reconciler.engine.keyed import field_hash, field_hash_sql, key_of, key_sql
 from reconciler.errors import StateError
 from reconciler.state.blobs import Blobs
 
+__all__ = ["SALT", "field_hash", "field_hash_sql", "key_of", "key_sql", "state_salt"]
+
 SALT = "salt"
-#: Hex digits kept of an address's and a field value's SHA-256: 128 and 64 bits.
-KEY_DIGITS = 32
-FIELD_DIGITS = 16
 
 
 def state_salt(blobs: Blobs, *, create: bool = False) -> str | None:
@@ -37,20 +36,3 @@ def state_salt(blobs: Blobs, *, create: bool = False) -> str | None:
     salt = secrets.token_hex(32)
     blobs.put(SALT, salt.encode("ascii"))
     return salt
-
-
-def key_of(email: str, salt: str) -> str:
-    """An address's key; equal to :func:`key_sql` on the same normalised address."""
-    return hashlib.sha256((salt + email).encode("utf-8")).hexdigest()[:KEY_DIGITS]
-
-
-def field_hash(value: str, salt: str) -> str:
-    return hashlib.sha256((salt + "\x1f" + value).encode("utf-8")).hexdigest()[:FIELD_DIGITS]
-
-
-def key_sql(expr: str, salt: str) -> str:
-    return f"substr(sha256('{salt}' || {expr}), 1, {KEY_DIGITS})"
-
-
-def field_hash_sql(expr: str, salt: str) -> str:
-    return f"substr(sha256('{salt}' || chr(31) || {expr}), 1, {FIELD_DIGITS})"

@@ -102,8 +102,10 @@ def test_drift_is_zero_then_an_unsubscribe_at_the_vendor_is_held_and_pulled(
             "status": "unsubscribed",
             "reason": "unsubscribe",
             "declared_at": "members/news.csv:4",
+            "origin": "unrecorded",  # never applied: the state has no record of the list
         }
     ]
+    assert news["origins"] == {"unrecorded": 1}
     assert news["current"]["kind"] == "vendor" and len(news["current"]["sha256"]) == 64
     assert report["vendors"]["ongage"]["absorb"] == 1
     markdown = (tmp_path / "out/d.md").read_text()
@@ -155,6 +157,7 @@ def test_a_suppression_propagates_to_every_list_at_every_vendor_only_by_policy(
             "kind": "complaint",
             "email": "c***@example.com",
             "reason": "suppressed: complaint (suppressions/vendor.csv:2)",
+            "origin": "unrecorded",
         }
     ]
     applied = p.run("apply", "-c", "reconciler.yaml", "--auto-approve")

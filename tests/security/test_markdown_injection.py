@@ -209,7 +209,7 @@ def test_the_drift_markdown_renders_a_hostile_reason_inert() -> None:
     assert (
         "| add | a\\*\\*\\*@example.com | ticket #&#8203;12 \\| cc @&#8203;octocat, see "
         "\\[form\\](https:&#8203;//evil.example/f) \\`x\\` \\*\\*ok\\*\\* &lt;img src=x "
-        "onerror=alert(1)&gt; !\\[p\\](https:&#8203;//t.example/p.png) @&#8203;octocat |"
+        "onerror=alert(1)&gt; !\\[p\\](https:&#8203;//t.example/p.png) @&#8203;octocat | - |"
     ) in text.splitlines()
 
 

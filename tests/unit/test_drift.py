@@ -250,7 +250,7 @@ def test_markdown_masks_addresses_and_field_values_unless_asked() -> None:
     assert "| c\\*\\*\\*@example.com | unsubscribed | m.csv:6 |" in masked
     assert "| b\\*\\*\\*@example.com | first_name | \\*\\*\\* | \\*\\*\\* |" in masked
     assert "| news | ongage | 4 | 2 | 1 | 0 |" in masked
-    assert "| remove | h\\*\\*\\*@example.com | not declared |\n\n… and 1 more\n" in masked
+    assert "| remove | h\\*\\*\\*@example.com | not declared | - |\n\n… and 1 more\n" in masked
     full = render_markdown(drift, redact=False)
     assert "| carl@example.com | unsubscribed | m.csv:6 |" in full
     assert "| bob@example.com | first_name | Robert | Bob |" in full
@@ -288,6 +288,7 @@ def test_json_report_matches_its_schema_redacted_or_not() -> None:
         "status": "unsubscribed",
         "reason": "unsubscribe",
         "declared_at": "m.csv:6",
+        "origin": None,  # no provenance given: made without the state's record
     }
     assert news["fields"]["sample"][0]["fields"] == [
         {"name": "first_name", "vendor": "***", "desired": "***"}
