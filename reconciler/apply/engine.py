@@ -31,7 +31,7 @@ rate limit, or too many jobs in progress: ``SubmissionRefused``) created nothing
 the list are in flight, the oldest is waited for and the batch sent again, and no more jobs
 than the vendor took are kept in flight from then on; with none in flight, the batch is left
 unsent and apply stops (the next run sends it). An error that stops apply while jobs are in
-flight leaves them in the ledger as ``submitted``: the next apply or refresh settles them.
+flight leaves them in the ledger as ``submitted``: the next apply or poll settles them.
 """
 
 from __future__ import annotations
@@ -362,7 +362,7 @@ class Applier:
             if time.monotonic() > deadline:
                 raise ProviderError(
                     f"job {job.vendor_job_id} still {status.vendor_status!r} after "
-                    f"{self.job_timeout:.0f}s; it stays in the ledger: run `reconciler refresh` "
+                    f"{self.job_timeout:.0f}s; it stays in the ledger: run `reconciler poll` "
                     "later",
                     vendor=provider.vendor,
                 )

@@ -73,7 +73,7 @@ def check_state(path: Path, saved: SavedPlan, state: State | None, location: str
         raise _stale(
             path,
             f"the state at {location} changed since the plan was made: serial {ref.serial} → "
-            f"{state.serial} (another apply or refresh ran{_last_run(state)})",
+            f"{state.serial} (another apply or poll ran{_last_run(state)})",
         )
 
 

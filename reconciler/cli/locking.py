@@ -16,7 +16,8 @@ from reconciler.render.safe import terminal
 #: The commands that take the state lock, with the ``state`` subcommands that do.
 LOCKING: dict[str, tuple[str, ...]] = {
     "apply": (),
-    "refresh": (),
+    "poll": (),
+    "refresh": (),  # the old name of poll
     "state": ("resolve", "push", "migrate", "forget"),
 }
 

@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "validate",
     "plan",
     "apply",
+    "poll",
     "refresh",
     "drift",
     "suppressions",

@@ -1,53 +1,25 @@
-"""``reconciler refresh``: follow pending jobs to their end and update the ledger; send nothing."""
+"""``reconciler refresh``: the old name of ``reconciler poll``, kept working with a notice."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from reconciler.apply.recording import finish_with_applied
-from reconciler.cli.apply import EXIT_FAILED_BATCHES, failed_rows, wire
-from reconciler.cli.common import add_config_argument, load
-from reconciler.providers.base import JobState
-from reconciler.render.safe import terminal
-from reconciler.runtime import Runtime, config_dir
-from reconciler.state.blobs import blobs_for
-from reconciler.state.open import open_store
+from reconciler.cli import poll
+
+NOTICE = (
+    "reconciler: `reconciler refresh` is now `reconciler poll` (it polls the jobs in flight; "
+    "reading what a vendor holds into the state is `reconciler state rebuild`). The old name "
+    "will be removed in a later release."
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "refresh", help="poll pending jobs and update the ledger without submitting anything"
-    )
-    add_config_argument(parser)
-    parser.add_argument("--state", metavar="FILE", help="state file (default from config)")
+    parser = sub.add_parser("refresh", help="deprecated: the old name of `poll`")
+    poll.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load(args)
-    base = config_dir(loaded)
-    store = open_store(base, loaded.config.state, override=args.state)
-    with store.locked("refresh"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
-        ledger, applier = wire(loaded, store, rt, sending=False)
-        if not ledger.in_flight():
-            print("No jobs in flight.")
-            return 0
-        ledger.start_run("refresh")
-        outcomes = applier.resume()
-        failed = [o for o in outcomes if o.state is JobState.FAILED]
-        finish_with_applied(
-            ledger,
-            blobs_for(store),
-            rt.scratch(),
-            lambda: ledger.finish_run("failed batches" if failed else "succeeded"),
-        )
-    for outcome in outcomes:
-        # The job ID is the vendor's answer (or the ledger's record of it) and the batch key
-        # holds the list's name: neither may move the cursor or forge a line.
-        print(
-            f"{terminal(outcome.batch.key)}: {terminal(outcome.state.value)} "
-            f"(job {terminal(outcome.vendor_job_id)})"
-        )
-    for line in failed_rows(ledger, base):
-        print(line)
-    return EXIT_FAILED_BATCHES if failed else 0
+    print(NOTICE, file=sys.stderr)
+    return poll.run(args)

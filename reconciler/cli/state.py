@@ -226,7 +226,7 @@ def run_resolve(args: argparse.Namespace) -> int:
         store.write(state)
     what = f"list '{entry.list}', {entry.action} batch {entry.index}"
     if entry.status == "submitted":
-        then = f"as sent, job {entry.vendor_job_id}: the next apply or refresh follows it"
+        then = f"as sent, job {entry.vendor_job_id}: the next apply or poll follows it"
     else:
         then = "as never received: the next apply sends the batch again if its plan needs it"
     print(f"Recorded ledger entry {terminal(entry.id)} ({terminal(what)}) {terminal(then)}.")

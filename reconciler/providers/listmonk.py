@@ -315,7 +315,7 @@ class ListmonkProvider(Provider):
         if word != "failed":
             raise ProviderError(
                 f"unknown import status {word!r}; the job stays in the ledger: `reconciler "
-                "refresh` follows it later",
+                "poll` follows it later",
                 vendor="listmonk",
                 endpoint=f"GET {IMPORT_PATH}",
             )

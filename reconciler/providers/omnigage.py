@@ -202,7 +202,7 @@ class OmnigageProvider(Provider):
             return JobStatus(JobState.FAILED, status, counts, message)
         raise ProviderError(
             f"unknown import status {status!r}; the job stays in the ledger: `reconciler "
-            "refresh` follows it later",
+            "poll` follows it later",
             vendor="omnigage",
             endpoint=endpoint,
         )

@@ -218,7 +218,7 @@ class OngageProvider(Provider):
             # Not a documented status: waiting on it could last until the job timeout.
             raise ProviderError(
                 f"unknown import status {status} ({message or 'no description'}); the job "
-                "stays in the ledger: `reconciler refresh` follows it later",
+                "stays in the ledger: `reconciler poll` follows it later",
                 vendor="ongage",
                 endpoint=endpoint,
             )

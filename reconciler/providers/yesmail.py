@@ -204,7 +204,7 @@ class YesmailProvider(Provider):
         if not isinstance(state, str) or state not in {*PENDING_STATES, "completed", "failed"}:
             raise ProviderError(
                 f"unknown ticket state {state!r}; the job stays in the ledger: `reconciler "
-                "refresh` follows it later",
+                "poll` follows it later",
                 vendor="yesmail",
                 endpoint=endpoint,
             )

@@ -33,7 +33,7 @@ def http_staging_problems(loaded: LoadedConfig, providers: Iterable[str]) -> lis
                     "apply stops (a crash, a kill) is served nowhere and the job fails. Set "
                     f"`port:` (e.g. staging: {{backend: http, port: {EXAMPLE_PORT}}}, with "
                     "public_url if the vendor reaches this machine at another address): the "
-                    "next apply or refresh serves the file again at the same URL before it "
+                    "next apply or poll serves the file again at the same URL before it "
                     "polls the job. Or use s3 or directory staging, which outlive the run "
                     "(specs/config.md#staging)",
                     loaded.source_map.locate(*where),

@@ -1,4 +1,4 @@
-"""An HTTP server, run by each apply or refresh, that serves exactly the batch files of its
+"""An HTTP server, run by each apply or poll, that serves exactly the batch files of its
 jobs: those it sends, and those a previous run left in flight (``serve_again``), at the same
 URLs as long as the port is fixed (``specs/config.md#staging``)."""
 

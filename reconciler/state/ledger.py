@@ -66,7 +66,7 @@ class StateLedger:
     def finish_run(self, outcome: str, *, settled: bool = False) -> None:
         """End this run. ``settled``: it planned every list afresh and sent its plan to the
         end, so the runs a crash left open are closed too, having been resumed by it. Any
-        other run (a refresh, an apply with --target, one blocked, cancelled or refused) leaves
+        other run (a poll, an apply with --target, one blocked, cancelled or refused) leaves
         them open: their applied batches stay in :meth:`done_keys`, or the next apply would
         send them again to a vendor whose list cannot be read back."""
         for run in self.state.runs:

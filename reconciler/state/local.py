@@ -72,7 +72,7 @@ class LocalStateStore(StateStore):
             )
             raise StateError(
                 f"cannot write the state at {self.path}: {exc.strerror or exc}; the state there "
-                "is as it was at its last write (the next apply or refresh settles the jobs it "
+                "is as it was at its last write (the next apply or poll settles the jobs it "
                 f"shows in flight). {fix}"
             ) from exc
 

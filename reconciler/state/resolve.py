@@ -30,7 +30,7 @@ def find_entry(state: State, entry_id: str) -> JobEntry:
 
 def resolve(state: State, entry_id: str, *, job_id: str | None) -> JobEntry:
     """Record the entry as sent, with the vendor's ``job_id`` (``submitted``: the next apply or
-    refresh follows that job), or, with None, as never received (``unsent``: the next apply
+    poll follows that job), or, with None, as never received (``unsent``: the next apply
     sends the batch again if its plan still needs it). Only an entry whose fate is unknown."""
     entry = find_entry(state, entry_id)
     if entry.status not in UNRESOLVED or entry.vendor_job_id is not None:

@@ -78,7 +78,7 @@ def test_push_waits_for_a_lock_released_meanwhile(tmp_path: Path) -> None:
 def test_refresh_gives_up_after_its_timeout_naming_the_holder(tmp_path: Path) -> None:
     p, store = _project(tmp_path)
     held = store.lock("apply")
-    refreshed = p.run("refresh", "--lock-timeout", "1s")
+    refreshed = p.run("poll", "--lock-timeout", "1s")
     locked = (
         f"the state at {WHERE} is locked by {held.describe()}; if that run is gone, run "
         f"`reconciler state unlock {held.id}`"
@@ -89,5 +89,5 @@ def test_refresh_gives_up_after_its_timeout_naming_the_holder(tmp_path: Path) ->
         f"Error: waited 1s (--lock-timeout) for the lock: {locked}\n"
     )
     assert store.current_lock() == held
-    at_once = p.run("refresh")  # no timeout: the error at once, as before
+    at_once = p.run("poll")  # no timeout: the error at once, as before
     assert (at_once.code, at_once.err) == (1, f"Error: {locked}\n")

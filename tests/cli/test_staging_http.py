@@ -64,7 +64,7 @@ def test_http_staging_without_a_fixed_port_is_refused_at_its_line(
         "a job the vendor has not fetched yet when apply stops (a crash, a kill) is served "
         "nowhere and the job fails. Set `port:` (e.g. staging: {backend: http, port: 8750}, "
         "with public_url if the vendor reaches this machine at another address): the next "
-        "apply or refresh serves the file again at the same URL before it polls the job. Or "
+        "apply or poll serves the file again at the same URL before it polls the job. Or "
         "use s3 or directory staging, which outlive the run (specs/config.md#staging)\n"
     )
     assert p.requests() == []

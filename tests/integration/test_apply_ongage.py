@@ -162,7 +162,7 @@ def test_sigkill_mid_apply_then_rerun_submits_nothing_twice(tmp_path: Path) -> N
     assert p.run("state", "unlock", lock_id, "-c", "reconciler.yaml").code == 0
 
     sandbox.release()  # the held import advances again on its next status read
-    refreshed = p.run("refresh", "-c", "reconciler.yaml")  # settles it, sends nothing
+    refreshed = p.run("poll", "-c", "reconciler.yaml")  # settles it, sends nothing
     assert refreshed.code == 0, refreshed.out + refreshed.err
     assert refreshed.out.splitlines()[-1].endswith(
         f": succeeded (job {in_flight[0]['vendor_job_id']})"

@@ -143,7 +143,7 @@ def test_a_plan_made_before_another_apply_is_stale(tmp_path: Path) -> None:
     assert stale.err == (
         "Error: the saved plan plan.zip is stale: the state at .reconciler/state.json changed "
         f"since the plan was made: serial {serial} → {state(p)['serial']} (another apply or "
-        f"refresh ran; last run: apply {last_run['run_id']} started {started}, "
+        f"poll ran; last run: apply {last_run['run_id']} started {started}, "
         "succeeded)\n" + AGAIN
     )
     assert imports(p) == sent  # nothing sent

@@ -374,7 +374,7 @@ def test_the_file_of_a_job_left_in_flight_stays_until_its_job_is_final(tmp_path:
     # 3. news is back: refresh follows its job to the end, and the failed row is named by
     # the address at its index in the batch file.
     p.write("reconciler.yaml", yesmail_config(NEWS, DIGEST))
-    refreshed = p.run("refresh", "-c", "reconciler.yaml")
+    refreshed = p.run("poll", "-c", "reconciler.yaml")
     assert refreshed.code == 5, refreshed.out + refreshed.err
     settled = entry_after(p, entry["id"])
     assert (settled.status, settled.message) == (

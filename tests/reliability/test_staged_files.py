@@ -155,7 +155,7 @@ def test_apply_serves_the_file_of_a_killed_runs_job_again_at_the_same_url(
 def test_refresh_serves_it_again_too(tmp_path: Path, v: Vendor) -> None:
     p = http_staged(v, tmp_path, free_port())
     job_id, url = killed_before_the_download(v, p)
-    run = finished(p.run("refresh", "-c", "reconciler.yaml"))
+    run = finished(p.run("poll", "-c", "reconciler.yaml"))
     entry = next(j for j in p.state().jobs if j.vendor_job_id == job_id)
     assert run.out.endswith(f"{entry.batch_key}: succeeded (job {job_id})\n"), run.out
     assert (entry.status, entry.url) == ("succeeded", url)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 APPLY = ("apply", "-c", "reconciler.yaml", "--auto-approve", "--no-verify")
 SETTLES = (
-    "the state there is as it was at its last write (the next apply or refresh settles the "
+    "the state there is as it was at its last write (the next apply or poll settles the "
     "jobs it shows in flight)"
 )
 

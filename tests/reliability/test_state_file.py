@@ -34,7 +34,7 @@ def test_a_second_apply_is_refused_by_the_lock_naming_the_holder(tmp_path: Path)
         f"(pid {first.pid}) for 'apply' since {lock['created'].replace('Z', '+00:00')}, lock ID "
         f"{lock['id']}; if that run is gone, run `reconciler state unlock {lock['id']}`\n"
     )
-    refresh = p.run("refresh", "-c", "reconciler.yaml")
+    refresh = p.run("poll", "-c", "reconciler.yaml")
     assert refresh.code == 1 and f"lock ID {lock['id']}" in refresh.err
 
     out, err = first.communicate(timeout=120)
@@ -126,7 +126,7 @@ def test_every_command_that_reads_the_state_refuses_a_truncated_one(
     text = p.state_file.read_text()
     p.state_file.write_text(text[: len(text) // 3])
     broken = p.state_file.read_bytes()
-    for command in ("refresh", "plan", "state show"):  # state list/jobs read as show does
+    for command in ("poll", "plan", "state show"):  # state list/jobs read as show does
         run = p.run(*command.split(), "-c", "reconciler.yaml")
         refused(run, "is not valid JSON (", "); it may be truncated or corrupted")
     assert p.state_file.read_bytes() == broken

@@ -36,7 +36,7 @@ POLLS = {
     "omnigage": ("L1", "/api/v1/import-contacts/7", JobRef("7")),
 }
 HTML = "<!DOCTYPE html>\n<html><body><h1>Back soon</h1></body></html>"
-LATER = "; the job stays in the ledger: `reconciler refresh` follows it later"
+LATER = "; the job stays in the ledger: `reconciler poll` follows it later"
 UNKNOWN = {
     "ongage": (
         '{"payload": {"id": 7, "status": 40077, "status_desc": "Deduplicating"}}',
@@ -139,7 +139,7 @@ def test_a_garbled_status_answer_during_apply_leaves_the_job_in_the_ledger(
     (job,) = p.state().jobs
     assert (job.action, job.status, job.vendor_job_id) == ("complaint", "submitted", "1")
 
-    refreshed = finished(p.run("refresh", "-c", "reconciler.yaml"))
+    refreshed = finished(p.run("poll", "-c", "reconciler.yaml"))
     assert refreshed.out.splitlines()[-1] == f"{job.batch_key}: succeeded (job 1)"
     finished(p.run("apply", "-c", "reconciler.yaml", "--auto-approve"))
     assert ONGAGE.contacts(p) == ONGAGE.expected

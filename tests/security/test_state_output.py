@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from reconciler.cli import refresh
+from reconciler.cli import poll
 from reconciler.model import Action
 from reconciler.providers.base import Batch, JobState
 from reconciler.state.model import ExportSeen, JobEntry, ListState, State, state_json
@@ -162,17 +162,17 @@ def test_refresh_shows_batch_keys_and_vendor_job_ids_escaped(
     outcome = SimpleNamespace(batch=batch, state=JobState.SUCCEEDED, vendor_job_id="9\x1b[1A\n")
     applier = SimpleNamespace(resume=lambda: [outcome])
     loaded = SimpleNamespace(config=SimpleNamespace(state=None))
-    monkeypatch.setattr(refresh, "load", lambda args: loaded)
-    monkeypatch.setattr(refresh, "config_dir", lambda loaded: tmp_path)
-    monkeypatch.setattr(refresh, "open_store", lambda *a, **k: _Store())
-    monkeypatch.setattr(refresh, "Runtime", _runtime)
-    monkeypatch.setattr(refresh, "wire", lambda *a, **k: (_Ledger(), applier))
+    monkeypatch.setattr(poll, "load", lambda args: loaded)
+    monkeypatch.setattr(poll, "config_dir", lambda loaded: tmp_path)
+    monkeypatch.setattr(poll, "open_store", lambda *a, **k: _Store())
+    monkeypatch.setattr(poll, "Runtime", _runtime)
+    monkeypatch.setattr(poll, "wire", lambda *a, **k: (_Ledger(), applier))
     # No applied membership to merge: the run just ends.
-    monkeypatch.setattr(refresh, "blobs_for", lambda store: None)
+    monkeypatch.setattr(poll, "blobs_for", lambda store: None)
     monkeypatch.setattr(
-        refresh, "finish_with_applied", lambda ledger, blobs, scratch, finish: finish()
+        poll, "finish_with_applied", lambda ledger, blobs, scratch, finish: finish()
     )
-    assert refresh.run(argparse.Namespace(state=None)) == 0
+    assert poll.run(argparse.Namespace(state=None)) == 0
     assert capsys.readouterr().out.splitlines() == [
         "news\\x1b[2J/add/0001/abababababababab: succeeded (job 9\\x1b[1A\\n)"
     ]

@@ -42,7 +42,7 @@ def test_same_state_passes_and_another_serial_is_refused() -> None:
     later = State(lineage="lin-1", serial=9, runs=[run])
     assert refusal(check_state, PATH, plan_file, later, "s.json") == (
         "the saved plan plan.zip is stale: the state at s.json changed since the plan was made: "
-        "serial 7 → 9 (another apply or refresh ran; last run: apply r2 started "
+        "serial 7 → 9 (another apply or poll ran; last run: apply r2 started "
         "2026-11-23T04:00:00+00:00, succeeded)\n" + AGAIN
     )
 
