@@ -18,7 +18,7 @@ LOCKING: dict[str, tuple[str, ...]] = {
     "apply": (),
     "poll": (),
     "refresh": (),  # the old name of poll
-    "state": ("resolve", "push", "migrate", "forget"),
+    "state": ("resolve", "push", "migrate", "forget", "rebuild"),
 }
 
 

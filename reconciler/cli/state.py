@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from reconciler.cli import state_members
+from reconciler.cli import state_members, state_rebuild
 from reconciler.cli.common import add_config_argument
 from reconciler.config.loader import load_config
 from reconciler.errors import ConfigError, StateError
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("migrate", "copy the state between the configured store and a local file"),
         ("members", "what reconciler applied to a list whose vendor cannot be read"),
         ("forget", "forget what was applied to a list, or to some of its members"),
+        ("rebuild", "record again what a readable vendor holds of a list (sends nothing)"),
     ):
         command = commands.add_parser(name, help=help_text)
         add_config_argument(command)
@@ -54,6 +55,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             command.add_argument("lock_id")
         if name in ("members", "forget"):
             state_members.add_arguments(name, command)
+        if name == "rebuild":
+            state_rebuild.add_arguments(command)
         if name == "resolve":
             command.add_argument("entry", metavar="ENTRY", help="the ledger entry's ID")
             answer = command.add_mutually_exclusive_group(required=True)
@@ -113,6 +116,10 @@ def run_members(args: argparse.Namespace) -> int:
     store, base = _open(args)
     with _scratch(base) as scratch:
         return state_members.run_members(args, store, scratch)
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    return state_rebuild.run_rebuild(args)
 
 
 def run_forget(args: argparse.Namespace) -> int:

@@ -24,10 +24,17 @@ def _lit(text: str) -> str:
 
 
 def write_baseline(
-    con: Any, entry: ListSources, changed: Iterable[str], salt: str, target: Path
+    con: Any,
+    entry: ListSources,
+    changed: Iterable[str],
+    salt: str,
+    target: Path,
+    *,
+    adopt: bool = False,
 ) -> int:
     """Write ``target`` (Parquet: ``n, key, action, fields``) for the list's valid declared
-    members but the ``changed`` addresses (normalised); the rows written."""
+    members but the ``changed`` addresses (normalised); the rows written. With ``adopt``, as
+    added by reconciler (its own, for ``drop_scope: owned``)."""
     for source in entry.members:
         source.prepare(con)
     aliases = entry.field_aliases
@@ -45,7 +52,7 @@ def write_baseline(
     members = members_sql(entry, positions=False)
     query = (
         f"SELECT (row_number() OVER ())::UBIGINT AS n, {key_sql('e', salt)} AS key, "
-        f"'update' AS action, {fields} AS fields FROM {members} m "
+        f"'{'add' if adopt else 'update'}' AS action, {fields} AS fields FROM {members} m "
         f"WHERE {ok_sql(entry, 'm.e', 'm.')} AND m.e NOT IN (SELECT e FROM baseline_changed) "
         "GROUP BY m.e"
     )

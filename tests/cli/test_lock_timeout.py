@@ -27,13 +27,14 @@ def test_the_list_of_locking_commands_is_every_command_that_locks() -> None:
         for path in CLI.glob("*.py")
         for op in re.findall(r'\.locked\("([^"]+)"\)', path.read_text())
     }
-    listed = {name for name, subs in LOCKING.items() if not subs}
+    # refresh, the old name of poll, runs poll's code: it locks as "poll"
+    listed = {name for name, subs in LOCKING.items() if not subs} - {"refresh"}
     assert operations == listed | {f"state {sub}" for sub in LOCKING["state"]}
 
 
 def _locking_commands() -> list[list[str]]:
     words = {"resolve": ["e1", "--unsent"], "push": ["f.json"], "migrate": ["--to", "x.json"]}
-    words["forget"] = ["news"]
+    words["forget"] = words["rebuild"] = ["news"]
     commands = [[name] for name, subs in LOCKING.items() if not subs]
     return commands + [["state", sub, *words[sub]] for sub in LOCKING["state"]]
 

@@ -97,3 +97,60 @@ def test_each_difference_says_which_side_moved(tmp_path: Path) -> None:
         "dee@example.com": "repository",  # renamed in the repository only
         "eve@example.com": "both",  # renamed on each side, differently
     }
+
+
+def test_state_rebuild_records_what_a_readable_vendor_holds(tmp_path: Path) -> None:
+    """After the state is lost, rebuild makes three-way drift and ownership work again."""
+    p = Project(tmp_path)
+    p.write(
+        "reconciler.yaml", CONFIG.replace("managed_fields", "drop_scope: owned\n    managed_fields")
+    )
+    p.write("seed.yaml", SEED)
+    p.write("members.csv", "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n")
+    before = p.run("drift", "-c", "reconciler.yaml", "--report", "d.json")
+    assert before.code == 2, before.out + before.err
+    (news,) = json.loads((tmp_path / "d.json").read_text())["lists"]
+    assert news["origins"] == {"unrecorded": 1}  # bob, to add: nothing recorded yet
+
+    rebuilt = p.run("state", "rebuild", "news", "--adopt", "-c", "reconciler.yaml")
+    assert rebuilt.code == 0, rebuilt.out + rebuilt.err
+    assert rebuilt.out == (
+        "Rebuilt what the state records of list news from ongage: 1 declared member(s) in "
+        "sync there; 1 with changes still to apply are left to the next apply; adopted: "
+        "reconciler's own (drop_scope: owned drops them when undeclared).\n"
+    )
+    members = p.run("state", "members", "news", "-c", "reconciler.yaml")
+    assert members.out.splitlines()[:2] == [
+        "list news: 1 member(s) applied (1 active)",
+        "  1 of them added by reconciler (its own, for drop_scope: owned)",
+    ]
+    # ann is adopted: dropped from the repository, she is removed; form@ never was ours.
+    p.write("members.csv", "email,first_name\nbob@example.com,Bob\n")
+    planned = p.run("plan", "-c", "reconciler.yaml")
+    assert "- ann@example.com  # not declared (authoritative list, drop action: remove)" in (
+        planned.out
+    )
+    assert (
+        "  = 1 undeclared member(s) kept (drop_scope: owned): reconciler did not add them: "
+        "form@example.com"
+    ) in planned.out
+    assert not [
+        r
+        for r in p.sandbox_requests()
+        if r["method"] != "GET" and not str(r["path"]).endswith("/api/export")
+    ]  # nothing was sent
+
+
+def test_state_rebuild_refuses_a_vendor_that_cannot_be_read(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write(
+        "reconciler.yaml",
+        "providers:\n  ym: {type: yesmail, base_url: sandbox}\nlists:\n"
+        "  vip: {provider: ym, list_id: vip, members: [{inline: [{email: ann@example.com}]}]}\n",
+    )
+    refused = p.run("state", "rebuild", "vip", "-c", "reconciler.yaml")
+    assert refused.code == 1
+    assert (
+        "list 'vip': yesmail cannot be read through its documented API, so what it holds "
+        "cannot be rebuilt from it"
+    ) in refused.err
