@@ -23,10 +23,11 @@ SUBSTITUTED: tuple[tuple[str, ...], ...] = (
     ("providers", "*", "base_url"),
     ("providers", "*", "staging", "bucket"),
     ("providers", "*", "staging", "endpoint_url"),
+    ("warehouses", "*", "dsn"),
 )
 WHERE_SUBSTITUTED = (
-    "providers.NAME.credentials.*, providers.NAME.base_url and "
-    "providers.NAME.staging.bucket / endpoint_url"
+    "providers.NAME.credentials.*, providers.NAME.base_url, "
+    "providers.NAME.staging.bucket / endpoint_url and warehouses.NAME.dsn"
 )
 
 # ``$${env:`` (escaped), ``${env:NAME}`` (a reference) or ``${env:`` not followed by a name and

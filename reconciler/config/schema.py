@@ -110,6 +110,39 @@ class CsvSource(_Model):
         return value
 
 
+#: A table or view, optionally schema-qualified; unquoted, as PostgreSQL folds it (the pattern
+#: also keeps it from being anything but a name when it is put into the query).
+TableName = Annotated[
+    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
+]
+
+
+class Warehouse(_Model):
+    """A database that ``sql:`` sources read rows from (``specs/warehouse.md``). The DSN is
+    normally ``${env:NAME}``; held as ``SecretStr``, it never appears in a repr or message."""
+
+    type: Literal["postgresql"] = "postgresql"
+    dsn: SecretStr
+
+
+class SqlSource(_Model):
+    """Rows from a query, a table or a view of the warehouse named by ``sql``."""
+
+    sql: Name
+    query: str | None = Field(default=None, min_length=1)
+    table: TableName | None = None
+    # The column that names a row in messages and reasons (there is no file:line in a query).
+    key: str = Field(min_length=1)
+    # field name -> column name, as for CSV; ``email`` defaults to a column named "email".
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_relation(self) -> SqlSource:
+        if (self.query is None) == (self.table is None):
+            raise ValueError("give exactly one of 'query' or 'table'")
+        return self
+
+
 class InlineMember(_Model):
     email: str
     fields: dict[str, str | None] = Field(default_factory=dict)
@@ -120,19 +153,25 @@ class InlineMembers(_Model):
 
 
 def _source_kind(value: Any) -> str | None:
-    """A source is told apart by its key: ``csv:`` (files) or ``inline:`` (YAML rows)."""
+    """A source is told apart by its key: ``csv:`` (files), ``sql:`` (a warehouse) or
+    ``inline:`` (YAML rows)."""
     if isinstance(value, dict):
-        for kind in ("csv", "inline"):
+        for kind in ("csv", "sql", "inline"):
             if kind in value:
                 return kind
         return None
+    if isinstance(value, SqlSource):
+        return "sql"
     return "csv" if isinstance(value, CsvSource) else "inline"
 
 
 SOURCE_KIND = Discriminator(_source_kind)
 
 MemberSource = Annotated[
-    Annotated[CsvSource, Tag("csv")] | Annotated[InlineMembers, Tag("inline")], SOURCE_KIND
+    Annotated[CsvSource, Tag("csv")]
+    | Annotated[SqlSource, Tag("sql")]
+    | Annotated[InlineMembers, Tag("inline")],
+    SOURCE_KIND,
 ]
 
 
@@ -150,8 +189,15 @@ class CsvSuppressions(CsvSource):
     reason: SuppressionReason | None = None
 
 
+class SqlSuppressions(SqlSource):
+    # When the query has no reason column, every row gets this reason.
+    reason: SuppressionReason | None = None
+
+
 SuppressionSource = Annotated[
-    Annotated[CsvSuppressions, Tag("csv")] | Annotated[InlineSuppressions, Tag("inline")],
+    Annotated[CsvSuppressions, Tag("csv")]
+    | Annotated[SqlSuppressions, Tag("sql")]
+    | Annotated[InlineSuppressions, Tag("inline")],
     SOURCE_KIND,
 ]
 
@@ -171,8 +217,15 @@ class CsvOptIns(CsvSource):
     pass
 
 
+class SqlOptIns(SqlSource):
+    pass
+
+
 OptInSource = Annotated[
-    Annotated[CsvOptIns, Tag("csv")] | Annotated[InlineOptIns, Tag("inline")], SOURCE_KIND
+    Annotated[CsvOptIns, Tag("csv")]
+    | Annotated[SqlOptIns, Tag("sql")]
+    | Annotated[InlineOptIns, Tag("inline")],
+    SOURCE_KIND,
 ]
 
 
@@ -340,6 +393,8 @@ class SuppressionsPolicy(_Model):
 class Config(_Model):
     version: Literal[1] = 1
     providers: dict[Name, ProviderConfig] = Field(default_factory=dict)
+    # Databases that ``sql:`` sources read from.
+    warehouses: dict[Name, Warehouse] = Field(default_factory=dict)
     lists: dict[Name, ListConfig] = Field(default_factory=dict)
     suppressions: list[SuppressionSource] = Field(default_factory=list)
     resubscribe: list[OptInSource] = Field(default_factory=list)

@@ -148,6 +148,11 @@ def reason_sql(desired: DesiredSources, entry: ListSources, alias: str = "") -> 
     cases = []
     exact = True
     for source in entry.members:
+        # A source that computes its rows' reasons itself (SQL rows, named by their key).
+        origin_sql = getattr(source, "origin_sql", None)
+        if origin_sql is not None:
+            cases.append(f"WHEN {source.src_id} THEN {origin_sql(alias)}")
+            continue
         offset = source.file.line_offset() if isinstance(source, CsvRowSource) else None
         if offset is None:
             exact = False

@@ -66,10 +66,13 @@ def members_sql(
     # The fields are looked at only where the address may be blank.
     # (Written on ``email``, not ``e``: DuckDB would compute ``e`` twice, once for the filter.)
     blank_fields = "".join(f" AND nullif(trim({a}), '') IS NULL" for a in aliases)
+    # A query's rows are records, never blank lines: one without an address is reported.
+    records = [str(s.src_id) for s in entry.members if getattr(s, "rows_are_records", False)]
+    kept = f" OR src IN ({', '.join(records)})" if records else ""
     return (
         f"(SELECT *, {SQL_NORMALISE('email')} AS e FROM ({union}) "
         "WHERE (email <> '' AND NOT starts_with(email, ' ')) "
-        f"OR NOT (nullif(trim(email, ' '), '') IS NULL{blank_fields}))"
+        f"OR NOT (nullif(trim(email, ' '), '') IS NULL{blank_fields}){kept})"
     )
 
 

@@ -24,11 +24,15 @@ from reconciler.config.schema import (
     InlineOptIns,
     InlineSuppressions,
     ListConfig,
+    SqlOptIns,
+    SqlSource,
+    SqlSuppressions,
 )
 from reconciler.config.text import names, quoted
 from reconciler.errors import Problem, SourceError
 from reconciler.model import SuppressionReason
 from reconciler.sources.csvfile import CsvFile, open_csv, sql_ident, sql_str
+from reconciler.sources.sqlsource import open_sql_source
 
 
 def display_path(path: Path) -> str:
@@ -219,6 +223,29 @@ class _Collector:
             sources.append(self._register(CsvRowSource(self._next_id(), csv_file, columns)))
         return sources
 
+    def sql_source(
+        self,
+        key_path: KeyPath,
+        spec: SqlSource,
+        wanted: Mapping[str, str],
+        fixed: SuppressionReason | None = None,
+    ) -> list[RowSource]:
+        """Connect to ``spec``'s warehouse and check its query's columns (no row is read)."""
+        try:
+            source = open_sql_source(
+                self.loaded,
+                key_path,
+                spec,
+                wanted,
+                self._next_id(),
+                self._config_display(key_path),
+                fixed,
+            )
+        except SourceError as exc:
+            self.problems.extend(exc.problems)
+            return []
+        return [self._register(source)]
+
     def inline_source(
         self, key_path: KeyPath, rows: Sequence[dict[str, str | None]], aliases: tuple[str, ...]
     ) -> RowSource:
@@ -232,7 +259,9 @@ class _Collector:
 
 
 def _suppression_sources(
-    collector: _Collector, key_path: KeyPath, specs: Sequence[CsvSuppressions | InlineSuppressions]
+    collector: _Collector,
+    key_path: KeyPath,
+    specs: Sequence[CsvSuppressions | SqlSuppressions | InlineSuppressions],
 ) -> list[RowSource]:
     out: list[RowSource] = []
     for index, spec in enumerate(specs):
@@ -242,6 +271,13 @@ def _suppression_sources(
                 {"email": s.email, "reason": s.reason.value} for s in spec.inline
             ]
             out.append(collector.inline_source(path, rows, SUPPRESSION_ALIASES))
+            continue
+        if isinstance(spec, SqlSuppressions):
+            # A fixed reason for every row, or else the reason column (required then).
+            wanted_sql = {"email": "email"}
+            if spec.reason is None:
+                wanted_sql["reason"] = "reason"
+            out.extend(collector.sql_source(path, spec, wanted_sql, spec.reason))
             continue
         wanted = {"email": "email", "reason": "reason"}
         sources = collector.csv_sources(path, spec, wanted)
@@ -280,7 +316,13 @@ def collect_sources(loaded: LoadedConfig, targets: Sequence[str] | None = None) 
         aliases = entry.field_aliases
         for index, spec in enumerate(list_config.members):
             path: KeyPath = ("lists", name, "members", index)
-            if isinstance(spec, InlineMembers):
+            if isinstance(spec, SqlSource):
+                wanted = {
+                    "email": "email",
+                    **dict(zip(aliases, list_config.managed_fields, strict=True)),
+                }
+                entry.members.extend(collector.sql_source(path, spec, wanted))
+            elif isinstance(spec, InlineMembers):
                 rows = [
                     {
                         "email": m.email,
@@ -315,6 +357,10 @@ def collect_sources(loaded: LoadedConfig, targets: Sequence[str] | None = None) 
                 i + 1: (tuple(o.lists) if o.lists else None) for i, o in enumerate(opt_spec.inline)
             }
             opt_ins.append(source)
+        elif isinstance(opt_spec, SqlOptIns):
+            opt_ins.extend(
+                collector.sql_source(path, opt_spec, {"email": "email", "consent": "consent"})
+            )
         else:
             assert isinstance(opt_spec, CsvOptIns)
             opt_ins.extend(
@@ -349,7 +395,9 @@ def _pulled_sources(collector: _Collector) -> list[RowSource]:
 
 
 def fixed_reason(source: RowSource) -> SuppressionReason | None:
-    return source.fixed_reason if isinstance(source, CsvRowSource) else None
+    # CSV and SQL sources may carry one; inline rows each give their own.
+    fixed: SuppressionReason | None = getattr(source, "fixed_reason", None)
+    return fixed
 
 
 def reason_sql(source: RowSource) -> str:
