@@ -1,7 +1,8 @@
 """The applied membership at scale: journal, merge and read N members of a list whose vendor
-cannot be read (``reconciler/state/applied.py``).
+cannot be read (``reconciler/state/applied.py``), or, with ``--keyed``, of a list whose vendor
+can be read (keyed hashes: ``reconciler/state/keys.py``).
 
-    python -m tests.benchmarks.bench_applied [--members 10000000] [--batch 100000]
+    python -m tests.benchmarks.bench_applied [--members 10000000] [--batch 100000] [--keyed]
 
 Each phase runs in a process of its own, so its peak memory is its own; printed per phase:
 wall seconds, CPU seconds, peak RSS, rows/s; and the size of the membership file. Phases:
@@ -9,7 +10,10 @@ wall seconds, CPU seconds, peak RSS, rows/s; and the size of the membership file
 - journal: every batch file journaled as apply does when its job succeeds (DuckDB, per batch);
 - merge: the journals merged into the list's Parquet file (DuckDB), as at the end of an apply;
 - re-merge: one more batch of updates merged into that file (a steady-state apply);
-- read: the file opened as a plan's current state and counted, as a plan reads it.
+- read: the file opened as a plan's current state and counted, as a plan reads it; keyed:
+  ``batch`` addresses looked up in it, as three-way drift and ownership do;
+- baseline (keyed): the list's N declared members hashed from their CSV file into a journal,
+  as apply does before it sends (``reconciler/engine/baseline.py``).
 """
 
 from __future__ import annotations
@@ -48,26 +52,85 @@ def write_batch(path: Path, start: int, stop: int, tag: str = "") -> None:
 FORMAT = BatchFormat(field_columns={"first_name": "first_name", "plan": "plan"})
 
 
-def phase(name: str, root: Path, members: int, batch: int) -> dict[str, float]:
+SALT = "ab" * 32
+
+
+def _baseline(root: Path) -> None:
+    from reconciler.config.loader import load_config
+    from reconciler.engine.baseline import write_baseline
+    from reconciler.sources.desired import collect_sources
+
+    loaded = load_config(root / "reconciler.yaml")
+    entry = collect_sources(loaded, [LIST]).lists[LIST]
+    con = connect()
+    try:
+        write_baseline(con, entry, [], SALT, root / "baseline.parquet")
+    finally:
+        con.close()
+
+
+def _lookup(blobs: LocalBlobs, ref: AppliedRef, root: Path, batch: int) -> None:
+    from reconciler.state.membership import Form, Recorded, open_files
+
+    files = open_files(blobs, LIST, ref, root / "read", Form.KEYED)
+    assert files is not None
+    emails = [
+        f"{(i * 2654435761) % 2**40:010x}.{i % 9973}@example{i % 4}.com" for i in range(batch)
+    ]
+    con = connect()
+    try:
+        found = Recorded(files, SALT).lookup(con, emails)
+    finally:
+        con.close()
+    assert len(found) == batch, len(found)
+
+
+def _setup(root: Path, members: int, batch: int) -> None:
+    """As apply writes them, and the list's member file: not what is measured."""
+    (root / "batches").mkdir()
+    for n, start in enumerate(range(0, members, batch)):
+        write_batch(root / "batches" / f"{n:05d}.csv", start, min(members, start + batch))
+    write_batch(root / "update.csv", 0, batch, tag="x")
+    write_batch(root / "members.csv", 0, members)
+    (root / "reconciler.yaml").write_text(
+        "providers:\n  og: {type: ongage, base_url: sandbox}\nlists:\n"
+        f"  {LIST}:\n    provider: og\n    list_id: '1'\n"
+        "    managed_fields: [first_name, plan]\n    members: [{csv: members.csv}]\n"
+    )
+
+
+def phase(name: str, root: Path, members: int, batch: int, keyed: bool) -> dict[str, float]:
     blobs = LocalBlobs(root / "blobs")
+    salt = SALT if keyed else None
     ref_file = root / "ref.json"
     started, cpu = time.perf_counter(), time.process_time()
     count = members
-    if name == "batches":  # setup, as apply writes them: not what is measured
-        (root / "batches").mkdir()
-        for n, start in enumerate(range(0, members, batch)):
-            write_batch(root / "batches" / f"{n:05d}.csv", start, min(members, start + batch))
-        write_batch(root / "update.csv", 0, batch, tag="x")
+    if name == "batches":
+        _setup(root, members, batch)
     elif name == "journal":
         for path in sorted((root / "batches").iterdir()):
-            record_batch(blobs, LIST, path.stem, Action.ADD, path, FORMAT, (), root / "scratch")
+            record_batch(
+                blobs, LIST, path.stem, Action.ADD, path, FORMAT, (), root / "scratch", salt=salt
+            )
+    elif name == "baseline":
+        _baseline(root)
     elif name in ("merge", "re-merge"):
         from reconciler.apply.recording import merge_applied
         from reconciler.state.model import ListState, State
 
         if name == "re-merge":
             update = root / "update.csv"
-            record_batch(blobs, LIST, "update", Action.UPDATE, update, FORMAT, (), root / "scratch")
+            record_batch(
+                blobs,
+                LIST,
+                "update",
+                Action.UPDATE,
+                update,
+                FORMAT,
+                (),
+                root / "scratch",
+                salt=salt,
+            )
             count = batch
         state = State()
         previous = (
@@ -81,6 +144,9 @@ def phase(name: str, root: Path, members: int, batch: int) -> dict[str, float]:
         ref = state.lists[LIST].applied
         assert ref is not None
         ref_file.write_text(ref.model_dump_json())
+    elif name == "read" and keyed:
+        _lookup(blobs, AppliedRef.model_validate_json(ref_file.read_text()), root, batch)
+        count = batch
     elif name == "read":
         ref = AppliedRef.model_validate_json(ref_file.read_text())
         snapshot = open_applied(blobs, LIST, ref, FIELDS, root / "read", vendor="yesmail")
@@ -113,14 +179,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--phase")
     parser.add_argument("--root")
+    parser.add_argument("--keyed", action="store_true", help="a list whose vendor can be read")
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(phase(args.phase, Path(args.root), args.members, args.batch)))
+        result = phase(args.phase, Path(args.root), args.members, args.batch, args.keyed)
+        print(json.dumps(result))
         return
-    print(f"applied membership, {args.members:,} members in batches of {args.batch:,}")
+    form = "keyed" if args.keyed else "by address"
+    print(f"applied membership ({form}), {args.members:,} members in batches of {args.batch:,}")
     print(f"{'phase':<10}{'wall s':>9}{'CPU s':>9}{'peak MiB':>10}{'rows/s':>13}{'file MiB':>10}")
     with tempfile.TemporaryDirectory() as root:
-        for name in ("batches", "journal", "merge", "re-merge", "read"):
+        phases = ["batches", "journal", "merge", "re-merge", "read"]
+        for name in phases + (["baseline"] if args.keyed else []):
             out = subprocess.run(
                 [
                     sys.executable,
@@ -134,6 +204,7 @@ def main() -> None:
                     str(args.members),
                     "--batch",
                     str(args.batch),
+                    *(["--keyed"] if args.keyed else []),
                 ],
                 check=True,
                 capture_output=True,
