@@ -29,8 +29,8 @@ from reconciler.staging.checks import http_staging_problems
 from reconciler.state.membership import Form, Recorded
 
 if TYPE_CHECKING:  # providers pull in httpx, which a plan from export files never needs
-    from reconciler.apply.engine import InFlight
     from reconciler.providers.base import Provider
+    from reconciler.state.ledger import InFlight
 
 
 def staging_problems(loaded: LoadedConfig, *, offline_too: bool) -> list[Problem]:

@@ -61,6 +61,7 @@ from reconciler.providers.base import (
 )
 from reconciler.providers.http import AmbiguousSubmission
 from reconciler.staging.base import Stager
+from reconciler.state.ledger import InFlight
 
 ACTION_ORDER: tuple[Action, ...] = tuple(Action)  # the enum is declared in sending order
 
@@ -83,17 +84,6 @@ class Ledger(Protocol):
     def done_keys(self) -> set[str]: ...
 
     def in_flight(self) -> Sequence[InFlight]: ...
-
-
-@dataclass(frozen=True)
-class InFlight:
-    entry_id: str
-    state: str  # submitting | submitted | unknown
-    batch: Batch
-    provider: str
-    job: JobRef | None
-    since: datetime  # when its fate became unknown (or it was recorded): the settle window's
-    message: str = ""  # start, and what is known of it
 
 
 @dataclass

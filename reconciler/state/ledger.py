@@ -7,17 +7,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from reconciler.apply.engine import InFlight
 from reconciler.model import Action
 from reconciler.private import open_private, private_dir
 from reconciler.providers.base import Batch, JobRef, JobStatus
 from reconciler.redact import scrub, scrub_data
 from reconciler.state.model import IN_FLIGHT, JobEntry, RunEntry, State, now
 from reconciler.state.store import StateStore
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A ledger entry whose batch may be at the vendor and has not reached its end."""
+
+    entry_id: str
+    state: str  # submitting | submitted | unknown
+    batch: Batch
+    provider: str
+    job: JobRef | None
+    since: datetime  # when its fate became unknown (or it was recorded): the settle window's
+    message: str = ""  # start, and what is known of it
 
 #: What is known of a `submitting` entry a run left behind.
 CRASHED = (

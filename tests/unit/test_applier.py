@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply.engine import Applier, InFlight
+from reconciler.apply.engine import Applier
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.model import Action, ChangeKind, DropAction, ListMode
 from reconciler.plan.model import ListChange, ListPlan, Plan
 from reconciler.providers.base import Batch, BatchFormat, JobRef, JobState, JobStatus, Provider
+from reconciler.state.ledger import InFlight
 
 P = JobState.PENDING
 

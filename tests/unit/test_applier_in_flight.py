@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.engine import Applier, InFlight
+from reconciler.apply.engine import Applier
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
 from reconciler.model import Action, ChangeKind, DropAction, ListMode
@@ -27,6 +27,7 @@ from reconciler.providers.base import (
     Provider,
     SubmissionRefused,
 )
+from reconciler.state.ledger import InFlight
 
 LIST = ListConfig(provider="p", list_id="L1")
 

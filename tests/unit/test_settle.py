@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply.engine import Applier, InFlight
+from reconciler.apply.engine import Applier
 from reconciler.apply.settle import Settler
 from reconciler.config.schema import ListConfig, ProviderConfig
 from reconciler.errors import ProviderError, UnresolvedSubmission
@@ -26,6 +26,7 @@ from reconciler.providers.base import (
     Provider,
 )
 from reconciler.providers.http import AmbiguousSubmission
+from reconciler.state.ledger import InFlight
 from tests.unit.test_applier import FakeLedger, NoEvents, one_add
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
