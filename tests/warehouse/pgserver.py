@@ -61,24 +61,16 @@ class Server:
 
     def psql(self, sql: str, database: str | None = None) -> str:
         """Run ``sql`` with psql (stops at the first error) and return what it printed."""
-        proc = subprocess.run(
-            [
-                str(self.bin / "psql"),
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-At",
-                "-d",
-                self.dsn(database),
-                "-c",
-                sql,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
+        return self._psql(["-c", sql], database)
+
+    def psql_file(self, path: Path, database: str | None = None) -> str:
+        """Run the SQL script at ``path``, as ``psql -f`` does."""
+        return self._psql(["-f", str(path)], database)
+
+    def _psql(self, what: list[str], database: str | None) -> str:
+        command = [str(self.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At"]
+        command += ["-d", self.dsn(database), *what]
+        proc = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
         if proc.returncode:
             raise RuntimeError(f"psql failed: {proc.stderr}")
         return proc.stdout
