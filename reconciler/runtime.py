@@ -23,7 +23,7 @@ from reconciler.config.schema import SANDBOX_URL, Credentials, ListConfig
 from reconciler.errors import ConfigError, PlanError, Problem, ReconcilerError
 from reconciler.exports.snapshot import CurrentSnapshot, UnknownSnapshot
 from reconciler.private import private_dir
-from reconciler.providers.registry import provider_class
+from reconciler.registry import provider_class
 from reconciler.staging.base import PortTaken, Stager, StagingError, open_stager
 from reconciler.staging.checks import http_staging_problems
 from reconciler.state.membership import Form, Recorded

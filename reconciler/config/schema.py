@@ -24,7 +24,7 @@ from pydantic import (
 
 from reconciler.config.text import quoted
 from reconciler.model import DropAction, DropScope, ListMode, SuppressionReason
-from reconciler.providers.registry import vendor_names
+from reconciler.registry import vendor_names
 
 # The ``type:`` names, from the provider registry (which imports no provider for this): a
 # Literal, so that the JSON schema lists them for editors.
@@ -231,7 +231,7 @@ OptInSource = Annotated[
 
 def _export_format_enum(schema: dict[str, Any]) -> None:
     # At schema-generation time, when the providers can be imported: editors list the names.
-    from reconciler.providers.registry import export_formats
+    from reconciler.registry import export_formats
 
     schema["enum"] = list(export_formats())
 
@@ -254,7 +254,7 @@ class ExportConfig(_Model):
     @classmethod
     def _known_format(cls, value: str) -> str:
         # Imported here: the providers import this module.
-        from reconciler.providers.registry import export_formats
+        from reconciler.registry import export_formats
 
         known = export_formats()
         if value not in known:

@@ -89,7 +89,7 @@ def base_url_problems(
 
 def _default_base_url(vendor: str) -> str:
     # Imported here: the providers import the config schema.
-    from reconciler.providers.registry import provider_class
+    from reconciler.registry import provider_class
 
     return provider_class(vendor).default_base_url
 

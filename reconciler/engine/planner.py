@@ -23,9 +23,9 @@ from reconciler.errors import PlanError, Problem, SourceError
 from reconciler.exports.files import CsvExportSnapshot
 from reconciler.exports.snapshot import CurrentSnapshot, now_utc
 from reconciler.model import DropScope, SuppressionReason
+from reconciler.plan.gaps import gaps_for
 from reconciler.plan.model import ListPlan, Plan
-from reconciler.providers.capabilities import gaps_for
-from reconciler.providers.registry import open_configured_export
+from reconciler.registry import open_configured_export
 from reconciler.sources.csverrors import (
     collect_row_errors,
     failing_file,

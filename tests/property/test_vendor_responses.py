@@ -23,7 +23,7 @@ from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
 from reconciler.model import Action
 from reconciler.providers.base import Batch, JobRef, Provider
-from reconciler.providers.registry import provider_class
+from reconciler.registry import provider_class
 from tests.hypothesis_budget import examples
 
 CREDS = Credentials(

@@ -21,7 +21,7 @@ from reconciler.config.schema import ListConfig
 from reconciler.errors import ProviderError
 from reconciler.model import Action
 from reconciler.providers.base import Batch, JobRef, JobState, JobStatus, Provider, Seen
-from reconciler.providers.registry import provider_class
+from reconciler.registry import provider_class
 from reconciler.sandbox.server import EmbeddedSandbox
 from reconciler.staging.http import HttpStager
 

@@ -16,7 +16,7 @@ import pytest
 from reconciler.config.schema import Credentials, ListConfig, ProviderConfig
 from reconciler.errors import ProviderError
 from reconciler.providers.base import JobRef, Provider
-from reconciler.providers.registry import provider_class
+from reconciler.registry import provider_class
 from reconciler.sandbox.faults import Fault
 from reconciler.sandbox.server import EmbeddedSandbox
 from tests.reliability.harness import assert_state_settled, finished

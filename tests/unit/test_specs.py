@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.config.schema import Config
 from reconciler.model import Action
-from reconciler.providers.registry import provider_classes
+from reconciler.registry import provider_classes
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reconciler.model import ChangeKind
 from reconciler.plan.model import CapabilityGap, ListPlan
-from reconciler.providers.registry import provider_class
+from reconciler.registry import provider_class
 
 
 def gaps_for(list_plan: ListPlan, vendor: str) -> tuple[CapabilityGap, ...]:
