@@ -52,12 +52,21 @@ def has_reference(value: str) -> bool:
 class Substitution:
     value: str
     problems: tuple[str, ...] = ()
+    #: Variables left unset where ``substitute`` was told they may be (read as empty).
+    unset: tuple[str, ...] = ()
 
 
-def substitute(value: str, env: Mapping[str, str]) -> Substitution:
+def is_credential(path: KeyPath) -> bool:
+    """``providers.NAME.credentials.KEY``: a secret that only talking to the vendor needs."""
+    return len(path) == 4 and path[0] == "providers" and path[2] == "credentials"
+
+
+def substitute(value: str, env: Mapping[str, str], *, may_be_unset: bool = False) -> Substitution:
     """``value`` with each reference replaced by its variable (registered as a secret) and
-    each escape by a literal; problems say which references could not be replaced."""
+    each escape by a literal; problems say which references could not be replaced. With
+    ``may_be_unset``, an unset variable is read as empty and named in ``unset`` instead."""
     problems: list[str] = []
+    unset: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
         escaped, name = match.group(1), match.group(2)
@@ -69,6 +78,9 @@ def substitute(value: str, env: Mapping[str, str]) -> Substitution:
                 "digits and _, closed by '}'), or $${env:…} for a literal"
             )
             return match.group(0)
+        if name not in env and may_be_unset:
+            unset.append(name)
+            return ""
         if name not in env:
             problems.append(
                 f"environment variable {name} is not set (referenced as ${{env:{name}}})"
@@ -77,7 +89,7 @@ def substitute(value: str, env: Mapping[str, str]) -> Substitution:
         register_secret(env[name])
         return env[name]
 
-    return Substitution(_TOKEN_RE.sub(replace, value), tuple(problems))
+    return Substitution(_TOKEN_RE.sub(replace, value), tuple(problems), tuple(unset))
 
 
 def unescape(value: str) -> str:

@@ -17,8 +17,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.config.checks import validate_references, validation_problems
-from reconciler.config.env import has_reference, refused, substitute, substituted_here, unescape
-from reconciler.config.locations import KeyPath, Location, SourceMap, problem_at
+from reconciler.config.env import (
+    has_reference,
+    is_credential,
+    refused,
+    substitute,
+    substituted_here,
+    unescape,
+)
+from reconciler.config.locations import KeyPath, Location, SourceMap, key_path_text, problem_at
 from reconciler.config.paths import file_problem, path_problems, repository_root
 from reconciler.config.schema import Config
 from reconciler.config.text import refusal
@@ -37,6 +44,8 @@ class LoadedConfig:
     root: Path  # what was given with -c (a file or a directory)
     checksum: str  # sha256 over every config file read, in path order
     files: tuple[Path, ...] = ()
+    #: Credentials whose variable was unset, when loaded with ``credentials_optional``.
+    unchecked_credentials: tuple[UnsetCredential, ...] = ()
 
     def resolve_path(self, key_path: KeyPath, relative: str) -> Path:
         """Resolve a path written at ``key_path`` relative to the file that wrote it."""
@@ -68,9 +77,24 @@ def config_files(root: Path) -> list[Path]:
     return [root]
 
 
+@dataclass(frozen=True)
+class UnsetCredential:
+    """A credential's ``${env:NAME}`` whose variable is unset, and where it is referenced."""
+
+    variable: str
+    key_path: KeyPath
+    location: Location | None
+
+    def __str__(self) -> str:
+        where = f"{self.location} " if self.location else ""
+        return f"{self.variable} unset ({where}[{key_path_text(self.key_path)}])"
+
+
 class _Loader:
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], credentials_optional: bool = False) -> None:
         self.env = env
+        self.credentials_optional = credentials_optional
+        self.unset_credentials: list[UnsetCredential] = []
         self.problems: list[Problem] = []
         self.merged: dict[str, Any] = {}
         self.positions: dict[KeyPath, Location] = {}
@@ -103,9 +127,13 @@ class _Loader:
             return unescape(value)
         if len(path) == 3 and path[0] == "providers" and path[2] == "base_url":
             self.base_urls_from_env.add(str(path[1]))
-        result = substitute(value, self.env)
+        optional = self.credentials_optional and is_credential(path)
+        result = substitute(value, self.env, may_be_unset=optional)
         for message in result.problems:
             self.problem(message, where.get(path), path)
+        self.unset_credentials.extend(
+            UnsetCredential(name, path, where.get(path)) for name in result.unset
+        )
         return result.value
 
     def _check_text(self, text: str, path: KeyPath, where: dict[KeyPath, Location]) -> None:
@@ -173,8 +201,12 @@ class _Loader:
             self.positions[(*dst, *rest)] = loc
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Load and validate configuration; raise ConfigError listing every problem found."""
+def load_config(
+    path: str | Path, env: Mapping[str, str] | None = None, *, credentials_optional: bool = False
+) -> LoadedConfig:
+    """Load and validate configuration; raise ConfigError listing every problem found. With
+    ``credentials_optional`` (``validate`` without secrets), a credential whose variable is
+    unset is read as empty and listed in ``unchecked_credentials`` instead of a problem."""
     root = Path(path)
     env = os.environ if env is None else env
     if not root.exists():
@@ -188,7 +220,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
             Problem(f"no *.yaml files in directory {_display(root)}"),
             summary="Cannot load the configuration",
         )
-    loader = _Loader(env)
+    loader = _Loader(env, credentials_optional)
     paths_root = repository_root(root, env)
     digest = _read_files(loader, root, files, paths_root)
     source_map = SourceMap(dict(loader.positions))
@@ -203,7 +235,9 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
         loader.problems.extend(
             base_url_problems(config, source_map, env, loader.base_urls_from_env)
         )
-        loaded = LoadedConfig(config, source_map, root, digest, tuple(files))
+        loaded = LoadedConfig(
+            config, source_map, root, digest, tuple(files), tuple(loader.unset_credentials)
+        )
         base = root if root.is_dir() else root.parent
         loader.problems.extend(
             path_problems(config, source_map, loaded.resolve_path, base, paths_root)
