@@ -86,13 +86,14 @@ def run_rebuild(args: argparse.Namespace) -> int:
         try:
             desired = collect_sources(loaded, [name])
             changed = [c.email for c in plan.changes]
-            rows = write_baseline(con, desired.lists[name], changed, salt, target, adopt=args.adopt)
+            write_baseline(con, desired.lists[name], changed, salt, target, adopt=args.adopt)
         finally:
             con.close()
         record_file(blobs, name, f"rebuild-{uuid.uuid4().hex[:12]}", target, Form.KEYED)
         merged = merge_applied(state, blobs, scratch)
         store.write(state)  # names the new file; only then is what it replaced deleted
         current = state.lists[name].applied
+        rows = current.rows if current is not None else 0
         keep = {ref.file for ref in (current, previous) if ref is not None}
         for stale in [*merged, *(f for f in old if f not in keep)]:
             blobs.delete(stale)

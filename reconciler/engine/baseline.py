@@ -38,12 +38,13 @@ def write_baseline(
     for source in entry.members:
         source.prepare(con)
     aliases = entry.field_aliases
-    values = [f"any_value(nullif(trim({alias}), ''))" for alias in aliases]
+    values = [f"nullif(trim(m.{alias}), '')" for alias in aliases]
     pairs = ", ".join(
         f"{_lit(name)}, {field_hash_sql(value, salt)}"
         for name, value in zip(entry.config.managed_fields, values, strict=True)
     )
-    # Merged over '{}', a field no row gives a value (no opinion) is no key at all.
+    # Merged over '{}', an empty value (no opinion) is no key at all. An address declared by
+    # several rows gives several baseline rows: the merge keeps the latest of each field.
     fields = f"json_merge_patch('{{}}', json_object({pairs}))" if pairs else "NULL::JSON"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE baseline_changed AS SELECT unnest(?::VARCHAR[]) AS e",
@@ -51,10 +52,10 @@ def write_baseline(
     )
     members = members_sql(entry, positions=False)
     query = (
-        f"SELECT (row_number() OVER ())::UBIGINT AS n, {key_sql('e', salt)} AS key, "
+        # No row numbers (which would read on one core): rows of one address are alike.
+        f"SELECT 0::UBIGINT AS n, {key_sql('m.e', salt)} AS key, "
         f"'{'add' if adopt else 'update'}' AS action, {fields} AS fields FROM {members} m "
-        f"WHERE {ok_sql(entry, 'm.e', 'm.')} AND m.e NOT IN (SELECT e FROM baseline_changed) "
-        "GROUP BY m.e"
+        f"WHERE {ok_sql(entry, 'm.e', 'm.')} AND m.e NOT IN (SELECT e FROM baseline_changed)"
     )
     con.execute(f"COPY ({query}) TO {_lit(str(target))} (FORMAT parquet)")
     con.execute("DROP TABLE baseline_changed")

@@ -39,6 +39,7 @@ from reconciler.state.membership import (
     fetch,
     form_of_journal,
     has_added,
+    journal_fields,
     journals,
     lit,
     membership_sql,
@@ -185,6 +186,7 @@ def merge(
         files,
         form=form,
         with_added=not parquet or has_added(con, parquet[0]),
+        field_names=journal_fields(con, files),
     )
     con.execute(
         f"COPY (SELECT * FROM ({sql}) ORDER BY {form.column}) TO {lit(str(target))} "

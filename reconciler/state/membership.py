@@ -111,10 +111,12 @@ def membership_sql(
     *,
     form: Form = Form.EMAIL,
     with_added: bool = True,
+    field_names: Sequence[str] = (),
 ) -> str:
     """``email`` (or ``key``), ``status``, ``fields`` (a JSON object of the fields' last
     values), ``added`` of a list: its last merged file with every journal row over it, the
-    latest row of an address deciding its status, every row's fields merged in order."""
+    latest row of an address deciding its status, each of ``field_names`` (every key the
+    journals' ``fields`` hold: :func:`journal_fields`) its latest value."""
     col = form.column
     base = _base_sql(parquet, col, with_added)
     if not journal_files:
@@ -124,17 +126,32 @@ def membership_sql(
         f"WHEN {lit(a.value)} THEN {lit(s)}" for a, s in STATUS_AFTER.items() if s is not None
     )
     adding = ", ".join(lit(a.value) for a in ADDING)
+    every = (
+        f"PARTITION BY {col} ORDER BY filename, n "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+    )
+    # A batch's row carries only the fields it sent: an update of one field keeps the others'
+    # values, so each field is its latest value any row gave (a sort that spills to disk: a
+    # list of every row's fields per address would not fit ten million addresses).
+    last = [
+        f"last_value(json_extract_string(fields, {lit('$.' + json.dumps(name))}) IGNORE NULLS) "
+        f"OVER ({every}) AS v{i}"
+        for i, name in enumerate(field_names)
+    ]
+    pairs = ", ".join(f"{lit(name)}, v{i}" for i, name in enumerate(field_names))
+    fields = f"json_merge_patch('{{}}', json_object({pairs}))" if pairs else "NULL::JSON"
     return f"""
         WITH base AS ({base}),
-        latest AS (
-            -- A batch's row carries only the fields it sent: an update of one field keeps
-            -- the others' values, so the fields are merged row over row, in order.
-            SELECT {col}, arg_max(action, (filename, n)) AS action,
-                list_reduce(list(fields ORDER BY filename, n) FILTER (WHERE fields IS NOT NULL),
-                    lambda a, b: json_merge_patch(a, b)) AS fields,
-                bool_or(action IN ({adding})) AS added
+        rows AS (
+            SELECT {col}, action, n, filename{"".join(", " + v for v in last)},
+                bool_or(action IN ({adding})) OVER ({every}) AS added
             FROM read_parquet({files}, filename = true, union_by_name = true)
-            GROUP BY {col}
+            QUALIFY row_number() OVER (PARTITION BY {col} ORDER BY filename DESC, n DESC) = 1
+        ),
+        latest AS (
+            SELECT {col}, action, added,
+                CASE WHEN {fields} = '{{}}' THEN NULL ELSE {fields} END AS fields
+            FROM rows
         )
         SELECT b.* FROM base b ANTI JOIN latest l ON b.{col} = l.{col}
         UNION ALL
@@ -145,6 +162,18 @@ def membership_sql(
         FROM latest l LEFT JOIN base b ON b.{col} = l.{col}
         WHERE l.action <> 'remove'
     """
+
+
+def journal_fields(con: Any, journal_files: Sequence[Path]) -> list[str]:
+    """Every field name the journals' rows carry, in name order."""
+    if not journal_files:
+        return []
+    files = "[" + ", ".join(lit(str(p)) for p in journal_files) + "]"
+    rows = con.execute(
+        "SELECT DISTINCT unnest(json_keys(fields)) AS name "
+        f"FROM read_parquet({files}, union_by_name = true) WHERE fields IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return [name for (name,) in rows]
 
 
 def has_added(con: Any, parquet: Path) -> bool:
@@ -164,7 +193,11 @@ class Files:
     def sql(self, con: Any) -> str:
         with_added = self.parquet is None or has_added(con, self.parquet)
         return membership_sql(
-            self.parquet, self.journal_files, form=self.form, with_added=with_added
+            self.parquet,
+            self.journal_files,
+            form=self.form,
+            with_added=with_added,
+            field_names=journal_fields(con, self.journal_files),
         )
 
 

@@ -191,7 +191,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         phases = ["batches", "journal", "merge", "re-merge", "read"]
         for name in phases + (["baseline"] if args.keyed else []):
-            out = subprocess.run(
+            done = subprocess.run(
                 [
                     sys.executable,
                     "-m",
@@ -206,10 +206,12 @@ def main() -> None:
                     str(args.batch),
                     *(["--keyed"] if args.keyed else []),
                 ],
-                check=True,
                 capture_output=True,
                 text=True,
-            ).stdout
+            )
+            if done.returncode:
+                sys.exit(f"phase {name} failed:\n{done.stderr}")
+            out = done.stdout
             r = json.loads(out)
             if name == "batches":
                 continue
