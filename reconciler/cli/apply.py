@@ -27,7 +27,6 @@ from reconciler.plan.pending import subtract_pending
 from reconciler.providers.base import JobState, Provider
 from reconciler.render.failures import failure_line
 from reconciler.render.safe import terminal
-from reconciler.runtime import Runtime, config_dir, require_staging
 from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import entries, failures_of
 from reconciler.state.ledger import StateLedger
@@ -35,6 +34,7 @@ from reconciler.state.membership import applied_reader
 from reconciler.state.model import ExportSeen, ListState, State, now
 from reconciler.state.open import open_store
 from reconciler.state.store import StateStore
+from reconciler.workflow.runtime import Runtime, config_dir, require_staging
 
 EXIT_FAILED_BATCHES = ExitCode.FAILED_BATCHES
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from reconciler.config.loader import LoadedConfig, load_config
 from reconciler.private import open_private, private_dir
 from reconciler.render.safe import terminal
-from reconciler.runtime import NoReadEvents, Runtime
+from reconciler.workflow.runtime import NoReadEvents, Runtime
 
 DEFAULT_CONFIG = "."
 

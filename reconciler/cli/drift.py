@@ -12,10 +12,10 @@ from reconciler.cli.common import add_config_argument, add_target_argument, load
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.config.loader import require_lists
 from reconciler.drift.model import Drift
-from reconciler.drift.read import read_drift
 from reconciler.errors import ReconcilerError
 from reconciler.render import drift_html, drift_json, drift_markdown
 from reconciler.render.drift_text import render_text
+from reconciler.workflow.drift import read_drift
 
 Renderer = Callable[..., str]
 

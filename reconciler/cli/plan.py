@@ -27,12 +27,12 @@ from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.render.failures import failure_line
 from reconciler.render.text import render_text, use_colour
-from reconciler.runtime import Runtime, config_dir
 from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import last_apply_failures
 from reconciler.state.membership import applied_reader
 from reconciler.state.model import State
 from reconciler.state.open import open_store
+from reconciler.workflow.runtime import Runtime, config_dir
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:

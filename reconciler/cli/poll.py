@@ -13,9 +13,9 @@ from reconciler.cli.apply import EXIT_FAILED_BATCHES, failed_rows, wire
 from reconciler.cli.common import add_config_argument, load
 from reconciler.providers.base import JobState
 from reconciler.render.safe import terminal
-from reconciler.runtime import Runtime, config_dir
 from reconciler.state.blobs import blobs_for
 from reconciler.state.open import open_store
+from reconciler.workflow.runtime import Runtime, config_dir
 
 HELP = "poll pending jobs to their end and update the ledger without submitting anything"
 

@@ -20,13 +20,13 @@ from reconciler.errors import ConfigError, StateError
 from reconciler.private import private_dir
 from reconciler.render.failures import failure_line
 from reconciler.render.safe import terminal
-from reconciler.runtime import config_dir
 from reconciler.state.failures import failures_of
 from reconciler.state.local import LocalStateStore
 from reconciler.state.model import parse_state
 from reconciler.state.open import open_store
 from reconciler.state.resolve import resolve
 from reconciler.state.store import StateStore
+from reconciler.workflow.runtime import config_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

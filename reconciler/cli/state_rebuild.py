@@ -23,7 +23,6 @@ from reconciler.engine.duck import connect
 from reconciler.engine.planner import build_plan
 from reconciler.errors import PlanError
 from reconciler.render.safe import terminal
-from reconciler.runtime import Runtime, config_dir
 from reconciler.sources.desired import collect_sources
 from reconciler.state.applied import list_files, record_file
 from reconciler.state.blobs import blobs_for
@@ -31,6 +30,7 @@ from reconciler.state.keys import state_salt
 from reconciler.state.membership import Form, journals, safe_name
 from reconciler.state.model import ListState, State
 from reconciler.state.open import open_store
+from reconciler.workflow.runtime import Runtime, config_dir
 
 
 def add_arguments(command: argparse.ArgumentParser) -> None:

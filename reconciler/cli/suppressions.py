@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from reconciler.cli.common import add_config_argument, add_target_argument, load
 from reconciler.cli.exitcodes import ExitCode
-from reconciler.drift.read import read_drift
 from reconciler.drift.writeback import merge, pulled_rows, read_rows, render_csv, write_atomically
 from reconciler.errors import ConfigError, Problem
 from reconciler.sources.desired import display_path
+from reconciler.workflow.drift import read_drift
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,7 +14,7 @@ from reconciler.cli.common import add_config_argument, err
 from reconciler.config.loader import load_config, require_lists
 from reconciler.engine.validate import validate_sources
 from reconciler.render.safe import terminal
-from reconciler.runtime import require_staging
+from reconciler.workflow.runtime import require_staging
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

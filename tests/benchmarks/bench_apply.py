@@ -22,7 +22,7 @@ from reconciler.config.loader import load_config
 from reconciler.engine.planner import build_plan
 from reconciler.model import Action
 from reconciler.providers.base import JobState
-from reconciler.runtime import Runtime
+from reconciler.workflow.runtime import Runtime
 
 CONFIG = """\
 providers:

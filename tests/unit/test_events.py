@@ -12,7 +12,7 @@ from reconciler.config.loader import load_config
 from reconciler.engine.planner import build_plan
 from reconciler.model import Action
 from reconciler.providers.base import Batch, JobRef, JobState, JobStatus
-from reconciler.runtime import Runtime
+from reconciler.workflow.runtime import Runtime
 
 BATCH = Batch("news", "1001", Action.ADD, 1, Path("b.csv"), 1200, "ab" * 32)
 DONE = JobStatus(JobState.SUCCEEDED, "40003", {"total": 1200, "success": 1200})

@@ -14,11 +14,11 @@ from reconciler.engine.duck import connect
 from reconciler.engine.planner import build_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
-from reconciler.runtime import Runtime, config_dir
 from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import last_apply_failures
 from reconciler.state.membership import applied_reader
 from reconciler.state.open import open_store
+from reconciler.workflow.runtime import Runtime, config_dir
 
 
 def read_drift(
