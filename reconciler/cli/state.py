@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from reconciler.cli import state_members, state_rebuild
+from reconciler.cli import state_members, state_rebuild, state_transfer
 from reconciler.cli.common import add_config_argument
 from reconciler.config.loader import load_config
 from reconciler.errors import ConfigError, StateError
@@ -21,8 +21,6 @@ from reconciler.private import private_dir
 from reconciler.render.failures import failure_line
 from reconciler.render.safe import terminal
 from reconciler.state.failures import failures_of
-from reconciler.state.local import LocalStateStore
-from reconciler.state.model import parse_state
 from reconciler.state.open import open_store
 from reconciler.state.resolve import resolve
 from reconciler.state.store import StateStore
@@ -78,6 +76,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             way = command.add_mutually_exclusive_group(required=True)
             way.add_argument("--from", dest="from_file", metavar="FILE", help="local → configured")
             way.add_argument("--to", dest="to_file", metavar="FILE", help="configured → local")
+            command.add_argument(
+                "--force",
+                action="store_true",
+                help="replace even another state or a newer serial where it goes (kept as "
+                "the previous version)",
+            )
         command.set_defaults(func=globals()[f"run_{name}"])
 
 
@@ -241,70 +245,12 @@ def run_resolve(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    store = _store(args)
-    state = store.read()
-    if state is None:
-        raise StateError(f"there is no state at {store.location} yet")
-    print(state.model_dump_json(indent=2))
-    return 0
+    return state_transfer.pull(_store(args))
 
 
 def run_push(args: argparse.Namespace) -> int:
-    try:
-        text = Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StateError(f"cannot read {args.file}: {exc}") from None
-    state = parse_state(text, args.file)
-    store = _store(args)
-    with store.locked("state push"):
-        written = store.write(state, force=args.force)
-    if written is not state:  # ``write`` hands back the stored state when nothing changed
-        print(f"{terminal(store.location)} already holds this state (serial {written.serial}).")
-    else:
-        print(
-            f"Pushed {terminal(args.file)} to {terminal(store.location)}: serial {written.serial}."
-        )
-    return 0
+    return state_transfer.push(args, _store(args))
 
 
 def run_migrate(args: argparse.Namespace) -> int:
-    configured = _store(args)
-    local = LocalStateStore(Path(args.from_file or args.to_file))
-    source, target = (local, configured) if args.from_file else (configured, local)
-    if (
-        isinstance(configured, LocalStateStore)
-        and configured.path.resolve() == local.path.resolve()
-    ):
-        raise StateError(f"the state is already at {target.location}: nothing to migrate")
-    with source.locked("state migrate"), target.locked("state migrate"):
-        state = source.read()
-        if state is None:
-            raise StateError(f"there is no state at {source.location} to migrate")
-        there = target.read()
-        if there is not None and there.lineage != state.lineage:
-            raise StateError(
-                # The lineage is the file's: terminal() keeps a line feed in it from forging
-                # a line of the message (errors keep their own lines).
-                f"{target.location} already holds another state (lineage "
-                f"{terminal(there.lineage)}, "
-                f"serial {there.serial}); nothing was migrated. Move it away first, or "
-                f"`reconciler state push --force` if it is to be replaced"
-            )
-        written = target.write(state)
-        check = target.read()
-        if check is None or check.content_key() != written.content_key():
-            raise StateError(
-                f"the state read back from {target.location} differs from {source.location}"
-            )
-    source_at, target_at = terminal(source.location), terminal(target.location)
-    then = (
-        f"{source_at} is left as it was: remove it."
-        if args.from_file
-        else f"Point the configuration's `state:` at it (backend: local, path: …); "
-        f"{source_at} is left as it was."
-    )
-    print(
-        f"Migrated the state (lineage {terminal(written.lineage)}, serial {written.serial}) "
-        f"from {source_at} to {target_at}. {then}"
-    )
-    return 0
+    return state_transfer.migrate(args, _store(args))

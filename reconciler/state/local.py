@@ -15,7 +15,13 @@ from reconciler.errors import StateError, StateLockedError
 from reconciler.faultpoints import crash_point
 from reconciler.private import open_private, private_dir
 from reconciler.state.model import State, parse_state, state_json
-from reconciler.state.store import BOTH_UNREADABLE, LockInfo, StateStore, conflict_error
+from reconciler.state.store import (
+    BOTH_UNREADABLE,
+    LockInfo,
+    StateStore,
+    UnreadableState,
+    conflict_error,
+)
 
 
 class LocalStateStore(StateStore):
@@ -41,7 +47,7 @@ class LocalStateStore(StateStore):
         try:
             return parse_state(text, str(self.path))
         except StateError as exc:
-            raise StateError(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from None
+            raise UnreadableState(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from None
 
     def _backup_hint(self) -> str:
         """What to do with the backup when the state is unreadable: copy it back if it reads,

@@ -19,7 +19,13 @@ from pydantic import ValidationError
 
 from reconciler.errors import StateError, StateLockedError
 from reconciler.state.model import State, parse_state, state_json
-from reconciler.state.store import BOTH_UNREADABLE, LockInfo, StateStore, conflict_error
+from reconciler.state.store import (
+    BOTH_UNREADABLE,
+    LockInfo,
+    StateStore,
+    UnreadableState,
+    conflict_error,
+)
 
 #: What S3 answers when a conditional write's condition does not hold (412), or when another
 #: conditional write on the same key is in progress (409).
@@ -100,7 +106,7 @@ class S3StateStore(StateStore):
         try:
             return parse_state(self._body.decode("utf-8", errors="replace"), self.location)
         except StateError as exc:
-            raise StateError(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from None
+            raise UnreadableState(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from None
 
     def _backup_hint(self) -> str:
         """Where the previous version is, and whether it reads: never advise pushing a
@@ -112,11 +118,11 @@ class S3StateStore(StateStore):
         except StateError:  # not allowed to look: say where to look
             return (
                 f" The previous version is in the bucket's object versions or in {backup}: "
-                "inspect it and `reconciler state push` it if it is good."
+                "inspect it and `reconciler state push --force` it if it is good."
             )
         versions = (
             f" The previous versions are in the bucket's object versions of {self.key}: "
-            "inspect them and `reconciler state push` one that is good."
+            "inspect them and `reconciler state push --force` one that is good."
         )
         if found is None:
             none = f" There is no previous version: no {backup}, and the bucket keeps no versions."
@@ -128,8 +134,8 @@ class S3StateStore(StateStore):
                 versions if versioned else BOTH_UNREADABLE
             )
         return (
-            f" The previous version is in {backup}: inspect it and `reconciler state push` it "
-            "if it is good."
+            f" The previous version is in {backup}: inspect it and `reconciler state push "
+            "--force` it if it is good."
         )
 
     def _write_raw(self, state: State) -> None:

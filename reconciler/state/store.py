@@ -51,6 +51,22 @@ BOTH_UNREADABLE = (
 )
 
 
+class UnreadableState(StateError):
+    """The stored state is there but cannot be parsed (a ``read`` has seen its version, so a
+    conditional write over it stays conditional)."""
+
+
+class WriteRefused(StateError):
+    """A write the rules refuse (``rule``: ``lineage``, another state; ``serial``, an older
+    serial than the stored one). ``stored`` is what the store holds: a command that wrote on
+    purpose (``state push``, ``state migrate``) says what happened in its own words."""
+
+    def __init__(self, message: str, *, rule: str, stored: State) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.stored = stored
+
+
 def conflict_error(location: str) -> StateError:
     """A conditional write found the state changed since it was read."""
     return StateError(
@@ -91,18 +107,30 @@ class StateStore(abc.ABC):
     def current_lock(self) -> LockInfo | None: ...
 
     def write(self, state: State, *, force: bool = False) -> State:
-        """Persist ``state``; returns it with its serial as stored."""
-        stored = self.read()
+        """Persist ``state``; returns it with its serial as stored. ``force`` (``state push
+        --force``) writes over another lineage, an older serial or an unreadable state."""
+        try:
+            stored = self.read()
+        except UnreadableState:
+            if not force:
+                raise
+            stored = None  # replaced on purpose; the unreadable one becomes the previous version
         if stored is not None and not force:
             if stored.lineage != state.lineage:
-                raise StateError(
+                raise WriteRefused(
                     f"refusing to write state of lineage {state.lineage} over {self.location}, "
-                    f"which has lineage {stored.lineage}: they are different states"
+                    f"which has lineage {stored.lineage}: they are different states",
+                    rule="lineage",
+                    stored=stored,
                 )
             if state.serial < stored.serial:
-                raise StateError(
+                # A run's own writes start from what it read under the lock: an older serial
+                # means another writer came in between.
+                raise WriteRefused(
                     f"refusing to write serial {state.serial} over serial {stored.serial} at "
-                    f"{self.location}: someone else wrote the state meanwhile"
+                    f"{self.location}: someone else wrote the state meanwhile",
+                    rule="serial",
+                    stored=stored,
                 )
             if stored.content_key() == state.content_key():
                 self._last_written = stored  # callers go on with the object returned

@@ -113,15 +113,15 @@ def test_s3_a_good_backup_is_offered(s3_endpoint: str) -> None:
     store = broken_s3(s3_endpoint, PLAIN, State().model_dump_json().encode())
     assert refusal(store) == (
         f"s3://{PLAIN}/p/state.json {BAD_JSON}. The previous version is in "
-        f"s3://{PLAIN}/p/state.json.backup: inspect it and `reconciler state push` it if it is "
-        "good. Nothing was overwritten."
+        f"s3://{PLAIN}/p/state.json.backup: inspect it and `reconciler state push --force` it "
+        "if it is good. Nothing was overwritten."
     )
 
 
 def test_s3_on_a_versioned_bucket_points_at_the_versions(s3_endpoint: str) -> None:
     versions = (
         "The previous versions are in the bucket's object versions of p/state.json: inspect "
-        "them and `reconciler state push` one that is good. Nothing was overwritten."
+        "them and `reconciler state push --force` one that is good. Nothing was overwritten."
     )
     store = broken_s3(s3_endpoint, VERSIONED, None)
     assert refusal(store) == f"s3://{VERSIONED}/p/state.json {BAD_JSON}. {versions}"
