@@ -1,22 +1,33 @@
 """Keyed hashes of addresses and field values, in Python and in DuckDB's SQL, equal to each
-other (``reconciler/state/keys.py`` keeps the key: one secret per state, hex only)."""
+other (``reconciler/state/keys.py`` keeps the key: one secret per state, hex only).
+
+MD5 over the secret and the value: its 16 bytes for an address (a join and sort key, stored
+as a Parquet binary: a 128-bit integer would be written as a double, losing bits), the low 64
+bits of ``md5_number`` as decimal text for a field value. What is asked
+of the hash is that nobody without the secret can tell the value from it, which needs no
+collision resistance (MD5's weakness); measured against SHA-256 as hex text on 2M addresses,
+it hashes 1.7 times faster and the keys sort 4 times faster (the merge of 10M members is a
+sort)."""
 
 from __future__ import annotations
 
 import hashlib
 
-#: Hex digits kept of an address's and a field value's SHA-256: 128 and 64 bits.
-KEY_DIGITS = 32
-FIELD_DIGITS = 16
+_LOW64 = 2**64
 
 
-def key_of(email: str, salt: str) -> str:
+def _md5(salt: str, text: str) -> int:
+    return int.from_bytes(hashlib.md5((salt + text).encode("utf-8")).digest(), "little")
+
+
+def key_of(email: str, salt: str) -> bytes:
     """An address's key; equal to :func:`key_sql` on the same normalised address."""
-    return hashlib.sha256((salt + email).encode("utf-8")).hexdigest()[:KEY_DIGITS]
+    return hashlib.md5((salt + email).encode("utf-8")).digest()
 
 
 def field_hash(value: str, salt: str) -> str:
-    return hashlib.sha256((salt + "\x1f" + value).encode("utf-8")).hexdigest()[:FIELD_DIGITS]
+    """A field value's hash, as the decimal text :func:`field_hash_sql` stores."""
+    return str(_md5(salt, "\x1f" + value) % _LOW64)
 
 
 def _hex(salt: str) -> str:
@@ -26,10 +37,8 @@ def _hex(salt: str) -> str:
 
 
 def key_sql(expr: str, salt: str) -> str:
-    salt = _hex(salt)
-    return f"substr(sha256('{salt}' || {expr}), 1, {KEY_DIGITS})"
+    return f"unhex(md5('{_hex(salt)}' || {expr}))"
 
 
 def field_hash_sql(expr: str, salt: str) -> str:
-    salt = _hex(salt)
-    return f"substr(sha256('{salt}' || chr(31) || {expr}), 1, {FIELD_DIGITS})"
+    return f"(md5_number('{_hex(salt)}' || chr(31) || {expr}) % {_LOW64})::UBIGINT::VARCHAR"

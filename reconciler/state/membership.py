@@ -96,8 +96,9 @@ def fetch(blobs: Blobs, names: Sequence[str], directory: Path) -> list[Path]:
 
 def _base_sql(parquet: Path | None, col: str, with_added: bool) -> str:
     if parquet is None:
+        kind = "VARCHAR" if col == "email" else "BLOB"
         return (
-            f"SELECT NULL::VARCHAR AS {col}, NULL::VARCHAR AS status, NULL::JSON AS fields, "
+            f"SELECT NULL::{kind} AS {col}, NULL::VARCHAR AS status, NULL::JSON AS fields, "
             "NULL::BOOLEAN AS added WHERE false"
         )
     # Files of format version 3 have no ``added``: everything in them reconciler sent.
