@@ -16,9 +16,9 @@ from tests.security.hostile import SECRET, SECRET_ENV, HostileProject
 
 WHERE = (
     "${env:…} is only substituted in providers.NAME.credentials.*, providers.NAME.base_url, "
-    "providers.NAME.staging.bucket / endpoint_url and warehouses.NAME.dsn; here it would put an environment variable "
-    "into a value that plans and messages show or vendors receive (write $${env:…} for a "
-    "literal)"
+    "providers.NAME.staging.bucket / endpoint_url and warehouses.NAME.dsn; here it would put "
+    "an environment variable into a value that plans and messages show or vendors receive "
+    "(write $${env:…} for a literal)"
 )
 PROVIDERS = """\
 providers:
