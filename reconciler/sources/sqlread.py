@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import duckdb
+
 from reconciler.redact import register_secret, scrub
 
 #: PostgreSQL's text types: what an address, a reason or a consent reference must be.
@@ -123,8 +125,8 @@ def load(con: Any, table: str, conn: Any, select: str, dsn: str) -> int:
                 )
             finally:
                 con.unregister(view)
+    except duckdb.OutOfMemoryException:
+        raise  # the engine's own error, which says how to raise the budget
     except Exception as exc:
-        if type(exc).__module__.startswith("duckdb") and "Out of Memory" in str(exc):
-            raise
         raise WarehouseError(f"reading the rows failed: {_message(exc, dsn)}") from None
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])

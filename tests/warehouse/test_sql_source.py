@@ -201,3 +201,9 @@ def test_a_key_is_shown_without_control_characters_and_cut(
         "lists.yaml:13 (m k=a?[31mred?)",
         f"lists.yaml:13 (m k={'x' * 64})",
     ]
+
+
+def test_an_empty_view_declares_no_member(database: Server, project: Write) -> None:
+    database.psql("CREATE TABLE m (id int, email text); CREATE VIEW v AS SELECT * FROM m")
+    result = plan(project, "      - {sql: crm, table: v, key: id}\n", "email,first_name,status\n")
+    assert (changes(result), result.lists[0].desired_members) == ([], 0)
