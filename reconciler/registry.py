@@ -11,13 +11,12 @@ a configuration or planning from export files does not need.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reconciler.config.schema import ExportConfig
-    from reconciler.exports.files import CsvExportSnapshot, ExportLayout, JsonExportSnapshot
+    from reconciler.exports.files import ExportLayout
     from reconciler.providers.base import Provider
 
 #: ``type:`` name → the provider class, as ``module:Class``. Adding a vendor starts here
@@ -58,20 +57,9 @@ def export_formats() -> Mapping[str, tuple[ExportLayout, Mapping[str, str]]]:
     }
 
 
-def open_configured_export(
-    export: ExportConfig, resolve: Any, managed_fields: Sequence[str]
-) -> CsvExportSnapshot | JsonExportSnapshot:
-    """Open the export files a list's ``export:`` names, read as its format's vendor writes them."""
-    from reconciler.exports.files import open_export
-
-    layout, words = export_formats()[export.format]
-    return open_export(export, resolve, managed_fields, layout, words)
-
-
 __all__ = [
     "PROVIDERS",
     "export_formats",
-    "open_configured_export",
     "provider_class",
     "provider_classes",
     "vendor_names",

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome, Events
-from reconciler.apply.events import LogEvents, RichEvents
 from reconciler.apply.inflight import pending_rows
 from reconciler.apply.recording import RecordingLedger, finish_with_applied, record_baselines
 from reconciler.apply.staleness import check_config, check_fresh, check_state
@@ -26,6 +25,7 @@ from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.providers.base import JobState, Provider
 from reconciler.render.failures import failure_line
+from reconciler.render.progress import LogEvents, RichEvents
 from reconciler.render.safe import terminal
 from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import entries, failures_of

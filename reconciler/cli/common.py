@@ -58,7 +58,7 @@ def reading_progress(runtime: Runtime, args: argparse.Namespace) -> Iterator[Non
     if not sys.stderr.isatty() or getattr(args, "no_color", False):
         yield
         return
-    from reconciler.apply.events import RichReadEvents
+    from reconciler.render.progress import RichReadEvents
 
     with RichReadEvents() as events:
         runtime.read_events = events

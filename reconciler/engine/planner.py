@@ -20,12 +20,12 @@ from reconciler.engine.duck import connect, hash_sql, out_of_memory
 from reconciler.engine.ownership import Recorder, keep_not_owned
 from reconciler.engine.rules import OptIn
 from reconciler.errors import PlanError, Problem, SourceError
+from reconciler.exports.configured import open_configured_export
 from reconciler.exports.files import CsvExportSnapshot
 from reconciler.exports.snapshot import CurrentSnapshot, now_utc
 from reconciler.model import DropScope, SuppressionReason
 from reconciler.plan.gaps import gaps_for
 from reconciler.plan.model import ListPlan, Plan
-from reconciler.registry import open_configured_export
 from reconciler.sources.csverrors import (
     collect_row_errors,
     failing_file,

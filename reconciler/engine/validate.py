@@ -9,7 +9,7 @@ from reconciler.engine.duck import connect, out_of_memory
 from reconciler.engine.members import load_members, member_problems
 from reconciler.engine.planner import load_desired, translate_read_error
 from reconciler.errors import Problem, SourceError
-from reconciler.registry import open_configured_export
+from reconciler.exports.configured import open_configured_export
 from reconciler.sources.desired import DesiredSources
 
 

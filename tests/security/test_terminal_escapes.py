@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 
 from reconciler.apply.engine import ApplyReport, BatchOutcome
-from reconciler.apply.events import LogEvents, RichEvents
+from reconciler.render.progress import LogEvents, RichEvents
 from reconciler.cli.apply import _summary
 from reconciler.cli.main import error_text
 from reconciler.drift.compute import compute_drift

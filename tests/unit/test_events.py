@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from reconciler.apply.events import LogEvents, RichEvents, RichReadEvents
+from reconciler.render.progress import LogEvents, RichEvents, RichReadEvents
 from reconciler.config.loader import load_config
 from reconciler.engine.planner import build_plan
 from reconciler.model import Action
