@@ -15,10 +15,18 @@ its message (never a traceback) and exits non-zero::
     │   ├── AmbiguousSubmission (providers/http.py) a job-creating request may have reached
     │   │                      the vendor: apply looks it up before anything is sent again
     │   └── SubmissionRefused  (providers/base.py) the vendor created no job, for now
+    │       └── ImportRefused  (providers/ongage_import.py) a 429, 503 or "imports in
+    │                          progress"
     ├── UnresolvedSubmission   a batch may have reached a vendor that cannot say: the user
     │                          records the answer (`reconciler state resolve`)
+    ├── StagingError           (staging/base.py) a batch file could not be published or retired
+    │   └── PortTaken          the fixed port of `staging: http` is held by another program
     └── StateError             the state file is unreadable, locked or conflicting
-        └── StateLockedError   another run holds the lock
+        ├── StateLockedError   another run holds the lock
+        ├── UnreadableState    (state/store.py) the stored state is there but cannot be parsed
+        └── WriteRefused       (state/store.py) a write the rules refuse (lineage, serial)
+
+A test (``tests/unit/test_errors.py``) keeps this drawing equal to the classes.
 
 Lower-level exceptions (httpx, OSError, pydantic, duckdb) are translated into these at the
 boundary where their context (file, line, vendor, endpoint) is known.
