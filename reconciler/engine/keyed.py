@@ -2,8 +2,8 @@
 other (``reconciler/state/keys.py`` keeps the key: one secret per state, hex only).
 
 MD5 over the secret and the value: its 16 bytes for an address (a join and sort key, stored
-as a Parquet binary: a 128-bit integer would be written as a double, losing bits), the low 64
-bits of ``md5_number`` as decimal text for a field value. What is asked
+as a Parquet binary: a 128-bit integer would be written as a double, losing bits), its first
+16 hex digits (64 bits) for a field value. What is asked
 of the hash is that nobody without the secret can tell the value from it, which needs no
 collision resistance (MD5's weakness); measured against SHA-256 as hex text on 2M addresses,
 it hashes 1.7 times faster and the keys sort 4 times faster (the merge of 10M members is a
@@ -13,12 +13,6 @@ from __future__ import annotations
 
 import hashlib
 
-_LOW64 = 2**64
-
-
-def _md5(salt: str, text: str) -> int:
-    return int.from_bytes(hashlib.md5((salt + text).encode("utf-8")).digest(), "little")
-
 
 def key_of(email: str, salt: str) -> bytes:
     """An address's key; equal to :func:`key_sql` on the same normalised address."""
@@ -26,8 +20,8 @@ def key_of(email: str, salt: str) -> bytes:
 
 
 def field_hash(value: str, salt: str) -> str:
-    """A field value's hash, as the decimal text :func:`field_hash_sql` stores."""
-    return str(_md5(salt, "\x1f" + value) % _LOW64)
+    """A field value's hash, as :func:`field_hash_sql` gives it."""
+    return hashlib.md5((salt + "\x1f" + value).encode("utf-8")).hexdigest()[:16]
 
 
 def _hex(salt: str) -> str:
@@ -41,4 +35,5 @@ def key_sql(expr: str, salt: str) -> str:
 
 
 def field_hash_sql(expr: str, salt: str) -> str:
-    return f"(md5_number('{_hex(salt)}' || chr(31) || {expr}) % {_LOW64})::UBIGINT::VARCHAR"
+    # Not md5_number's low bits: the modulo of a 128-bit number costs ten times the hash.
+    return f"substr(md5('{_hex(salt)}' || chr(31) || {expr}), 1, 16)"

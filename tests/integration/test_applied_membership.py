@@ -73,7 +73,7 @@ def test_a_second_apply_of_an_unchanged_repository_sends_nothing_to_any_vendor(
         assert rows.types[0] == "BLOB"  # a 16-byte keyed hash, no address
         assert {len(key) for (key,) in rows.project("key").fetchall()} == {16}
         for _, _, fields, _ in rows.fetchall():
-            assert all(re.fullmatch("[0-9]{1,20}", v) for v in json.loads(fields or "{}").values())
+            assert all(re.fullmatch("[0-9a-f]{16}", v) for v in json.loads(fields or "{}").values())
     keyed = p.run("state", "members", "news", "-c", "reconciler.yaml")
     assert keyed.out.splitlines() == [
         "list news: 5 member(s) applied (3 active, 1 bounced, 1 complaint)",

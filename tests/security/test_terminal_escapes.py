@@ -18,7 +18,6 @@ import pytest
 from rich.console import Console
 
 from reconciler.apply.engine import ApplyReport, BatchOutcome
-from reconciler.render.progress import LogEvents, RichEvents
 from reconciler.cli.apply import _summary
 from reconciler.cli.main import error_text
 from reconciler.drift.compute import compute_drift
@@ -27,6 +26,7 @@ from reconciler.model import Action, ChangeKind, DropAction, ListMode
 from reconciler.plan.model import CapabilityGap, CurrentStateRef, ListChange, ListPlan, Plan
 from reconciler.providers.base import Batch, JobRef, JobState, JobStatus
 from reconciler.render import drift_text
+from reconciler.render.progress import LogEvents, RichEvents
 from reconciler.render.safe import terminal, terminal_lines, visible
 from reconciler.render.text import render_text
 from tests.reliability.harness import FaultProject
@@ -287,6 +287,10 @@ def test_a_vendors_hostile_rejection_during_apply_is_printed_escaped(
     (failed,) = [line for line in run.out.splitlines() if line.startswith("  ✗ ")]
     assert failed.startswith("  ✗ news/remove/0001/")
     assert failed.endswith(f": ongage POST /1001/api/import: answered 400: {SHOWN}")
-    assert run.out.splitlines()[-2:] == ["  news: 2 batch(es), 2 row(s), 1 failed", failed]
+    assert run.out.splitlines()[-3:] == [
+        "  news: 2 batch(es), 2 row(s), 1 failed",
+        failed,
+        "Not verified (--no-verify): `reconciler plan` compares the vendors again.",
+    ]
     for text in (run.out, run.err):
         assert "\x1b" not in text and "\u202e" not in text

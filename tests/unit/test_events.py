@@ -7,11 +7,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from reconciler.render.progress import LogEvents, RichEvents, RichReadEvents
 from reconciler.config.loader import load_config
 from reconciler.engine.planner import build_plan
 from reconciler.model import Action
 from reconciler.providers.base import Batch, JobRef, JobState, JobStatus
+from reconciler.render.progress import LogEvents, RichEvents, RichReadEvents
 from reconciler.workflow.runtime import Runtime
 
 BATCH = Batch("news", "1001", Action.ADD, 1, Path("b.csv"), 1200, "ab" * 32)
