@@ -16,10 +16,10 @@ from reconciler.cli.common import load, reading_progress
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.cli.guards import check_guards, enforce
 from reconciler.cli.plan import add_plan_arguments, raise_if_gaps, show, show_last_failures
+from reconciler.cli.verify import NOT_VERIFIED, verify
 from reconciler.config.loader import LoadedConfig, require_lists
 from reconciler.engine.planner import build_plan
 from reconciler.errors import PlanError, ReconcilerError, StalePlanError
-from reconciler.model import ChangeKind
 from reconciler.plan.artifact import read_saved_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
@@ -107,24 +107,6 @@ def failed_rows(ledger: StateLedger, base: Path) -> list[str]:
     if not jobs:
         return []
     return ["Failed rows:", *(f"  {failure_line(job)}" for job in jobs)]
-
-
-def _verify(loaded: LoadedConfig, runtime: Runtime, targets: list[str] | None) -> list[str]:
-    """Re-read the vendors and return what still differs from the configuration."""
-    plan = build_plan(loaded, targets=targets, vendors=runtime)
-    problems = []
-    for lp in plan.lists:
-        if lp.current is not None and lp.current.kind in ("unknown", "applied"):
-            continue  # the vendor cannot be read back: nothing to compare
-        left = {
-            k: n
-            for k, n in lp.counts.items()
-            if n and k is not ChangeKind.HELD and all(g.action is not k for g in lp.gaps)
-        }
-        if left:
-            text = ", ".join(f"{n:,} {k.value}" for k, n in left.items())
-            problems.append(f"  list {lp.name!r} still differs from the configuration: {text}")
-    return problems
 
 
 def wire(
@@ -272,7 +254,12 @@ def send(
         ledger.state.lists[lp.name].last_applied_at = now()
     print("\nApply finished:")
     print("\n".join(_summary(report) + failed_rows(ledger, config_dir(loaded))))
-    differences = [] if args.no_verify else _verify(loaded, rt, targets)
+    if args.no_verify:
+        verified = None
+    else:
+        with reading_progress(rt, args):  # on a terminal, which vendor is being read again
+            verified = verify(loaded, rt, targets)
+    differences = verified.differences if verified else []
     outcome = (
         "failed batches"
         if report.failed
@@ -285,6 +272,8 @@ def send(
     )
     if differences:
         print("Verification:\n" + "\n".join(differences))
+    else:
+        print(verified.closing() if verified else NOT_VERIFIED)
     if report.failed:
         return ExitCode.FAILED_BATCHES
     return ExitCode.ERROR if differences else ExitCode.OK

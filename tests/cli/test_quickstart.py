@@ -15,6 +15,12 @@ def test_quickstart_apply_then_plan(cli: Cli, project: Path) -> None:
         "Plan: 8 to add, 1 to remove, 2 to unsubscribe, 1 to resubscribe, "
         "1 to mark as bounced, 2 to mark as complained, 2 to update, 2 held."
     ) in first.out
+    # The closing line says what was read back and what could not be.
+    assert first.out.splitlines()[-1] == (
+        "Verified: 2 list(s) read back from their vendors, nothing left to change "
+        "('newsletter', 'product-updates'); not read back: 'vip', 'webinar' (their vendors "
+        "cannot be read)."
+    )
     vendors = Project(project / "config")
     assert vendors.vendor_list("ongage", "1001") == {
         "ann.archer@example.com": ("active", {"first_name": "Ann"}),

@@ -21,6 +21,9 @@ NOTE = (
     "sources or at the vendor:"
 )
 
+#: apply's closing line with --no-verify.
+NOT_VERIFIED = "Not verified (--no-verify): `reconciler plan` compares the vendors again."
+
 
 def project(tmp_path: Path, unknown: list[str]) -> Project:
     p = Project(tmp_path)
@@ -60,7 +63,7 @@ def test_failed_rows_are_named_by_address_in_apply_state_jobs_drift_and_the_next
         {"row": n + 2, "email": a, "status": 404, "error": REASON} for n, a in enumerate(UNKNOWN)
     ]
     summary = applied.out.split("\nApply finished:\n", 1)[1].splitlines()
-    assert summary[2:] == ["Failed rows:", f"  {six_failed(path)}"]
+    assert summary[2:] == ["Failed rows:", f"  {six_failed(path)}", NOT_VERIFIED]
     # The state itself still holds no address: only the pointer to the file.
     assert "nobody" not in (p.root / ".reconciler" / "state.json").read_text()
 
@@ -149,7 +152,7 @@ def test_the_plan_names_the_last_apply_only_and_not_for_a_list_it_leaves_alone(
         f"  list 'vip' (yesmail), add batch 1: 1 of 2 rows failed: zed@x.org — {REASON}; "
         f"listed in {path}"
     )
-    assert second.out.splitlines()[-2:] == ["Failed rows:", line]
+    assert second.out.splitlines()[-3:] == ["Failed rows:", line, NOT_VERIFIED]
     plan = p.run("plan", "-c", "reconciler.yaml")
     assert plan.out.splitlines()[-2:] == [NOTE, line]
 

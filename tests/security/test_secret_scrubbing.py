@@ -346,6 +346,7 @@ def test_a_vendor_echoing_the_token_leaves_it_in_no_output_and_no_file(tmp_path:
         "  news: 2 batch(es), 2 row(s), 1 failed",
         f"  ✗ {p.state().jobs[0].batch_key}: ongage POST /1001/api/import: answered 400: "
         "invalid credentials ***/*** for account ***",
+        "Not verified (--no-verify): `reconciler plan` compares the vendors again.",
     ]
     assert applied.err == ""
     (rejected,) = [job for job in p.state().jobs if job.status == "failed"]
