@@ -234,7 +234,6 @@ class _Collector:
         try:
             source = open_sql_source(
                 self.loaded,
-                key_path,
                 spec,
                 wanted,
                 self._next_id(),
@@ -314,13 +313,11 @@ def collect_sources(loaded: LoadedConfig, targets: Sequence[str] | None = None) 
             continue
         entry = ListSources(name, list_config)
         aliases = entry.field_aliases
+        # alias -> field name, for the sources that map columns (CSV and SQL)
+        wanted = {"email": "email", **dict(zip(aliases, list_config.managed_fields, strict=True))}
         for index, spec in enumerate(list_config.members):
             path: KeyPath = ("lists", name, "members", index)
             if isinstance(spec, SqlSource):
-                wanted = {
-                    "email": "email",
-                    **dict(zip(aliases, list_config.managed_fields, strict=True)),
-                }
                 entry.members.extend(collector.sql_source(path, spec, wanted))
             elif isinstance(spec, InlineMembers):
                 rows = [
@@ -335,10 +332,6 @@ def collect_sources(loaded: LoadedConfig, targets: Sequence[str] | None = None) 
                 ]
                 entry.members.append(collector.inline_source(path, rows, ("email", *aliases)))
             else:
-                wanted = {
-                    "email": "email",
-                    **dict(zip(aliases, list_config.managed_fields, strict=True)),
-                }
                 entry.members.extend(collector.csv_sources(path, spec, wanted))
         entry.suppressions = _suppression_sources(
             collector, ("lists", name, "suppressions"), list_config.suppressions

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config.loader import LoadedConfig
-from reconciler.config.locations import KeyPath
 from reconciler.config.schema import SqlSource
 from reconciler.config.text import SQL_FORBIDDEN_PATTERN, names, quoted
 from reconciler.errors import Problem, SourceError
@@ -105,7 +104,6 @@ class SqlRowSource:
 
 def open_sql_source(
     loaded: LoadedConfig,
-    key_path: KeyPath,
     spec: SqlSource,
     wanted: Mapping[str, str],
     src_id: int,
