@@ -11,9 +11,7 @@ import codecs
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     SecretStr,
@@ -22,7 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.config.base import Model, Name
 from reconciler.config.text import quoted
+from reconciler.config.warehouse import SqlOptIns, SqlSource, SqlSuppressions, Warehouse
 from reconciler.model import DropAction, DropScope, ListMode, SuppressionReason
 from reconciler.registry import vendor_names
 
@@ -36,11 +36,9 @@ else:
 #: ``base_url: sandbox`` runs the built-in vendor emulator in-process for the command's duration.
 SANDBOX_URL = "sandbox"
 
-Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# The base of every model (unknown keys are errors) and the pattern of names, shared with the
+# warehouse sources' models.
+_Model = Model
 
 
 class Credentials(_Model):
@@ -110,39 +108,6 @@ class CsvSource(_Model):
         return value
 
 
-#: A table or view, optionally schema-qualified; unquoted, as PostgreSQL folds it (the pattern
-#: also keeps it from being anything but a name when it is put into the query).
-TableName = Annotated[
-    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
-]
-
-
-class Warehouse(_Model):
-    """A database that ``sql:`` sources read rows from (``specs/warehouse.md``). The DSN is
-    normally ``${env:NAME}``; held as ``SecretStr``, it never appears in a repr or message."""
-
-    type: Literal["postgresql"] = "postgresql"
-    dsn: SecretStr
-
-
-class SqlSource(_Model):
-    """Rows from a query, a table or a view of the warehouse named by ``sql``."""
-
-    sql: Name
-    query: str | None = Field(default=None, min_length=1)
-    table: TableName | None = None
-    # The column that names a row in messages and reasons (there is no file:line in a query).
-    key: str = Field(min_length=1)
-    # field name -> column name, as for CSV; ``email`` defaults to a column named "email".
-    columns: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _one_relation(self) -> SqlSource:
-        if (self.query is None) == (self.table is None):
-            raise ValueError("give exactly one of 'query' or 'table'")
-        return self
-
-
 class InlineMember(_Model):
     email: str
     fields: dict[str, str | None] = Field(default_factory=dict)
@@ -189,11 +154,6 @@ class CsvSuppressions(CsvSource):
     reason: SuppressionReason | None = None
 
 
-class SqlSuppressions(SqlSource):
-    # When the query has no reason column, every row gets this reason.
-    reason: SuppressionReason | None = None
-
-
 SuppressionSource = Annotated[
     Annotated[CsvSuppressions, Tag("csv")]
     | Annotated[SqlSuppressions, Tag("sql")]
@@ -214,10 +174,6 @@ class InlineOptIns(_Model):
 
 
 class CsvOptIns(CsvSource):
-    pass
-
-
-class SqlOptIns(SqlSource):
     pass
 
 

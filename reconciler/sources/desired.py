@@ -24,11 +24,9 @@ from reconciler.config.schema import (
     InlineOptIns,
     InlineSuppressions,
     ListConfig,
-    SqlOptIns,
-    SqlSource,
-    SqlSuppressions,
 )
 from reconciler.config.text import names, quoted
+from reconciler.config.warehouse import SqlOptIns, SqlSource, SqlSuppressions
 from reconciler.errors import Problem, SourceError
 from reconciler.model import SuppressionReason
 from reconciler.sources.csvfile import CsvFile, open_csv, sql_ident, sql_str

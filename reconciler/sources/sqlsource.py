@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config.loader import LoadedConfig
-from reconciler.config.schema import SqlSource
 from reconciler.config.text import SQL_FORBIDDEN_PATTERN, names, quoted
+from reconciler.config.warehouse import SqlSource
 from reconciler.errors import Problem, SourceError
 from reconciler.model import SuppressionReason
 from reconciler.sources.csvfile import sql_ident, sql_str
