@@ -80,6 +80,11 @@ class JobStatus:
     counts: Mapping[str, int] = field(default_factory=dict)
     message: str = ""
     failures: Sequence[Mapping[str, Any]] = ()  # per-row failures (row index, address, error)
+    #: The status in the vendor's words where its status is a code (Ongage's ``status_desc``
+    #: "Processing" for 40002); progress output shows these, the ledger keeps the code.
+    words: str = ""
+    #: How much of the job the vendor reports done, 0 to 1, from its own counters.
+    done: float | None = None
 
 
 class Seen(StrEnum):

@@ -309,7 +309,8 @@ class ListmonkProvider(Provider):
                 "this one's outcome is unknown",
             )
         if word in ("importing", "stopping"):
-            return JobStatus(JobState.PENDING, word, counts)
+            done = min(counts["imported"] / counts["total"], 1.0) if counts["total"] else None
+            return JobStatus(JobState.PENDING, word, counts, done=done)
         if word == "finished":
             return JobStatus(JobState.SUCCEEDED, word, counts)
         if word != "failed":

@@ -186,7 +186,9 @@ class OmnigageProvider(Provider):
             for k in COUNTS
         }
         if status in ("queued", "processing"):
-            return JobStatus(JobState.PENDING, status, counts)
+            judged = sum(counts[k] for k in ("created", "updated", "erred", "skipped"))
+            done = min(judged / counts["total"], 1.0) if counts["total"] else None
+            return JobStatus(JobState.PENDING, status, counts, done=done)
         if status == "completed" and not counts["erred"]:
             return JobStatus(JobState.SUCCEEDED, status, counts)
         if status == "completed":

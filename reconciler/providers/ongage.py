@@ -224,7 +224,8 @@ class OngageProvider(Provider):
             )
         if state is not JobState.PENDING:
             self._running.get(list_config.list_id, set()).discard(job.vendor_job_id)
-        return JobStatus(state, str(status), counts, message)
+        words = str(payload.get("status_desc") or "")
+        return JobStatus(state, str(status), counts, message, words=words, done=_done(payload))
 
     def find_submitted(self, list_config: ListConfig, batch: Batch) -> Lookup:
         """Ongage's import listing ("a collection of all import details for a given list")
@@ -337,6 +338,16 @@ def unzip_export(content: bytes, target: Path, endpoint: str) -> None:
             vendor="ongage",
             endpoint=endpoint,
         ) from exc
+
+
+def _done(payload: Mapping[str, Any]) -> float | None:
+    """Ongage's ``progress`` (a percentage, which the emulator sends as text) as a fraction;
+    None when it is absent or not a number: progress output is no reason to fail a poll."""
+    try:
+        percent = float(payload["progress"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return min(max(percent / 100, 0.0), 1.0)
 
 
 def _file_name(url: str) -> str:

@@ -6,10 +6,17 @@ text, never as its ``[markup]``."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from reconciler.providers.base import Batch, JobRef, JobStatus
+from reconciler.render.jobstatus import duration, eta, status_text
 from reconciler.render.safe import terminal
+
+#: Without a terminal (CI), a job still running gets a line this often, not one per poll
+#: (a log would fill with them) nor none (a long silence reads as a hang).
+LOG_EVERY_SECONDS = 30.0
 
 
 def _counts(status: JobStatus) -> str:
@@ -21,8 +28,18 @@ def _label(batch: Batch) -> str:
 
 
 class LogEvents:
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        every: float = LOG_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream
+        self.every = every
+        self.clock = clock
+        self._started: dict[str, float] = {}  # batch key -> when its job was first seen
+        self._told: dict[str, float] = {}  # batch key -> its last line
 
     def _line(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -32,18 +49,30 @@ class LogEvents:
         return None  # the submission line follows at once; CI logs stay one line per event
 
     def batch_submitted(self, batch: Batch, job: JobRef) -> None:
+        self._started[batch.key] = self._told[batch.key] = self.clock()
         self._line(
             f"{_label(batch)} ({batch.rows:,} rows) submitted, job {terminal(job.vendor_job_id)}"
         )
 
     def batch_polled(self, batch: Batch, status: JobStatus) -> None:
-        return None
+        now = self.clock()
+        # A job resumed from the ledger was not submitted by this run: timed from its first poll.
+        started = self._started.setdefault(batch.key, now)
+        if now - self._told.setdefault(batch.key, now) < self.every:
+            return
+        self._told[batch.key] = now
+        elapsed = now - started
+        left = eta(status.done, elapsed)
+        self._line(
+            f"{_label(batch)}: {status_text(status)}, {duration(elapsed)} so far"
+            + (f", about {left} left" if left else "")
+        )
 
     def batch_finished(self, batch: Batch, status: JobStatus) -> None:
         counts = _counts(status)
         self._line(
             f"{_label(batch)} {status.state.value} "
-            f"({terminal(status.vendor_status)}{'; ' + counts if counts else ''})"
+            f"({terminal(status.words or status.vendor_status)}{'; ' + counts if counts else ''})"
         )
 
     def note(self, message: str) -> None:
@@ -95,6 +124,7 @@ class RichEvents:
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
         self.progress = Progress(
@@ -102,6 +132,7 @@ class RichEvents:
             TextColumn("{task.description}", markup=False),
             BarColumn(),
             TimeElapsedColumn(),
+            TimeRemainingColumn(),  # from the vendor's own counters, once it reports any
             console=console,
         )
         self._tasks: dict[str, Any] = {}
@@ -135,12 +166,20 @@ class RichEvents:
     def batch_polled(self, batch: Batch, status: JobStatus) -> None:
         task = self._tasks.get(batch.key)
         if task is not None:
-            description = f"{self._label(batch)}: {terminal(status.vendor_status)}"
-            self.progress.update(task, description=description)
+            description = f"{self._label(batch)}: {status_text(status)}"
+            if status.done is None:
+                self.progress.update(task, description=description)
+            else:  # the bar fills as the vendor counts, and rich estimates what is left
+                self.progress.update(
+                    task, description=description, total=100, completed=status.done * 100
+                )
 
     def batch_finished(self, batch: Batch, status: JobStatus) -> None:
         task = self._tasks.get(batch.key)
-        text = f"{self._label(batch)}: {status.state.value} ({terminal(status.vendor_status)})"
+        text = (
+            f"{self._label(batch)}: {status.state.value} "
+            f"({terminal(status.words or status.vendor_status)})"
+        )
         if task is None:
             task = self.progress.add_task(text, total=1)
         self.progress.update(task, description=text, total=1, completed=1)

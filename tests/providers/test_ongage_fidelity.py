@@ -434,3 +434,24 @@ def test_the_ongage_emulator_imports_nothing_of_the_product() -> None:
             for name in names:
                 if name.startswith("reconciler"):
                     assert name.startswith("reconciler.sandbox"), f"{path.name} imports {name}"
+
+
+def test_each_poll_carries_the_status_in_words_and_how_far_the_import_got(
+    sandbox: EmbeddedSandbox, tmp_path: Path
+) -> None:
+    """Progress output shows Ongage's status_desc and progress, not the bare code."""
+    provider = make(sandbox, tmp_path)
+    job = provider.submit(LC, staged(sandbox, tmp_path, Action.ADD, "email\nann@example.com\n"))
+    seen: list[tuple[str, str, float | None]] = []
+    for _ in range(50):
+        status = provider.poll(LC, job)
+        if not seen or seen[-1] != (status.vendor_status, status.words, status.done):
+            seen.append((status.vendor_status, status.words, status.done))
+        if status.state is not JobState.PENDING:
+            break
+    assert seen == [  # Queued is the answer to the submission; the first poll finds it moved on
+        ("40010", "Validating", 0.0),
+        ("40002", "Processing", 0.5),
+        ("40004", "Updating list stats", 1.0),
+        ("40003", "Completed", 1.0),
+    ]

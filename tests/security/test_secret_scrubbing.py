@@ -340,7 +340,7 @@ def test_a_vendor_echoing_the_token_leaves_it_in_no_output_and_no_file(tmp_path:
         "Plan: 1 to add, 1 to remove, 0 to unsubscribe, 0 to resubscribe, "
         "0 to mark as bounced, 0 to mark as complained, 0 to update, 0 held.",
         "news: add batch 1 (1 rows) submitted, job 1",
-        "news: add batch 1 succeeded (40003; total=1, success=1)",
+        "news: add batch 1 succeeded (Completed; total=1, success=1)",
         "",
         "Apply finished:",
         "  news: 2 batch(es), 2 row(s), 1 failed",

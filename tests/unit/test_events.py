@@ -15,7 +15,9 @@ from reconciler.render.progress import LogEvents, RichEvents, RichReadEvents
 from reconciler.workflow.runtime import Runtime
 
 BATCH = Batch("news", "1001", Action.ADD, 1, Path("b.csv"), 1200, "ab" * 32)
-DONE = JobStatus(JobState.SUCCEEDED, "40003", {"total": 1200, "success": 1200})
+DONE = JobStatus(
+    JobState.SUCCEEDED, "40003", {"total": 1200, "success": 1200}, words="Completed", done=1.0
+)
 
 
 def test_log_lines_for_ci() -> None:
@@ -25,8 +27,45 @@ def test_log_lines_for_ci() -> None:
     events.batch_finished(BATCH, DONE)
     assert out.getvalue().splitlines() == [
         "news: add batch 1 (1,200 rows) submitted, job 7",
-        "news: add batch 1 succeeded (40003; total=1200, success=1200)",
+        "news: add batch 1 succeeded (Completed; total=1200, success=1200)",
     ]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _processing(done: float | None) -> JobStatus:
+    return JobStatus(JobState.PENDING, "40002", words="Processing", done=done)
+
+
+def test_without_a_terminal_a_running_job_gets_a_line_at_a_steady_interval() -> None:
+    out, clock = io.StringIO(), Clock()
+    events = LogEvents(out, every=30, clock=clock)
+    events.batch_submitted(BATCH, JobRef("7"))
+    for seconds, done in [(10, None), (29, 0.1), (36, 0.25), (50, 0.4), (66, 0.5), (97, 0.5)]:
+        clock.now = 100 + seconds
+        events.batch_polled(BATCH, _processing(done))
+    assert out.getvalue().splitlines() == [
+        "news: add batch 1 (1,200 rows) submitted, job 7",
+        # No pace yet at 10% would be a guess either way; from 25% on, the pace so far.
+        "news: add batch 1: Processing (25%), 36s so far, about 1m48s left",
+        "news: add batch 1: Processing (50%), 1m06s so far, about 1m06s left",
+        "news: add batch 1: Processing (50%), 1m37s so far, about 1m37s left",
+    ]
+
+
+def test_a_resumed_job_is_timed_from_its_first_poll_and_a_vendor_word_stays_a_word() -> None:
+    out, clock = io.StringIO(), Clock()
+    events = LogEvents(out, every=30, clock=clock)
+    events.batch_polled(BATCH, JobStatus(JobState.PENDING, "importing"))
+    clock.now += 45
+    events.batch_polled(BATCH, JobStatus(JobState.PENDING, "importing"))
+    assert out.getvalue() == "news: add batch 1: importing, 45s so far\n"
 
 
 def test_live_progress_on_a_terminal_ends_with_each_batch_outcome() -> None:
@@ -34,9 +73,15 @@ def test_live_progress_on_a_terminal_ends_with_each_batch_outcome() -> None:
     console = Console(file=out, force_terminal=True, width=120)
     with RichEvents(console) as events:
         events.batch_submitted(BATCH, JobRef("7"))
-        events.batch_polled(BATCH, JobStatus(JobState.PENDING, "40002"))
+        events.batch_polled(BATCH, _processing(0.46))
+        (task,) = events.progress.tasks
+        assert (task.description, task.total, task.completed) == (
+            "news add #1 (1,200 rows): Processing (46%)",
+            100,
+            46,
+        )
         events.batch_finished(BATCH, DONE)
-    assert "news add #1 (1,200 rows): succeeded (40003)" in out.getvalue()
+    assert "news add #1 (1,200 rows): succeeded (Completed)" in out.getvalue()
 
 
 def test_a_staged_batch_becomes_its_job_on_the_same_line() -> None:
