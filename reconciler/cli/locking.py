@@ -30,7 +30,7 @@ def _duration(text: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _add(parser: argparse.ArgumentParser) -> None:

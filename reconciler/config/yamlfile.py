@@ -68,7 +68,7 @@ def read_yaml(path: Path, display: str) -> tuple[Any, Positions]:
         with path.open("rb") as fh:
             raw = fh.read(most.yaml_bytes + 1)
     except OSError as exc:
-        raise YamlProblem(Problem(f"cannot read: {exc.strerror}", file=display)) from None
+        raise YamlProblem(Problem(f"cannot read: {exc.strerror}", file=display)) from exc
     _check_size(raw, display, most)
     try:
         text = raw.decode("utf-8-sig")
@@ -76,14 +76,14 @@ def read_yaml(path: Path, display: str) -> tuple[Any, Positions]:
         line = raw[: exc.start].count(b"\n") + 1
         raise YamlProblem(
             Problem(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", file=display, line=line)
-        ) from None
+        ) from exc
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
         _check_events(yaml, text, display)
         data = yaml.load(text)
     except MarkedYAMLError as exc:
-        raise YamlProblem(_marked(exc, display)) from None
+        raise YamlProblem(_marked(exc, display)) from exc
     except ReaderError as exc:
         raise YamlProblem(
             Problem(
@@ -91,9 +91,9 @@ def read_yaml(path: Path, display: str) -> tuple[Any, Positions]:
                 file=display,
                 line=text.count("\n", 0, exc.position) + 1,
             )
-        ) from None
+        ) from exc
     except YAMLError as exc:
-        raise YamlProblem(Problem(f"invalid YAML: {exc}", file=display)) from None
+        raise YamlProblem(Problem(f"invalid YAML: {exc}", file=display)) from exc
     positions: Positions = {}
     plain = _plain(data, (), positions, display)
     return plain, positions

@@ -229,10 +229,10 @@ def _build_plan(
                 list_plan = list_plan.with_gaps(gaps_for(list_plan, provider.type))
             plans.append(list_plan)
     except duckdb.OutOfMemoryException as exc:
-        raise out_of_memory(exc) from None
+        raise out_of_memory(exc) from exc
     except duckdb.Error as exc:
         extra = [f for f, _ in current.files] if isinstance(current, CsvExportSnapshot) else []
-        raise translate_read_error(con, desired, exc, extra) from None
+        raise translate_read_error(con, desired, exc, extra) from exc
     finally:
         con.close()
     return Plan(lists=tuple(plans), created_at=now_utc(), config_checksum=loaded.checksum)

@@ -45,7 +45,7 @@ def validate_sources(loaded: LoadedConfig) -> list[Problem]:
                 except SourceError as exc:
                     problems.extend(exc.problems)
     except duckdb.OutOfMemoryException as exc:
-        raise out_of_memory(exc) from None
+        raise out_of_memory(exc) from exc
     except duckdb.Error as exc:
         problems.extend(translate_read_error(con, desired, exc).problems)
     finally:

@@ -95,7 +95,7 @@ class JsonExportSnapshot:
         try:
             data = json.loads(self.path.read_bytes())
         except (OSError, ValueError) as exc:
-            raise SourceError(Problem(f"not a readable JSON export: {exc}", file=display)) from None
+            raise SourceError(Problem(f"not a readable JSON export: {exc}", file=display)) from exc
         results = data.get("data", {}).get("results") if isinstance(data, dict) else None
         if not isinstance(results, list):
             raise SourceError(

@@ -79,7 +79,7 @@ def write_saved_plan(path: Path, saved: SavedPlan) -> None:
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise PlanError(f"cannot write the saved plan {path}: {exc.strerror or exc}") from None
+        raise PlanError(f"cannot write the saved plan {path}: {exc.strerror or exc}") from exc
 
 
 def _manifest_json(manifest: Any) -> str:
@@ -161,7 +161,7 @@ def _read_saved_plan(path: Path) -> SavedPlan:
         raise PlanError(
             f"{path} is not a readable reconciler saved plan ({type(exc).__name__}: {exc}); "
             "make a new one with `reconciler plan -out FILE`"
-        ) from None
+        ) from exc
     if plan_checksum(saved.plan) != saved.plan_checksum:
         if masked:
             raise PlanError(

@@ -129,7 +129,11 @@ class VendorHttp:
         **kwargs: Any,
     ) -> httpx.Response | None:
         """One attempt: the response, None to try again after a backoff, or the error that
-        ends the request (ambiguous when a job-creating request may have reached the vendor)."""
+        ends the request (ambiguous when a job-creating request may have reached the vendor).
+
+        The httpx exception is not kept as the cause (``from None``), deliberately: it holds the
+        request, whose headers and URL carry the vendor's credentials, and a traceback printed
+        by a program embedding reconciler would show them. Its words are in the message."""
         try:
             return self.client.request(method, path, **kwargs)
         except httpx.ConnectError as exc:

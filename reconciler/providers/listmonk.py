@@ -179,7 +179,7 @@ class ListmonkProvider(Provider):
                         vendor="listmonk",
                         endpoint=f"POST {BOUNCE_PATH}",
                         status_code=404,
-                    ) from None
+                    ) from exc
                 if exc.status_code == 503:
                     raise ProviderError(
                         "answered 503: listmonk's bounce webhooks are on but bounce processing "
@@ -189,7 +189,7 @@ class ListmonkProvider(Provider):
                         vendor="listmonk",
                         endpoint=f"POST {BOUNCE_PATH}",
                         status_code=503,
-                    ) from None
+                    ) from exc
                 raise
         return JobRef(
             f"{SYNC}{batch.action.value}:{batch.sha256[:12]}", {"done": len(rows), "missing": 0}

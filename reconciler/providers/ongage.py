@@ -292,7 +292,7 @@ class OngageProvider(Provider):
                 vendor="ongage",
                 endpoint=f"POST {path}",
                 status_code=412,
-            ) from None
+            ) from exc
         export_id = field(data, "payload", "id", vendor="ongage", endpoint=f"POST {path}")
         retrieve = f"/{list_id}/api/export/{export_id}/retrieve"
         deadline = time.monotonic() + self.export_timeout

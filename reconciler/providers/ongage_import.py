@@ -60,7 +60,7 @@ def create_import(http: VendorHttp, path: str, body: dict[str, Any], *, ours_run
                     vendor="ongage",
                     endpoint=endpoint,
                     status_code=exc.status_code,
-                ) from None
+                ) from exc
             raise
         if response.status_code == 200:
             return parse_json(response, "ongage", endpoint, error=AmbiguousSubmission)

@@ -232,7 +232,7 @@ def open_csv(
     except FileNotFoundError:
         raise SourceError(Problem(f"file not found: {display}", file=display)) from None
     except OSError as exc:
-        raise SourceError(Problem(f"cannot read file: {exc.strerror}", file=display)) from None
+        raise SourceError(Problem(f"cannot read file: {exc.strerror}", file=display)) from exc
     if head.startswith(_UTF8_BOM):
         head = head[len(_UTF8_BOM) :]
     if not head.strip():
@@ -248,7 +248,7 @@ def open_csv(
                 file=display,
                 line=line,
             )
-        ) from None
+        ) from exc
     except LookupError:
         raise SourceError(Problem(f"unknown encoding {encoding!r}", file=display)) from None
     first_line = text.splitlines()[0] if text else ""

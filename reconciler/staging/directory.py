@@ -43,7 +43,7 @@ class DirectoryStager(Stager):
             # Appear complete or not at all: a vendor must never fetch half a file.
             os.replace(tmp, target)
         except OSError as exc:
-            raise StagingError(f"cannot write batch file into {self.directory}: {exc}") from None
+            raise StagingError(f"cannot write batch file into {self.directory}: {exc}") from exc
 
     def retire(self, url: str) -> None:
         name = url.rsplit("/", 1)[-1]

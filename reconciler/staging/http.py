@@ -52,8 +52,8 @@ class HttpStager(Stager):
             if exc.errno == errno.EADDRINUSE:
                 raise PortTaken(
                     f"{where}: another program listens on that port ({reason})"
-                ) from None
-            raise StagingError(f"{where}: {reason}") from None
+                ) from exc
+            raise StagingError(f"{where}: {reason}") from exc
         with listening:  # werkzeug serves a duplicate of it
             self._server: BaseWSGIServer = make_server(
                 host,

@@ -47,7 +47,7 @@ class S3Stager(Stager):
                 ExpiresIn=self.expiry_seconds,
             )
         except Exception as exc:  # botocore's error tree is wide; name what failed
-            raise StagingError(f"cannot stage {path.name} in s3://{self.bucket}: {exc}") from None
+            raise StagingError(f"cannot stage {path.name} in s3://{self.bucket}: {exc}") from exc
         return url
 
     def key_of(self, url: str) -> str:
@@ -63,4 +63,4 @@ class S3Stager(Stager):
         except Exception as exc:
             raise StagingError(
                 f"cannot remove a staged batch from s3://{self.bucket}: {exc}"
-            ) from None
+            ) from exc

@@ -41,13 +41,13 @@ class LocalStateStore(StateStore):
             self._seen, self._was_read = None, True
             return None
         except OSError as exc:
-            raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
+            raise StateError(f"cannot read {self.path}: {exc.strerror}") from exc
         self._seen, self._was_read = _digest(raw), True
         text = raw.decode("utf-8", errors="replace")  # undecodable bytes: reported as bad JSON
         try:
             return parse_state(text, str(self.path))
         except StateError as exc:
-            raise UnreadableState(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from None
+            raise UnreadableState(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from exc
 
     def _backup_hint(self) -> str:
         """What to do with the backup when the state is unreadable: copy it back if it reads,

@@ -159,7 +159,7 @@ def parse_state(text: str, where: str) -> State:
     except ValueError as exc:
         raise StateError(
             f"{where} is not valid JSON ({exc}); it may be truncated or corrupted"
-        ) from None
+        ) from exc
     if not isinstance(data, dict) or "format_version" not in data:
         raise StateError(f"{where} is not a reconciler state file (no format_version)")
     version = data["format_version"]
@@ -180,4 +180,4 @@ def parse_state(text: str, where: str) -> State:
         path = ".".join(str(p) for p in first["loc"])
         raise StateError(
             f"{where} does not match the state format: {path}: {first['msg']}"
-        ) from None
+        ) from exc

@@ -95,7 +95,7 @@ class S3StateStore(StateStore):
         except Exception as exc:  # botocore's error tree is wide; sorted by code
             if _code(exc) in _MISSING_CODES:
                 return None
-            raise self._error("read", exc, key) from None
+            raise self._error("read", exc, key) from exc
 
     # -- the state ------------------------------------------------------------------------
     def read(self) -> State | None:
@@ -106,7 +106,7 @@ class S3StateStore(StateStore):
         try:
             return parse_state(self._body.decode("utf-8", errors="replace"), self.location)
         except StateError as exc:
-            raise UnreadableState(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from None
+            raise UnreadableState(f"{exc}.{self._backup_hint()} Nothing was overwritten.") from exc
 
     def _backup_hint(self) -> str:
         """Where the previous version is, and whether it reads: never advise pushing a
@@ -152,10 +152,10 @@ class S3StateStore(StateStore):
             )
         except Exception as exc:
             if _code(exc) not in _CONFLICT_CODES:
-                raise self._error("write", exc) from None
+                raise self._error("write", exc) from exc
             landed = self._get(self.key)
             if landed is None or landed[0] != body:
-                raise conflict_error(self.location) from None
+                raise conflict_error(self.location) from exc
             # The SDK retried a request whose first attempt had already succeeded.
             response = {"ETag": landed[1]}
         self._body, self._etag = body, str(response["ETag"])
@@ -171,7 +171,7 @@ class S3StateStore(StateStore):
                 ContentType="application/json",
             )
         except Exception as exc:
-            raise self._error("keep the previous state in", exc, self.backup_key) from None
+            raise self._error("keep the previous state in", exc, self.backup_key) from exc
 
     def _versioning_enabled(self) -> bool:
         if self._versioned is None:
@@ -179,7 +179,7 @@ class S3StateStore(StateStore):
                 status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
             except Exception as exc:
                 if _code(exc) not in ("AccessDenied", "403"):
-                    raise self._error("read the versioning of", exc) from None
+                    raise self._error("read the versioning of", exc) from exc
                 status = None  # not allowed to ask: keep a backup object to be safe
             self._versioned = status == "Enabled"
         return self._versioned
@@ -200,7 +200,7 @@ class S3StateStore(StateStore):
                 return info
             except Exception as exc:
                 if _code(exc) not in _CONFLICT_CODES:
-                    raise self._error("create the lock", exc, self.lock_key) from None
+                    raise self._error("create the lock", exc, self.lock_key) from exc
             found = self._get(self.lock_key)
             if found is None:
                 continue  # released in between: try again
@@ -233,7 +233,7 @@ class S3StateStore(StateStore):
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.lock_key)
         except Exception as exc:
-            raise self._error("delete the lock", exc, self.lock_key) from None
+            raise self._error("delete the lock", exc, self.lock_key) from exc
 
 
 def _lock_info(body: bytes) -> LockInfo | None:
@@ -258,7 +258,7 @@ def _make_client(region: str | None, endpoint_url: str | None, profile: str | No
             "s3", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"})
         )
     except BotoCoreError as exc:  # an unknown profile, a malformed endpoint
-        raise StateError(f"cannot set up the S3 client for the state: {exc}") from None
+        raise StateError(f"cannot set up the S3 client for the state: {exc}") from exc
 
 
 __all__ = ["S3StateStore"]

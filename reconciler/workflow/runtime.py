@@ -135,7 +135,7 @@ class Runtime:
                     polls_per_step=settings.polls_per_step,
                 )
             except ValueError as exc:  # the seed: unreadable, not YAML or JSON, not a seed
-                raise ReconcilerError(f"cannot read the sandbox seed {seed}: {exc}") from None
+                raise ReconcilerError(f"cannot read the sandbox seed {seed}: {exc}") from exc
             sandbox = self._stack.enter_context(embedded)
             self.sandbox_url = sandbox.base_url
         return self.sandbox_url
@@ -291,7 +291,7 @@ class Runtime:
                 ". Stop that program, or set another port" if isinstance(exc, PortTaken) else ""
             )
             problem = self._staging_problem(provider_name, key, f"{exc}; nothing was sent{advice}")
-            raise StagingError(str(problem)) from None
+            raise StagingError(str(problem)) from exc
 
     def _staging_problem(self, provider_name: str, key: str, message: str) -> Problem:
         where = ("providers", provider_name, "staging", key)
