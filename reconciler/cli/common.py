@@ -54,13 +54,11 @@ def err(message: str) -> None:
 @contextmanager
 def reading_progress(runtime: Runtime, args: argparse.Namespace) -> Iterator[None]:
     """On a terminal, show which vendor is being read while the block runs (exports can take
-    minutes); elsewhere, e.g. CI, nothing: the plan says where each state came from."""
-    if not sys.stderr.isatty() or getattr(args, "no_color", False):
-        yield
-        return
-    from reconciler.render.progress import RichReadEvents
+    minutes); elsewhere, e.g. CI, a line for a read still running every 30 seconds."""
+    from reconciler.render.progress import LogReadEvents, RichReadEvents
 
-    with RichReadEvents() as events:
+    live = sys.stderr.isatty() and not getattr(args, "no_color", False)
+    with RichReadEvents() if live else LogReadEvents(sys.stderr) as events:
         runtime.read_events = events
         try:
             yield

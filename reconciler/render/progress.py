@@ -6,6 +6,7 @@ text, never as its ``[markup]``."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -77,6 +78,61 @@ class LogEvents:
 
     def note(self, message: str) -> None:
         self._line(terminal(message))
+
+
+class LogReadEvents:
+    """Without a terminal (CI): a line on stderr for each vendor read still running, every
+    ``every`` seconds, so a long export is no silence that reads as a hang; a quick read prints
+    nothing (the plan says where each state came from)."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        every: float = LOG_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.every = every
+        self.clock = clock
+        self._reads: dict[str, tuple[str, float]] = {}  # list -> (where, since)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._run, name="read-progress", daemon=True)
+
+    def __enter__(self) -> LogReadEvents:
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._ticker.join()
+
+    def reading(self, list_name: str, where: str) -> None:
+        with self._lock:
+            self._reads[list_name] = (where, self.clock())
+
+    def read(self, list_name: str) -> None:
+        with self._lock:
+            self._reads.pop(list_name, None)
+
+    def tick(self) -> None:
+        """One line per read running for ``every`` seconds or more."""
+        now = self.clock()
+        with self._lock:
+            running = [
+                (n, w, now - s) for n, (w, s) in self._reads.items() if now - s >= self.every
+            ]
+        for name, where, elapsed in running:
+            self.stream.write(
+                f"still reading the current state of {terminal(repr(name))} from "
+                f"{terminal(where)}: {duration(elapsed)} so far\n"
+            )
+            self.stream.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.tick()
 
 
 class RichReadEvents:

@@ -11,7 +11,7 @@ from reconciler.config.loader import load_config
 from reconciler.engine.planner import build_plan
 from reconciler.model import Action
 from reconciler.providers.base import Batch, JobRef, JobState, JobStatus
-from reconciler.render.progress import LogEvents, RichEvents, RichReadEvents
+from reconciler.render.progress import LogEvents, LogReadEvents, RichEvents, RichReadEvents
 from reconciler.workflow.runtime import Runtime
 
 BATCH = Batch("news", "1001", Action.ADD, 1, Path("b.csv"), 1200, "ab" * 32)
@@ -142,3 +142,32 @@ def test_the_read_spinner_is_gone_once_the_list_is_read() -> None:
         ]
         events.read("news")
         assert events.progress.tasks == []
+
+
+def test_without_a_terminal_a_read_still_running_gets_a_line_every_interval() -> None:
+    out, clock = io.StringIO(), Clock()
+    events = LogReadEvents(out, every=30, clock=clock)
+    events.reading("news", "ongage list 1001")
+    clock.now += 10
+    events.reading("vip", "yesmail list vip-offers")
+    events.tick()  # 10 s: nothing yet
+    clock.now += 20
+    events.tick()  # news 30 s, vip 20 s
+    events.read("news")
+    clock.now += 45
+    events.tick()  # news done, vip 65 s
+    events.read("vip")
+    events.tick()
+    assert out.getvalue().splitlines() == [
+        "still reading the current state of 'news' from ongage list 1001: 30s so far",
+        "still reading the current state of 'vip' from yesmail list vip-offers: 1m05s so far",
+    ]
+
+
+def test_the_read_ticker_stops_with_the_block_and_a_quick_read_prints_nothing() -> None:
+    out = io.StringIO()
+    with LogReadEvents(out, every=0.05) as events:
+        events.reading("news", "ongage list 1001")
+        events.read("news")
+    assert not events._ticker.is_alive()
+    assert out.getvalue() == ""
