@@ -1,9 +1,10 @@
 """``reconciler validate``: check the configuration and every source file.
 
-It talks to no vendor, so it needs no credential: a pre-commit hook or a pull request from a
-fork (neither has the secrets) validates everything else, and each credential whose variable
-is unset is a note, not an error. ``--require-credentials`` makes an unset one an error, as
-``plan`` and ``apply`` always do."""
+It talks to no vendor, so it needs nothing from the runner's environment: a pre-commit hook or
+a pull request from a fork (neither has the secrets, nor CI's variables) validates everything
+else, and each ``${env:…}`` whose variable is unset (a credential, a base_url, a staging
+bucket) is a note, not an error. ``--require-env`` makes an unset one an error, as ``plan`` and
+``apply`` always do."""
 
 from __future__ import annotations
 
@@ -23,16 +24,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_config_argument(parser)
     parser.add_argument(
-        "--require-credentials",
+        "--require-env",
         action="store_true",
-        help="an unset credential variable is an error (by default a note: validate sends "
-        "nothing to any vendor)",
+        help="an unset ${env:…} variable (credentials, base_url, staging) is an error (by "
+        "default a note: validate talks to no vendor)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_config(Path(args.config), credentials_optional=not args.require_credentials)
+    loaded = load_config(Path(args.config), env_optional=not args.require_env)
     require_lists(loaded)
     require_staging(loaded, offline_too=False)
     problems = validate_sources(loaded)
@@ -43,12 +44,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     lists = len(loaded.config.lists)
     print(f"The configuration is valid: {lists} list(s), {len(loaded.files)} file(s).")
-    unchecked = loaded.unchecked_credentials
-    for credential in unchecked:
-        print(f"Note: credentials not checked: {terminal(str(credential))}")
-    if unchecked:
+    unset = loaded.unset_variables
+    for variable in unset:
+        print(f"Note: {variable.what} not checked: {terminal(str(variable))}")
+    if unset:
         print(
-            "Note: plan and apply need them; `reconciler validate --require-credentials` "
-            "makes an unset one an error."
+            "Note: plan and apply need them; `reconciler validate --require-env` makes an "
+            "unset one an error."
         )
     return 0

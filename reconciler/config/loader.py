@@ -44,8 +44,8 @@ class LoadedConfig:
     root: Path  # what was given with -c (a file or a directory)
     checksum: str  # sha256 over every config file read, in path order
     files: tuple[Path, ...] = ()
-    #: Credentials whose variable was unset, when loaded with ``credentials_optional``.
-    unchecked_credentials: tuple[UnsetCredential, ...] = ()
+    #: ``${env:…}`` left unset, when loaded with ``env_optional``.
+    unset_variables: tuple[UnsetVariable, ...] = ()
 
     def resolve_path(self, key_path: KeyPath, relative: str) -> Path:
         """Resolve a path written at ``key_path`` relative to the file that wrote it."""
@@ -78,12 +78,17 @@ def config_files(root: Path) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class UnsetCredential:
-    """A credential's ``${env:NAME}`` whose variable is unset, and where it is referenced."""
+class UnsetVariable:
+    """A ``${env:NAME}`` whose variable is unset, and where it is referenced."""
 
     variable: str
     key_path: KeyPath
     location: Location | None
+
+    @property
+    def what(self) -> str:
+        """What goes unchecked: the vendor's credentials, or where to reach it and stage."""
+        return "credentials" if is_credential(self.key_path) else "connection settings"
 
     def __str__(self) -> str:
         where = f"{self.location} " if self.location else ""
@@ -91,10 +96,10 @@ class UnsetCredential:
 
 
 class _Loader:
-    def __init__(self, env: Mapping[str, str], credentials_optional: bool = False) -> None:
+    def __init__(self, env: Mapping[str, str], env_optional: bool = False) -> None:
         self.env = env
-        self.credentials_optional = credentials_optional
-        self.unset_credentials: list[UnsetCredential] = []
+        self.env_optional = env_optional
+        self.unset_variables: list[UnsetVariable] = []
         self.problems: list[Problem] = []
         self.merged: dict[str, Any] = {}
         self.positions: dict[KeyPath, Location] = {}
@@ -127,12 +132,11 @@ class _Loader:
             return unescape(value)
         if len(path) == 3 and path[0] == "providers" and path[2] == "base_url":
             self.base_urls_from_env.add(str(path[1]))
-        optional = self.credentials_optional and is_credential(path)
-        result = substitute(value, self.env, may_be_unset=optional)
+        result = substitute(value, self.env, may_be_unset=self.env_optional)
         for message in result.problems:
             self.problem(message, where.get(path), path)
-        self.unset_credentials.extend(
-            UnsetCredential(name, path, where.get(path)) for name in result.unset
+        self.unset_variables.extend(
+            UnsetVariable(name, path, where.get(path)) for name in result.unset
         )
         return result.value
 
@@ -202,11 +206,11 @@ class _Loader:
 
 
 def load_config(
-    path: str | Path, env: Mapping[str, str] | None = None, *, credentials_optional: bool = False
+    path: str | Path, env: Mapping[str, str] | None = None, *, env_optional: bool = False
 ) -> LoadedConfig:
     """Load and validate configuration; raise ConfigError listing every problem found. With
-    ``credentials_optional`` (``validate`` without secrets), a credential whose variable is
-    unset is read as empty and listed in ``unchecked_credentials`` instead of a problem."""
+    ``env_optional`` (``validate`` without the runner's environment), a ``${env:…}`` whose
+    variable is unset is read as empty and listed in ``unset_variables`` instead of a problem."""
     root = Path(path)
     env = os.environ if env is None else env
     if not root.exists():
@@ -220,7 +224,7 @@ def load_config(
             Problem(f"no *.yaml files in directory {_display(root)}"),
             summary="Cannot load the configuration",
         )
-    loader = _Loader(env, credentials_optional)
+    loader = _Loader(env, env_optional)
     paths_root = repository_root(root, env)
     digest = _read_files(loader, root, files, paths_root)
     source_map = SourceMap(dict(loader.positions))
@@ -236,7 +240,7 @@ def load_config(
             base_url_problems(config, source_map, env, loader.base_urls_from_env)
         )
         loaded = LoadedConfig(
-            config, source_map, root, digest, tuple(files), tuple(loader.unset_credentials)
+            config, source_map, root, digest, tuple(files), tuple(loader.unset_variables)
         )
         base = root if root.is_dir() else root.parent
         loader.problems.extend(

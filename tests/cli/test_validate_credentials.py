@@ -1,6 +1,6 @@
-"""``validate`` without secrets: everything but the credentials is checked (a pre-commit hook
-or a fork's pull request has none), an unset credential is a note; ``--require-credentials``,
-``plan`` and ``apply`` make it an error."""
+"""``validate`` without secrets: everything but what the runner's environment holds is checked
+(a pre-commit hook or a fork's pull request has none of it), an unset variable is a note;
+``--require-env``, ``plan`` and ``apply`` make it an error."""
 
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ def test_validate_without_secrets_checks_the_rest_and_notes_each_unset_credentia
         "[providers.og.credentials.username])\n"
         "Note: credentials not checked: RECONCILER_T_OG_PASSWORD unset (reconciler.yaml:8:7 "
         "[providers.og.credentials.password])\n"
-        "Note: plan and apply need them; `reconciler validate --require-credentials` makes an "
-        "unset one an error.\n"
+        "Note: plan and apply need them; `reconciler validate --require-env` makes an unset "
+        "one an error.\n"
     )
 
 
@@ -82,8 +82,8 @@ def test_with_the_secrets_set_there_is_no_note(project: _Project) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ("validate", "--require-credentials"),
-        ("validate", "-require-credentials"),
+        ("validate", "--require-env"),
+        ("validate", "-require-env"),
         ("plan",),
         ("apply", "--auto-approve"),
     ],
@@ -117,11 +117,23 @@ def test_the_other_checks_still_run_without_secrets(project: _Project) -> None:
     )
 
 
-def test_nothing_outside_the_credentials_may_be_unset(project: _Project) -> None:
+def test_an_unset_base_url_is_a_connection_note_and_plan_still_needs_it(
+    project: _Project,
+) -> None:
     project.write("reconciler.yaml", CONFIG.format(url="'${env:RECONCILER_T_OG_URL}'"))
+    project.secrets = {"RECONCILER_T_OG_USER": "u", "RECONCILER_T_OG_PASSWORD": "p" * 12}
     run = project.run("validate")
-    assert (run.code, run.out) == (1, "")
-    assert run.err == (
+    assert (run.code, run.err) == (0, "")
+    assert run.out == (
+        "The configuration is valid: 1 list(s), 1 file(s).\n"
+        "Note: connection settings not checked: RECONCILER_T_OG_URL unset (reconciler.yaml:4:5 "
+        "[providers.og.base_url])\n"
+        "Note: plan and apply need them; `reconciler validate --require-env` makes an unset "
+        "one an error.\n"
+    )
+    planned = project.run("plan")
+    assert (planned.code, planned.out) == (1, "")
+    assert planned.err == (
         "Error: The configuration has 1 problem(s):\n"
         "  reconciler.yaml:4:5: [providers.og.base_url] environment variable "
         "RECONCILER_T_OG_URL is not set (referenced as ${env:RECONCILER_T_OG_URL})\n"
