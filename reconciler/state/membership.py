@@ -139,15 +139,18 @@ def membership_sql(
         f"OVER ({every}) AS v{i}"
         for i, name in enumerate(field_names)
     ]
+    values = "".join(", " + v for v in last)
     pairs = ", ".join(f"{lit(name)}, v{i}" for i, name in enumerate(field_names))
     fields = f"json_merge_patch('{{}}', json_object({pairs}))" if pairs else "NULL::JSON"
     return f"""
         WITH base AS ({base}),
         rows AS (
-            SELECT {col}, action, n, filename{"".join(", " + v for v in last)},
+            -- Every window over one partition and order, which DuckDB sorts once; each
+            -- holds the whole partition, so any one row of an address tells them all.
+            SELECT {col}, last_value(action) OVER ({every}) AS action{values},
                 bool_or(action IN ({adding})) OVER ({every}) AS added
             FROM read_parquet({files}, filename = true, union_by_name = true)
-            QUALIFY row_number() OVER (PARTITION BY {col} ORDER BY filename DESC, n DESC) = 1
+            QUALIFY row_number() OVER (PARTITION BY {col} ORDER BY filename, n) = 1
         ),
         latest AS (
             SELECT {col}, action, added,
