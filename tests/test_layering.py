@@ -34,6 +34,7 @@ TIERS: tuple[tuple[str, ...], ...] = (
         "failures",
         "faultpoints",
         "registry",
+        "workspace",
         "__init__",
     ),
 )

@@ -35,6 +35,7 @@ from reconciler.state.model import ExportSeen, ListState, State, now
 from reconciler.state.open import open_store
 from reconciler.state.store import StateStore
 from reconciler.workflow.runtime import Runtime, config_dir, require_staging
+from reconciler.workspace import batches_dir, failures_dir, work_dir
 
 EXIT_FAILED_BATCHES = ExitCode.FAILED_BATCHES
 
@@ -125,7 +126,7 @@ def wire(
         store,
         store.read() or State(),
         run_id=run_id,
-        failures_dir=base / ".reconciler" / "failures",
+        failures_dir=failures_dir(base),
     )
     providers: Mapping[str, Provider] = {
         name: rt.provider(name) for name in loaded.config.providers
@@ -140,7 +141,7 @@ def wire(
         ledger=RecordingLedger(
             ledger, blobs, providers, loaded.config.lists, rt.scratch() / "journal"
         ),
-        batch_dir=base / ".reconciler" / "batches" / run_id,
+        batch_dir=batches_dir(base, run_id),
         events=events or LogEvents(sys.stdout),
         stager_for=rt.stager_for,
     )
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     require_staging(loaded)
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
-    with store.locked("apply"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
+    with store.locked("apply"), Runtime(loaded, workdir=work_dir(base)) as rt:
         ledger, applier = wire(loaded, store, rt)
         ledger.start_run("apply")
         resumed: list[BatchOutcome] = applier.resume()
@@ -191,7 +192,7 @@ def run_saved(args: argparse.Namespace) -> int:
     require_staging(loaded)
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
-    with store.locked("apply"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
+    with store.locked("apply"), Runtime(loaded, workdir=work_dir(base)) as rt:
         check_state(path, saved, store.read(), store.location)
         ledger, applier = wire(loaded, store, rt)
         ledger.start_run("apply", plan_checksum=saved.plan_checksum)

@@ -33,6 +33,7 @@ from reconciler.state.membership import applied_reader
 from reconciler.state.model import State
 from reconciler.state.open import open_store
 from reconciler.workflow.runtime import Runtime, config_dir
+from reconciler.workspace import work_dir
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +134,7 @@ def raise_if_gaps(plan: Plan) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load(args)
     require_lists(loaded)
-    workdir = config_dir(loaded) / ".reconciler" / "work"
+    workdir = work_dir(config_dir(loaded))
     store = open_store(config_dir(loaded), loaded.config.state)
     # A saved plan records the state as it was *before* the vendors were read: a write in
     # between makes the plan stale rather than going unnoticed.

@@ -16,6 +16,7 @@ from reconciler.render.safe import terminal
 from reconciler.state.blobs import blobs_for
 from reconciler.state.open import open_store
 from reconciler.workflow.runtime import Runtime, config_dir
+from reconciler.workspace import work_dir
 
 HELP = "poll pending jobs to their end and update the ledger without submitting anything"
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load(args)
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
-    with store.locked("poll"), Runtime(loaded, workdir=base / ".reconciler" / "work") as rt:
+    with store.locked("poll"), Runtime(loaded, workdir=work_dir(base)) as rt:
         ledger, applier = wire(loaded, store, rt, sending=False)
         if not ledger.in_flight():
             print("No jobs in flight.")

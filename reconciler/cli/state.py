@@ -25,6 +25,7 @@ from reconciler.state.open import open_store
 from reconciler.state.resolve import resolve
 from reconciler.state.store import StateStore
 from reconciler.workflow.runtime import config_dir
+from reconciler.workspace import work_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -136,7 +137,7 @@ def run_forget(args: argparse.Namespace) -> int:
 def _scratch(base: Path) -> Iterator[Path]:
     """A private directory of this command's own for copies of the applied membership (which
     holds addresses), removed on exit."""
-    root = private_dir(base / ".reconciler" / "work")
+    root = private_dir(work_dir(base))
     directory = Path(tempfile.mkdtemp(prefix="state-", dir=root))
     try:
         yield directory

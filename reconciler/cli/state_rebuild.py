@@ -31,6 +31,7 @@ from reconciler.state.membership import Form, journals, safe_name
 from reconciler.state.model import ListState, State
 from reconciler.state.open import open_store
 from reconciler.workflow.runtime import Runtime, config_dir
+from reconciler.workspace import work_dir
 
 
 def add_arguments(command: argparse.ArgumentParser) -> None:
@@ -54,7 +55,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
     blobs = blobs_for(store)
     with (
         store.locked("state rebuild"),
-        Runtime(loaded, workdir=base / ".reconciler" / "work") as rt,
+        Runtime(loaded, workdir=work_dir(base)) as rt,
     ):
         provider = rt.provider(config.provider)
         if not provider.can_read_current:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reconciler.failures import SAMPLE, FailedRows, JobFailures, read_failures
 from reconciler.state.model import JobEntry, State
+from reconciler.workspace import failures_dir
 
 #: Job statuses whose rows the vendor has judged: a job in flight has no failures yet.
 FINAL = frozenset({"succeeded", "failed"})
@@ -29,7 +30,7 @@ def failures_path(entry: JobEntry, base: Path) -> Path | None:
         return None
     if recorded.is_absolute() or recorded.exists():
         return recorded
-    return base / ".reconciler" / "failures" / recorded.name
+    return failures_dir(base) / recorded.name
 
 
 def job_failures(

@@ -19,12 +19,13 @@ from reconciler.state.failures import last_apply_failures
 from reconciler.state.membership import applied_reader
 from reconciler.state.open import open_store
 from reconciler.workflow.runtime import Runtime, config_dir
+from reconciler.workspace import work_dir
 
 
 def read_drift(
     loaded: LoadedConfig, *, targets: Sequence[str] | None = None, sample: int = SAMPLE
 ) -> Drift:
-    workdir = config_dir(loaded) / ".reconciler" / "work"
+    workdir = work_dir(config_dir(loaded))
     store = open_store(config_dir(loaded), loaded.config.state)
     state = store.read()
     with Runtime(loaded, workdir=workdir) as runtime:
