@@ -15,7 +15,6 @@ written in one transaction on the final transition, so an import is applied whol
 from __future__ import annotations
 
 import sqlite3
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +24,9 @@ import httpx
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from reconciler.sandbox.core import Sandbox, Vendor, json_response
-from reconciler.sandbox.yesmail_import import FileError, count_records, evaluate, read_records
+from reconciler.sandbox.core import Sandbox, json_response
+from reconciler.sandbox.importjob import FileError, ImportJobVendor
+from reconciler.sandbox.yesmail_import import count_records, evaluate, read_records
 from reconciler.sandbox.yesmail_request import InvalidRequest, parse_import_request
 from reconciler.sandbox.yesmail_store import (
     COMPLETED_KEY,
@@ -36,7 +36,6 @@ from reconciler.sandbox.yesmail_store import (
     iter_completed,
 )
 
-FINAL_STATES = frozenset({"completed", "failed"})
 UNAUTHORIZED = "Invalid Api-User and/or Api-Key header value."
 NOTHING_APPLIED = "No records were updated or added."
 
@@ -47,28 +46,26 @@ class DownloadFailed(Exception):
         self.transient = transient
 
 
-class YesmailVendor(Vendor):
+class YesmailVendor(ImportJobVendor[Ticket]):
     name = "yesmail"
     secret_headers = frozenset({"api-user", "api-key"})
+    store: YesmailStore
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.store = YesmailStore(sandbox.db)
-        # Serialises ticket transitions, so that two concurrent polls cannot apply one import
-        # twice. Not the database lock: a download may fetch from this very sandbox.
-        self._advancing = threading.Lock()
-        # Fresh Rules per instance: a werkzeug Rule binds to the first Map it joins, so rules
-        # shared through the class would break a second Sandbox in the same process.
-        self.rules = _rules()
         super().__init__(sandbox)
 
-    def init_schema(self) -> None:
-        self.store.init_schema()
-
-    def dump(self) -> dict[str, Any]:
-        return self.store.dump()
-
-    def seed(self, data: Any) -> None:
-        self.store.seed(data)
+    def routes(self) -> tuple[Rule, ...]:
+        return (
+            Rule("/v2/target-lists", endpoint="target_lists", methods=["GET"]),
+            Rule(
+                "/v2/target-lists/<listname>/members/file-import",
+                endpoint="file_import",
+                methods=["POST"],
+            ),
+            Rule("/v2/tickets/<ticket_id>", endpoint="get_ticket", methods=["GET"]),
+            Rule("/v2/async-results/<results_id>", endpoint="get_async_results", methods=["GET"]),
+        )
 
     def authenticate(self, request: Request) -> Response | None:
         user = request.headers.get("Api-User", "")
@@ -125,7 +122,7 @@ class YesmailVendor(Vendor):
         )
         ticket.record("accepted", "File import to target list accepted.", now)
         ticket.id = self.store.create_ticket(ticket)
-        base = self._base(request)
+        base = self.base(request)
         return json_response(
             self._ticket_body(ticket, base),
             202,
@@ -133,18 +130,10 @@ class YesmailVendor(Vendor):
         )
 
     def get_ticket(self, request: Request, ticket_id: str) -> Response:
-        with self._advancing:
-            ticket = self.store.ticket(number) if (number := _number(ticket_id)) else None
-            if ticket is None:
-                return _error(404, f"Ticket {ticket_id} does not exist.")
-            if not self.held(request):
-                ticket.polls += 1
-                target = self.job_step(ticket.polls)
-                while ticket.steps < target and ticket.state not in FINAL_STATES:
-                    self._advance(ticket)
-                    ticket.steps += 1
-                self.store.save_ticket(ticket)
-        return json_response(self._ticket_body(ticket, self._base(request)))
+        ticket = self.poll(request, ticket_id)
+        if ticket is None:
+            return _error(404, f"Ticket {ticket_id} does not exist.")
+        return json_response(self._ticket_body(ticket, self.base(request)))
 
     def get_async_results(self, request: Request, results_id: str) -> Response:
         results = self.store.results(number) if (number := _number(results_id)) else None
@@ -153,11 +142,17 @@ class YesmailVendor(Vendor):
         return json_response(self._results_body(results))
 
     # -- the lifecycle ----------------------------------------------------------------------
-    def _advance(self, ticket: Ticket) -> None:
-        if ticket.state in ("accepted", "retrying"):
-            self._download(ticket)
-        elif ticket.state == "processing":
-            self._import(ticket)
+    def find_job(self, job_id: str) -> Ticket | None:
+        return self.store.ticket(number) if (number := _number(job_id)) else None
+
+    def state_of(self, job: Ticket) -> str:
+        return job.state
+
+    def advance(self, job: Ticket) -> None:
+        if job.state in ("accepted", "retrying"):
+            self._download(job)
+        elif job.state == "processing":
+            self._import(job)
 
     def _download(self, ticket: Ticket) -> None:
         try:
@@ -209,7 +204,7 @@ class YesmailVendor(Vendor):
                 ticket.results_id = self.store.save_results(conn, ticket.id, results)
                 ticket.record(*_verdict(ticket, results), now)
             self.store.drop_download(conn, ticket.id)
-            self.store.save_ticket(ticket, conn)
+            self.store.save_job(ticket, conn)
 
     def _apply(self, conn: sqlite3.Connection, ticket: Ticket, data: bytes, now: str) -> Results:
         """Judge every record; write the load table unless the error threshold is exceeded."""
@@ -235,9 +230,6 @@ class YesmailVendor(Vendor):
         )
 
     # -- rendering --------------------------------------------------------------------------
-    def _base(self, request: Request) -> str:
-        return self.sandbox.base_url or request.host_url.rstrip("/")
-
     def _ticket_body(self, ticket: Ticket, base: str) -> dict[str, Any]:
         response: dict[str, str] = {}
         if ticket.request.response_uri is not None:
@@ -287,19 +279,6 @@ class YesmailVendor(Vendor):
             ],
             "ignored": [{"index": i} for i in results.ignored],
         }
-
-
-def _rules() -> tuple[Rule, ...]:
-    return (
-        Rule("/v2/target-lists", endpoint="target_lists", methods=["GET"]),
-        Rule(
-            "/v2/target-lists/<listname>/members/file-import",
-            endpoint="file_import",
-            methods=["POST"],
-        ),
-        Rule("/v2/tickets/<ticket_id>", endpoint="get_ticket", methods=["GET"]),
-        Rule("/v2/async-results/<results_id>", endpoint="get_async_results", methods=["GET"]),
-    )
 
 
 def _verdict(ticket: Ticket, results: Results) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.sandbox import importjob
 from reconciler.sandbox.yesmail_import import is_address
 from reconciler.sandbox.yesmail_request import EMAIL_ID, MEMBER_ID, member_id_column
 
@@ -32,7 +33,7 @@ COMPLETED_KEY = "completed"
 _SEED_KEYS = ("credentials", "lists", "quirks", "subscribers")
 
 
-class SeedError(ValueError):
+class SeedError(importjob.SeedError):
     """The ``yesmail`` part of a seed file is malformed."""
 
     def __init__(self, message: str) -> None:

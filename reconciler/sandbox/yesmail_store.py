@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.sandbox.importjob import Job, execute, plain
 from reconciler.sandbox.store import Database
 from reconciler.sandbox.yesmail_request import ImportRequest
 from reconciler.sandbox.yesmail_seed import (
@@ -53,15 +54,12 @@ CREATE TABLE IF NOT EXISTS yesmail_settings (key TEXT PRIMARY KEY, value TEXT NO
 
 
 @dataclass
-class Ticket:
+class Ticket(Job):
     id: int
     list_name: str
     request: ImportRequest
     state: str
     events: list[dict[str, str]]
-    polls: int
-    steps: int
-    fail_job: bool
     user: str
     path: str  # the request's path and query, made absolute when rendered
     created: str
@@ -157,23 +155,21 @@ class YesmailStore:
         rows = self.db.query("SELECT * FROM yesmail_tickets WHERE id = ?", (ticket_id,))
         return Ticket.from_row(rows[0]) if rows else None
 
-    def save_ticket(self, ticket: Ticket, conn: sqlite3.Connection | None = None) -> None:
-        sql = (
+    def save_job(self, ticket: Ticket, conn: sqlite3.Connection | None = None) -> None:
+        execute(
+            self.db,
+            conn,
             "UPDATE yesmail_tickets SET state = ?, events = ?, polls = ?, steps = ?,"
-            " results_id = ? WHERE id = ?"
+            " results_id = ? WHERE id = ?",
+            (
+                ticket.state,
+                json.dumps(ticket.events),
+                ticket.polls,
+                ticket.steps,
+                ticket.results_id,
+                ticket.id,
+            ),
         )
-        params = (
-            ticket.state,
-            json.dumps(ticket.events),
-            ticket.polls,
-            ticket.steps,
-            ticket.results_id,
-            ticket.id,
-        )
-        if conn is None:
-            self.db.execute(sql, params)
-        else:
-            conn.execute(sql, params)
 
     def keep_download(self, ticket_id: int, data: bytes) -> None:
         self.db.execute(
@@ -190,11 +186,11 @@ class YesmailStore:
 
     # -- the import -------------------------------------------------------------------------
     def subscriber_ids(self, conn: sqlite3.Connection) -> set[str]:
-        return {r[0] for r in _plain(conn).execute("SELECT id FROM yesmail_subscribers")}
+        return {r[0] for r in plain(conn).execute("SELECT id FROM yesmail_subscribers")}
 
     def load_table(self, conn: sqlite3.Connection, list_name: str) -> dict[str, str]:
         sql = "SELECT id, attributes FROM yesmail_members WHERE list = ?"
-        return dict(_plain(conn).execute(sql, (list_name,)))
+        return dict(plain(conn).execute(sql, (list_name,)))
 
     def write_members(
         self, conn: sqlite3.Connection, list_name: str, writes: Mapping[str, str]
@@ -236,7 +232,7 @@ class YesmailStore:
     # -- inspection -------------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
         with self.db.transaction() as conn:
-            cursor = _plain(conn)
+            cursor = plain(conn)
             statuses = dict(cursor.execute("SELECT id, status FROM yesmail_subscribers"))
             names = [r[0] for r in cursor.execute("SELECT name FROM yesmail_lists ORDER BY name")]
             # SQLite writes each list as one JSON document: a million json.loads calls, one
@@ -292,13 +288,6 @@ class YesmailStore:
                 "INSERT OR REPLACE INTO yesmail_settings(key, value) VALUES (?, ?)",
                 plan.settings.items(),
             )
-
-
-def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """A cursor yielding plain tuples: ``sqlite3.Row`` costs seconds over a million rows."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return cursor
 
 
 def _status(status: str) -> dict[str, str]:
