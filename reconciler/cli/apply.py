@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
-from collections.abc import Mapping
 from pathlib import Path
 
-from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome, Events
+from reconciler.apply.engine import Applier, ApplyReport, BatchOutcome
 from reconciler.apply.inflight import pending_rows
-from reconciler.apply.recording import RecordingLedger, finish_with_applied, record_baselines
+from reconciler.apply.recording import finish_with_applied, record_baselines
 from reconciler.apply.staleness import check_config, check_fresh, check_state
 from reconciler.cli.common import load, reading_progress
 from reconciler.cli.exitcodes import ExitCode
@@ -23,19 +21,18 @@ from reconciler.errors import PlanError, ReconcilerError, StalePlanError
 from reconciler.plan.artifact import read_saved_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
-from reconciler.providers.base import JobState, Provider
+from reconciler.providers.base import JobState
 from reconciler.render.failures import failure_line
 from reconciler.render.progress import LogEvents, RichEvents
 from reconciler.render.safe import terminal
 from reconciler.state.blobs import blobs_for
 from reconciler.state.failures import entries, failures_of
 from reconciler.state.ledger import StateLedger
-from reconciler.state.membership import applied_reader
-from reconciler.state.model import ExportSeen, ListState, State, now
+from reconciler.state.model import now
 from reconciler.state.open import open_store
-from reconciler.state.store import StateStore
+from reconciler.workflow.apply import begin, record_exports
 from reconciler.workflow.runtime import Runtime, config_dir, require_staging
-from reconciler.workspace import batches_dir, failures_dir, work_dir
+from reconciler.workspace import work_dir
 
 EXIT_FAILED_BATCHES = ExitCode.FAILED_BATCHES
 
@@ -69,23 +66,6 @@ def confirm() -> bool:
     return answer.strip() == "yes"
 
 
-def _record_exports(state: State, plan: Plan) -> None:
-    for lp in plan.lists:
-        ref = lp.current
-        entry = state.lists.get(lp.name) or ListState(
-            provider=lp.provider, vendor=lp.vendor, vendor_list_id=lp.vendor_list_id
-        )
-        if ref is not None:
-            entry.last_export = ExportSeen(
-                kind=ref.kind,
-                location=ref.location,
-                rows=ref.rows,
-                sha256=ref.sha256,
-                read_at=ref.read_at,
-            )
-        state.lists[lp.name] = entry
-
-
 def _summary(report: ApplyReport) -> list[str]:
     """Per list, and each failed batch with the vendor's message (shown inert: it is the
     vendor's text)."""
@@ -110,45 +90,6 @@ def failed_rows(ledger: StateLedger, base: Path) -> list[str]:
     return ["Failed rows:", *(f"  {failure_line(job)}" for job in jobs)]
 
 
-def wire(
-    loaded: LoadedConfig,
-    store: StateStore,
-    rt: Runtime,
-    events: Events | None = None,
-    *,
-    sending: bool = True,
-) -> tuple[StateLedger, Applier]:
-    """The ledger (on the store) and the applier (on the runtime's providers) of one run, with
-    staging started and the files of jobs in flight served again (``Runtime.open_staging``)."""
-    base = config_dir(loaded)
-    run_id = uuid.uuid4().hex[:12]
-    ledger = StateLedger(
-        store,
-        store.read() or State(),
-        run_id=run_id,
-        failures_dir=failures_dir(base),
-    )
-    providers: Mapping[str, Provider] = {
-        name: rt.provider(name) for name in loaded.config.providers
-    }
-    # Lists whose vendor cannot be read are planned from what this state applied to them,
-    # and each job that applies rows to one is journaled (reconciler/apply/recording.py).
-    blobs = blobs_for(store)
-    rt.applied = applied_reader(blobs, lambda: ledger.state)
-    applier = Applier(
-        providers=providers,
-        list_configs=loaded.config.lists,
-        ledger=RecordingLedger(
-            ledger, blobs, providers, loaded.config.lists, rt.scratch() / "journal"
-        ),
-        batch_dir=batches_dir(base, run_id),
-        events=events or LogEvents(sys.stdout),
-        stager_for=rt.stager_for,
-    )
-    rt.open_staging(ledger.in_flight(), sending=sending)
-    return ledger, applier
-
-
 def run(args: argparse.Namespace) -> int:
     if args.planfile:
         return run_saved(args)
@@ -158,17 +99,11 @@ def run(args: argparse.Namespace) -> int:
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
     with store.locked("apply"), Runtime(loaded, workdir=work_dir(base)) as rt:
-        ledger, applier = wire(loaded, store, rt)
-        ledger.start_run("apply")
-        resumed: list[BatchOutcome] = applier.resume()
+        ledger, applier, resumed = begin(loaded, store, rt, LogEvents(sys.stdout))
         with reading_progress(rt, args):
             plan = build_plan(loaded, targets=args.target, vendors=rt)
         plan = check_guards(plan, loaded, ledger.state, args)
-        show(plan, args)
-        show_last_failures(plan, ledger.state, base)
-        raise_if_gaps(plan)
-        enforce(plan, on_blocked=lambda: ledger.finish_run("blocked by safety guards"))
-        _record_exports(ledger.state, plan)
+        _review(args, plan, plan, ledger, base)
         if plan.has_actions and not args.auto_approve and not confirm():
             ledger.finish_run("cancelled")
             print("Apply cancelled.")
@@ -194,9 +129,9 @@ def run_saved(args: argparse.Namespace) -> int:
     store = open_store(base, loaded.config.state, override=args.state)
     with store.locked("apply"), Runtime(loaded, workdir=work_dir(base)) as rt:
         check_state(path, saved, store.read(), store.location)
-        ledger, applier = wire(loaded, store, rt)
-        ledger.start_run("apply", plan_checksum=saved.plan_checksum)
-        resumed = applier.resume()
+        ledger, applier, resumed = begin(
+            loaded, store, rt, LogEvents(sys.stdout), plan_checksum=saved.plan_checksum
+        )
         targets = list(saved.targets) if saved.targets else None
         with reading_progress(rt, args):
             fresh = build_plan(loaded, targets=targets, vendors=rt)
@@ -206,14 +141,22 @@ def run_saved(args: argparse.Namespace) -> int:
         except StalePlanError:
             ledger.finish_run("refused: stale plan")
             raise
-        show(saved.plan, args)
-        show_last_failures(saved.plan, ledger.state, base)
-        raise_if_gaps(saved.plan)
         # The guards as evaluated (and let through, with their flags) when the plan was made.
-        enforce(saved.plan, on_blocked=lambda: ledger.finish_run("blocked by safety guards"))
-        _record_exports(ledger.state, fresh)
+        _review(args, saved.plan, fresh, ledger, base)
         del fresh  # the saved plan is what is sent; a big plan need not be held twice
         return send(args, loaded, rt, ledger, applier, saved.plan, resumed, targets=targets)
+
+
+def _review(
+    args: argparse.Namespace, plan: Plan, read: Plan, ledger: StateLedger, base: Path
+) -> None:
+    """Show ``plan``, then stop (recording why) at a capability gap or a safety guard;
+    otherwise remember the current states ``read`` plan was made from."""
+    show(plan, args)
+    show_last_failures(plan, ledger.state, base)
+    raise_if_gaps(plan)
+    enforce(plan, on_blocked=lambda: ledger.finish_run("blocked by safety guards"))
+    record_exports(ledger.state, read)
 
 
 def send(

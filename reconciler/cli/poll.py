@@ -7,14 +7,17 @@ a deprecation notice (``reconciler/cli/refresh.py``)."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from reconciler.apply.recording import finish_with_applied
-from reconciler.cli.apply import EXIT_FAILED_BATCHES, failed_rows, wire
+from reconciler.cli.apply import EXIT_FAILED_BATCHES, failed_rows
 from reconciler.cli.common import add_config_argument, load
 from reconciler.providers.base import JobState
+from reconciler.render.progress import LogEvents
 from reconciler.render.safe import terminal
 from reconciler.state.blobs import blobs_for
 from reconciler.state.open import open_store
+from reconciler.workflow.apply import wire
 from reconciler.workflow.runtime import Runtime, config_dir
 from reconciler.workspace import work_dir
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
     with store.locked("poll"), Runtime(loaded, workdir=work_dir(base)) as rt:
-        ledger, applier = wire(loaded, store, rt, sending=False)
+        ledger, applier = wire(loaded, store, rt, LogEvents(sys.stdout), sending=False)
         if not ledger.in_flight():
             print("No jobs in flight.")
             return 0
