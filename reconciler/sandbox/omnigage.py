@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -25,8 +24,9 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from reconciler.sandbox.core import Sandbox, Vendor, json_response
-from reconciler.sandbox.omnigage_import import FileError, count_rows, judge, preview, read_rows
+from reconciler.sandbox.core import Sandbox, json_response
+from reconciler.sandbox.importjob import FileError, ImportJobVendor
+from reconciler.sandbox.omnigage_import import count_rows, judge, preview, read_rows
 from reconciler.sandbox.omnigage_jsonapi import (
     ApiError,
     parse_import_request,
@@ -45,33 +45,26 @@ from reconciler.sandbox.omnigage_s3 import (
 )
 from reconciler.sandbox.omnigage_store import ImportJob, OmnigageStore, Upload
 
-FINAL_STATES = frozenset({"completed", "failed"})
 #: Omnigage's resource IDs look like short UUIDs: 22 characters of this alphabet.
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
-class OmnigageVendor(Vendor):
+class OmnigageVendor(ImportJobVendor[ImportJob]):
     name = "omnigage"
     secret_headers = frozenset({"authorization", "x-account-key"})
+    store: OmnigageStore
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.store = OmnigageStore(sandbox.db)
-        # Serialises import transitions, so that two concurrent polls cannot apply one import
-        # twice.
-        self._advancing = threading.Lock()
-        # Fresh Rules per instance: a werkzeug Rule binds to the first Map it joins, so rules
-        # shared through the class would break a second Sandbox in the same process.
-        self.rules = _rules()
         super().__init__(sandbox)
 
-    def init_schema(self) -> None:
-        self.store.init_schema()
-
-    def dump(self) -> dict[str, Any]:
-        return self.store.dump()
-
-    def seed(self, data: Any) -> None:
-        self.store.seed(data)
+    def routes(self) -> tuple[Rule, ...]:
+        return (
+            Rule("/api/v1/uploads", endpoint="create_upload", methods=["POST"]),
+            Rule("/api/v1/import-contacts", endpoint="create_import", methods=["POST"]),
+            Rule("/api/v1/import-contacts/<import_id>", endpoint="get_import", methods=["GET"]),
+            Rule("/s3/", endpoint="s3_post", methods=["POST"]),
+        )
 
     def authenticate(self, request: Request) -> Response | None:
         if request.path.startswith(f"/{self.name}/s3/"):
@@ -155,18 +148,10 @@ class OmnigageVendor(Vendor):
         return json_response(self._job_body(job, request), 201)
 
     def get_import(self, request: Request, import_id: str) -> Response:
-        with self._advancing:
-            job = self.store.job(import_id)
-            if job is None:
-                error = ApiError(404, "Not Found", f"Import contact {import_id} does not exist.")
-                return error.response()
-            if not self.held(request):
-                job.polls += 1
-                target = self.job_step(job.polls)
-                while job.steps < target and job.status not in FINAL_STATES:
-                    self._advance(job)
-                    job.steps += 1
-                self.store.save_job(job)
+        job = self.poll(request, import_id)
+        if job is None:
+            error = ApiError(404, "Not Found", f"Import contact {import_id} does not exist.")
+            return error.response()
         return json_response(self._job_body(job, request))
 
     def _new_job(self, request: Request) -> ImportJob:
@@ -236,7 +221,13 @@ class OmnigageVendor(Vendor):
         return upload
 
     # -- the lifecycle ----------------------------------------------------------------------
-    def _advance(self, job: ImportJob) -> None:
+    def find_job(self, job_id: str) -> ImportJob | None:
+        return self.store.job(job_id)
+
+    def state_of(self, job: ImportJob) -> str:
+        return job.status
+
+    def advance(self, job: ImportJob) -> None:
         upload = self.store.upload(job.upload_id)
         data = self.store.object_data(upload.object_key or "") if upload else b""
         if job.status == "queued":
@@ -265,15 +256,12 @@ class OmnigageVendor(Vendor):
             self.store.save_job(job, conn)
 
     # -- rendering --------------------------------------------------------------------------
-    def _base(self, request: Request) -> str:
-        return self.sandbox.base_url or request.host_url.rstrip("/")
-
     def _bucket_url(self, request: Request) -> str:
-        return f"{self._base(request)}/{self.name}/s3/"
+        return f"{self.base(request)}/{self.name}/s3/"
 
     def _job_body(self, job: ImportJob, request: Request) -> dict[str, Any]:
         membership = {"data": {"type": "memberships", "id": job.membership_id}}
-        link = f"{self._base(request)}/{self.name}/api/v1/import-contacts/{job.id}/results"
+        link = f"{self.base(request)}/{self.name}/api/v1/import-contacts/{job.id}/results"
         attributes = {
             "status": job.status,
             **job.flags,
@@ -300,15 +288,6 @@ class OmnigageVendor(Vendor):
                 "relationships": relationships,
             }
         }
-
-
-def _rules() -> tuple[Rule, ...]:
-    return (
-        Rule("/api/v1/uploads", endpoint="create_upload", methods=["POST"]),
-        Rule("/api/v1/import-contacts", endpoint="create_import", methods=["POST"]),
-        Rule("/api/v1/import-contacts/<import_id>", endpoint="get_import", methods=["GET"]),
-        Rule("/s3/", endpoint="s3_post", methods=["POST"]),
-    )
 
 
 def _short_id(seed: str | None = None) -> str:

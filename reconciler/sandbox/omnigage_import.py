@@ -6,18 +6,17 @@ Pure functions over bytes and plain data; the vendor applies the outcome to the 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from reconciler.sandbox.importjob import FileError, address_rule, csv_records
+
 __all__ = [
     "EMAIL_FIELD",
     "FIELDS",
     "Counts",
-    "FileError",
     "Outcome",
     "Preview",
     "count_rows",
@@ -64,18 +63,10 @@ GUESSES: dict[str, tuple[str, ...]] = {
 FIELDS: tuple[str, ...] = tuple(GUESSES)
 _BY_HEADER = {header: name for name, headers in GUESSES.items() for header in headers}
 _SEPARATORS = re.compile(r"[^a-z0-9]+")
-#: Which addresses an import errs. Omnigage publishes no rule (the document shows one valid
-#: address and nothing else), so this is the sandbox's own, invented reading, kept apart from
-#: reconciler's rule on purpose: the emulator must judge what the product sends, not agree with
-#: it by construction. It is the WHATWG HTML definition of a valid e-mail address (a public
-#: definition any web application may use) plus RFC 5321's limit of 254 characters on a path.
-_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-_VALID_EMAIL = re.compile(rf"[a-zA-Z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})*").fullmatch
-MAX_LENGTH = 254
-
-
-class FileError(Exception):
-    """The uploaded file cannot be read as an import."""
+#: Which addresses an import errs: the sandbox's own rule (Omnigage publishes none; the document
+#: shows one valid address and nothing else), the WHATWG definition as it stands: any length of
+#: local part, a domain of one label or more, 254 characters at most.
+_is_address = address_rule(max_local=None, dotted_domain=False)
 
 
 @dataclass(frozen=True)
@@ -134,7 +125,7 @@ def read_rows(data: bytes) -> tuple[list[str], Iterator[list[str]]]:
         raise FileError(
             "the file is not UTF-8 CSV text (the sandbox reads CSV files only)"
         ) from None
-    rows = (row for row in csv.reader(io.StringIO(text, newline="")) if row)
+    rows = csv_records(text)
     header = next(rows, None)
     if header is None:
         raise FileError("the file is empty: it has no header row")
@@ -176,7 +167,7 @@ def judge(
         email = (
             row[email_at].strip().lower() if email_at is not None and email_at < len(row) else ""
         )
-        if len(email) > MAX_LENGTH or _VALID_EMAIL(email) is None:
+        if not _is_address(email):
             counts.erred += 1
             continue
         if email in seen:

@@ -6,6 +6,15 @@ policy document, ``signature`` is ``base64(HMAC-SHA1(secret, policy))``); the cl
 form, plus the file, to the bucket. This module makes such forms and judges posted ones. Its
 error codes and messages are S3's (Amazon S3 API reference: *Error responses*, *Creating a POST
 policy*); ``S3Error.response`` renders them as S3 does, in XML.
+
+Why a verifier in an emulator of four routes: the document's step 2 ("Upload to S3") is the one
+request of the flow reconciler sends to S3, not Omnigage, and S3 refuses a form not posted as
+signed. Each check is one way a client gets that wrong (a field dropped, changed, added or sent
+after the file, a wrong encryption header, the form expired, the file too large), answered
+with S3's error, which the provider must surface; a bucket that stored whatever it was sent
+would pass a client that fails its first real upload. Not emulated, as Omnigage's forms never
+need them: signature version 4, policy conditions other than eq, starts-with and
+content-length-range.
 """
 
 from __future__ import annotations
@@ -28,21 +37,6 @@ from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, MultipartDecode
 from werkzeug.sansio.multipart import Field as FieldEvent
 from werkzeug.sansio.multipart import File as FileEvent
 from werkzeug.wrappers import Request, Response
-
-__all__ = [
-    "DEFAULT_CREDENTIALS",
-    "PostedForm",
-    "S3Credentials",
-    "S3Error",
-    "StoredObject",
-    "check_encryption_header",
-    "make_policy",
-    "parse_form",
-    "sign",
-    "stored_object",
-    "success_response",
-    "verify",
-]
 
 #: Form fields S3 never requires the policy to mention (plus any ``x-ignore-*`` field).
 UNCHECKED_FIELDS = frozenset({"awsaccesskeyid", "signature", "policy", "file"})

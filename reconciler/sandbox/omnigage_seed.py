@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.sandbox.importjob import SeedError
 from reconciler.sandbox.omnigage_import import EMAIL_FIELD, FIELDS, dump_fields
 
 __all__ = ["SETTINGS", "SeedError", "SeedPlan"]
@@ -30,10 +31,6 @@ CONTACT_FIELDS = tuple(name for name in FIELDS if name != EMAIL_FIELD)
 #: out here rather than taken from reconciler's model, so the emulator depends on nothing of the
 #: product it tests.
 STATUSES = frozenset({"active", "unsubscribed", "bounced", "complaint"})
-
-
-class SeedError(ValueError):
-    """The seed's ``omnigage`` part is malformed."""
 
 
 @dataclass

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.sandbox.importjob import Job, execute, plain
 from reconciler.sandbox.omnigage_import import Counts, Outcome
 from reconciler.sandbox.omnigage_s3 import DEFAULT_CREDENTIALS, S3Credentials, StoredObject
 from reconciler.sandbox.omnigage_seed import SETTINGS, SeedPlan
@@ -61,7 +62,7 @@ class Upload:
 
 
 @dataclass
-class ImportJob:
+class ImportJob(Job):
     id: str
     upload_id: str
     list_id: str | None
@@ -74,10 +75,7 @@ class ImportJob:
     status: str
     created_at: str
     updated_at: str
-    fail_job: bool
     counts: Counts = field(default_factory=Counts)
-    polls: int = 0
-    steps: int = 0
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ImportJob:
@@ -200,32 +198,30 @@ class OmnigageStore:
         return ImportJob.from_row(rows[0]) if rows else None
 
     def save_job(self, job: ImportJob, conn: sqlite3.Connection | None = None) -> None:
-        sql = (
+        execute(
+            self.db,
+            conn,
             "UPDATE omnigage_imports SET status = ?, counts = ?, polls = ?, steps = ?,"
-            " updated_at = ? WHERE id = ?"
+            " updated_at = ? WHERE id = ?",
+            (
+                job.status,
+                json.dumps(job.counts.__dict__),
+                job.polls,
+                job.steps,
+                job.updated_at,
+                job.id,
+            ),
         )
-        params = (
-            job.status,
-            json.dumps(job.counts.__dict__),
-            job.polls,
-            job.steps,
-            job.updated_at,
-            job.id,
-        )
-        if conn is None:
-            self.db.execute(sql, params)
-        else:
-            conn.execute(sql, params)
 
     def contacts_by_email(self, conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
         """Address → (id, fields JSON) of the oldest contact holding it."""
-        cursor = _plain(conn)
+        cursor = plain(conn)
         rows = cursor.execute("SELECT email, id, fields FROM omnigage_contacts ORDER BY id DESC")
         return {email: (contact_id, fields) for email, contact_id, fields in rows}
 
     def apply(self, conn: sqlite3.Connection, outcome: Outcome, list_id: str | None) -> None:
         """Write an import's outcome: new contacts, updated fields, and list membership."""
-        first = _plain(conn).execute("SELECT COALESCE(MAX(id), 0) + 1 FROM omnigage_contacts")
+        first = plain(conn).execute("SELECT COALESCE(MAX(id), 0) + 1 FROM omnigage_contacts")
         next_id = int(first.fetchone()[0])
         created = range(next_id, next_id + len(outcome.creates))
         conn.executemany(
@@ -249,7 +245,7 @@ class OmnigageStore:
     # -- inspection -------------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
         with self.db.transaction() as conn:
-            cursor = _plain(conn)
+            cursor = plain(conn)
             names = dict(cursor.execute("SELECT id, name FROM omnigage_lists"))
             # SQLite writes each list as one JSON document: a million json.loads calls, one
             # per contact, would take several times as long.
@@ -305,7 +301,7 @@ class OmnigageStore:
             email: contact_id for email, (contact_id, _) in self.contacts_by_email(conn).items()
         }
         fresh = [email for email in contacts if email not in known]
-        first = _plain(conn).execute("SELECT COALESCE(MAX(id), 0) + 1 FROM omnigage_contacts")
+        first = plain(conn).execute("SELECT COALESCE(MAX(id), 0) + 1 FROM omnigage_contacts")
         next_id = int(first.fetchone()[0])
         known.update(zip(fresh, range(next_id, next_id + len(fresh)), strict=True))
         conn.executemany(
@@ -319,10 +315,3 @@ class OmnigageStore:
 def _sorted(contacts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     # Stable: contacts sharing an address keep their creation order.
     return sorted(contacts, key=lambda contact: str(contact["email"]))
-
-
-def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """A cursor yielding plain tuples: ``sqlite3.Row`` costs seconds over a million rows."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return cursor
