@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import argparse
 import uuid
+from pathlib import Path
 
 from reconciler.apply.recording import merge_applied
 from reconciler.cli.common import load
+from reconciler.config.loader import LoadedConfig
 from reconciler.engine.baseline import write_baseline
 from reconciler.engine.duck import connect
 from reconciler.engine.planner import build_plan
 from reconciler.errors import PlanError
+from reconciler.private import private_dir
 from reconciler.render.safe import terminal
 from reconciler.sources.desired import collect_sources
 from reconciler.state.applied import list_files, record_file
@@ -30,6 +33,7 @@ from reconciler.state.keys import state_salt
 from reconciler.state.membership import Form, journals, safe_name
 from reconciler.state.model import ListState, State
 from reconciler.state.open import open_store
+from reconciler.state.store import StateStore
 from reconciler.workflow.runtime import Runtime, config_dir
 from reconciler.workspace import work_dir
 
@@ -52,7 +56,6 @@ def run_rebuild(args: argparse.Namespace) -> int:
         raise PlanError(f"unknown list {name!r} (defined lists: {known})")
     base = config_dir(loaded)
     store = open_store(base, loaded.config.state, override=args.state)
-    blobs = blobs_for(store)
     with (
         store.locked("state rebuild"),
         Runtime(loaded, workdir=work_dir(base)) as rt,
@@ -73,33 +76,48 @@ def run_rebuild(args: argparse.Namespace) -> int:
             ),
         )
         entry.provider, entry.vendor_list_id = config.provider, config.list_id
-        old = list_files(blobs, name)
-        previous = entry.applied  # kept: the state's previous version names it
-        for journal in journals(blobs, name):
-            blobs.delete(journal)
-        entry.applied = None
-        salt = state_salt(blobs, create=True)
-        assert salt is not None
-        scratch = rt.scratch() / "rebuild"
-        scratch.mkdir(parents=True, exist_ok=True)
-        target = scratch / f"{safe_name(name)}.parquet"
-        con = connect()
-        try:
-            desired = collect_sources(loaded, [name])
-            changed = [c.email for c in plan.changes]
-            write_baseline(con, desired.lists[name], changed, salt, target, adopt=args.adopt)
-        finally:
-            con.close()
-        record_file(blobs, name, f"rebuild-{uuid.uuid4().hex[:12]}", target, Form.KEYED)
-        merged = merge_applied(state, blobs, scratch)
-        store.write(state)  # names the new file; only then is what it replaced deleted
-        current = state.lists[name].applied
-        rows = current.rows if current is not None else 0
-        keep = {ref.file for ref in (current, previous) if ref is not None}
-        for stale in [*merged, *(f for f in old if f not in keep)]:
-            blobs.delete(stale)
+        rows = _record_anew(
+            loaded, store, state, name, [c.email for c in plan.changes], rt.scratch(), args.adopt
+        )
     print(_summary(name, provider.vendor, rows, len(plan.changes), adopt=args.adopt))
     return 0
+
+
+def _record_anew(
+    loaded: LoadedConfig,
+    store: StateStore,
+    state: State,
+    name: str,
+    changed: list[str],
+    scratch: Path,
+    adopt: bool,
+) -> int:
+    """Replace the list's record by its baseline, write the state, then delete what it
+    replaced (the file the state's previous version names is kept); the members recorded."""
+    blobs = blobs_for(store)
+    old = list_files(blobs, name)
+    previous = state.lists[name].applied
+    for journal in journals(blobs, name):
+        blobs.delete(journal)
+    state.lists[name].applied = None
+    salt = state_salt(blobs, create=True)
+    assert salt is not None
+    scratch = private_dir(scratch / "rebuild")
+    target = scratch / f"{safe_name(name)}.parquet"
+    con = connect()
+    try:
+        entry = collect_sources(loaded, [name]).lists[name]
+        write_baseline(con, entry, changed, salt, target, adopt=adopt)
+    finally:
+        con.close()
+    record_file(blobs, name, f"rebuild-{uuid.uuid4().hex[:12]}", target, Form.KEYED)
+    merged = merge_applied(state, blobs, scratch)
+    store.write(state)  # names the new file; only then is what it replaced deleted
+    current = state.lists[name].applied
+    keep = {ref.file for ref in (current, previous) if ref is not None}
+    for stale in [*merged, *(f for f in old if f not in keep)]:
+        blobs.delete(stale)
+    return current.rows if current is not None else 0
 
 
 def _summary(name: str, vendor: str, rows: int, changes: int, *, adopt: bool) -> str:
