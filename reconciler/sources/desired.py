@@ -241,7 +241,7 @@ class _Collector:
         except SourceError as exc:
             self.problems.extend(exc.problems)
             return []
-        return [self._register(source)]
+        return [] if source is None else [self._register(source)]
 
     def inline_source(
         self, key_path: KeyPath, rows: Sequence[dict[str, str | None]], aliases: tuple[str, ...]

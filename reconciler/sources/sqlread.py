@@ -48,7 +48,7 @@ def _register_dsn(dsn: str) -> None:
 
 def _message(exc: BaseException, dsn: str) -> str:
     """PostgreSQL's error without the driver's wrapping (status prefix, the query echoed)."""
-    text = str(exc).replace(dsn, "***")
+    text = str(exc).replace(dsn, "***") if dsn else str(exc)
     found = re.search(r"ERROR:\s+(.*)", text)
     if found:
         state = re.search(r"SQLSTATE: (\w+)", text)

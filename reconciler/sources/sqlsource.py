@@ -109,12 +109,17 @@ def open_sql_source(
     src_id: int,
     display: tuple[str, int | None],
     fixed_reason: SuppressionReason | None = None,
-) -> SqlRowSource:
+) -> SqlRowSource | None:
     """Connect, read the columns of ``spec``'s relation and check them; ``wanted`` maps alias
     -> field name (as for CSV: a field is required when it is ``email`` or named in
-    ``columns``). Raise SourceError naming the source's place in the YAML."""
+    ``columns``). Raise SourceError naming the source's place in the YAML. None when the
+    warehouse's DSN names an unset variable: only ``validate`` loads such a configuration, and
+    it notes the variable instead of reading the source."""
     file, line = display
     problems: list[Problem] = []
+    dsn_path = ("warehouses", spec.sql, "dsn")
+    if any(unset.key_path == dsn_path for unset in loaded.unset_variables):
+        return None
 
     def fail(message: str) -> SourceError:
         return SourceError(

@@ -72,3 +72,39 @@ def test_a_configuration_without_sql_sources_loads_no_driver(tmp_path: Path) -> 
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_validate_without_the_dsn_notes_it_and_plan_refuses(tmp_path: Path) -> None:
+    # No server is needed: with the variable unset nothing connects.
+    (tmp_path / "lists.yaml").write_text(
+        "providers:\n  lm: {type: listmonk, base_url: sandbox}\n"
+        "warehouses:\n  crm: {dsn: '${env:WAREHOUSE_DSN}'}\n"
+        "lists:\n  news:\n    provider: lm\n    list_id: '1'\n"
+        "    members:\n      - {sql: crm, table: m, key: id}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_DSN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "-c", "lists.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "Note: connection settings not checked: WAREHOUSE_DSN unset "
+        "(lists.yaml:4:9 [warehouses.crm.dsn])"
+    ) in done.stdout + done.stderr
+    planned = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan", "-c", "lists.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
+        check=False,
+    )
+    assert planned.returncode == 1
+    assert (
+        "lists.yaml:4:9: [warehouses.crm.dsn] environment variable WAREHOUSE_DSN is not set"
+    ) in planned.stderr

@@ -144,3 +144,16 @@ def test_query_and_table_together_are_a_config_error(
     with pytest.raises(ConfigError) as exc:
         load_config("lists.yaml")
     assert "give exactly one of 'query' or 'table'" in str(exc.value)
+
+
+def test_an_empty_dsn_is_a_plain_connection_error(project: Write) -> None:
+    project(
+        "lists.yaml",
+        CONFIG.replace("${env:WAREHOUSE_DSN}", '""') + "        table: m\n        key: id\n",
+    )
+    project("export.csv", "email,status\n")
+    with pytest.raises(SourceError) as exc:
+        build_plan(load_config("lists.yaml"))
+    (problem,) = exc.value.problems
+    assert str(problem).startswith("lists.yaml:13: warehouse 'crm': cannot connect: ")
+    assert "***" not in str(problem)
