@@ -32,6 +32,7 @@ class InFlight:
     since: datetime  # when its fate became unknown (or it was recorded): the settle window's
     message: str = ""  # start, and what is known of it
 
+
 #: What is known of a `submitting` entry a run left behind.
 CRASHED = (
     "a run ended after recording this batch as being sent, before recording the vendor's answer"
