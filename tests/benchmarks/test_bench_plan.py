@@ -35,8 +35,9 @@ def test_the_plan_benchmark_runs_every_shape_beside_its_peer(tmp_path: Path) -> 
     # The generator's mix at 2,000 members: 10 new (one of them suppressed, so held), 10 gone,
     # three suppressed (a bounce, a complaint, an unsubscribe), 9 first names changed, 6
     # unsubscribed or bounced at the vendor.
-    assert "changes: reconciler {'add': 9, 'bounce': 1, 'complaint': 1, 'held': 7, " in (
-        by_shape["steady"]
+    assert (
+        "changes: reconciler {'add': 9, 'bounce': 1, 'complaint': 1, 'held': 7, "
+        in (by_shape["steady"])
     )
     assert "changes: reconciler {'add': 2000}" in by_shape["first"]
     assert "changes: reconciler {'update': 2000}" in by_shape["update"]
