@@ -19,13 +19,17 @@ if TYPE_CHECKING:
     from reconciler.exports.files import ExportLayout
     from reconciler.providers.base import Provider
 
-#: ``type:`` name → the provider class, as ``module:Class``. Adding a vendor starts here
-#: (the checklist is in ``specs/vendors/README.md``).
-PROVIDERS: Mapping[str, str] = {
-    "ongage": "reconciler.providers.ongage:OngageProvider",
-    "listmonk": "reconciler.providers.listmonk:ListmonkProvider",
-    "yesmail": "reconciler.providers.yesmail:YesmailProvider",
-    "omnigage": "reconciler.providers.omnigage:OmnigageProvider",
+#: Each provider class, as ``module:Class``; one module per vendor, named as its ``type:``.
+#: Adding a vendor starts here (the checklist is in ``specs/vendors/README.md``).
+PROVIDER_CLASSES: tuple[str, ...] = (
+    "reconciler.providers.ongage:OngageProvider",
+    "reconciler.providers.listmonk:ListmonkProvider",
+    "reconciler.providers.yesmail:YesmailProvider",
+    "reconciler.providers.omnigage:OmnigageProvider",
+)
+#: ``type:`` name → the provider class (the class says the same name: ``provider_class``).
+PROVIDERS: dict[str, str] = {
+    path.partition(":")[0].rpartition(".")[2]: path for path in PROVIDER_CLASSES
 }
 
 
@@ -59,6 +63,7 @@ def export_formats() -> Mapping[str, tuple[ExportLayout, Mapping[str, str]]]:
 
 __all__ = [
     "PROVIDERS",
+    "PROVIDER_CLASSES",
     "export_formats",
     "provider_class",
     "provider_classes",
