@@ -786,6 +786,28 @@ def test_a_push_without_a_reviewed_plan_is_refused(team: Team) -> None:
     assert "hana.hall@example.com" not in team.vendor_list("ongage", "1001")
 
 
+def test_a_plan_blocked_by_a_guard_is_posted_fails_its_check_and_is_never_applied(
+    team: Team,
+) -> None:
+    members = "email,first_name\nann.archer@example.com,Ann\nben.baker@example.com,Ben\n"
+    number = team.open_pr("cleanup", "members/newsletter.csv", members, append=False)
+    run = team.run("plan.yml", team.pull_request_event(number))
+    assert run.conclusion == "failure"
+    steps = run.steps("plan")
+    assert steps["reconciler plan"].status == "success"  # exit 3 still posts the plan
+    assert steps["blocked by a safety guard"].code == 3
+    assert "--allow" in steps["blocked by a safety guard"].out
+    assert steps[next(s for s in steps if s.startswith("actions/upload-artifact"))].status == (
+        "skipped"
+    )
+    (body,) = team.comments(number)
+    assert "max_drop_percent" in body
+    apply = team.run("apply.yml", team.push_event(team.merge(number)))
+    assert apply.conclusion == "failure"
+    assert apply.steps("apply")["reconciler apply"].status == "skipped"
+    assert team.vendor_list("ongage", "1001")["carla.cho@example.com"] == "active"
+
+
 def test_a_shorter_plan_deletes_the_parts_it_no_longer_has(team: Team) -> None:
     number = team.open_pr("short", "members/newsletter.csv", "hana.hall@example.com,Hana\n")
     data = team.hub.load()
@@ -920,7 +942,11 @@ def test_the_role_variable_has_one_name_everywhere() -> None:
     for name, spec in workflows().items():
         text = (WORKFLOWS / name).read_text()
         assert "vars.RECONCILER_ROLE_ARN" in text, name
-        assert spec["permissions"]["id-token"] == "write", name
+        # The role is assumed through OIDC by the job that uses it, and only by it.
+        for job in spec["jobs"].values():
+            uses_role = any("configure-aws-credentials" in s.get("uses", "") for s in job["steps"])
+            granted = {**(spec.get("permissions") or {}), **(job.get("permissions") or {})}
+            assert (granted.get("id-token") == "write") == uses_role, name
     assert "RECONCILER_ROLE_ARN" in (EXAMPLE / "README.md").read_text()
 
 
