@@ -8,7 +8,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.cli.common import add_config_argument, add_target_argument, load, write_file
+from reconciler.cli.common import (
+    add_config_argument,
+    add_target_argument,
+    load,
+    reading_progress,
+    write_file,
+)
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.config.loader import require_lists
 from reconciler.drift.model import Drift
@@ -83,7 +89,12 @@ def run(args: argparse.Namespace) -> int:
     reports = renderers(args.report)
     loaded = load(args)
     require_lists(loaded)  # else a drift check of nothing would pass every night
-    drift = read_drift(loaded, targets=args.target, sample=args.sample)
+    drift = read_drift(
+        loaded,
+        targets=args.target,
+        sample=args.sample,
+        progress=lambda rt: reading_progress(rt, args),
+    )
     sys.stdout.write(render_text(drift))
     sys.stdout.flush()
     write_reports(drift, reports, redact=not args.no_redact)

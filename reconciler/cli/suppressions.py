@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from reconciler.cli.common import add_config_argument, add_target_argument, load
+from reconciler.cli.common import add_config_argument, add_target_argument, load, reading_progress
 from reconciler.cli.exitcodes import ExitCode
 from reconciler.drift.writeback import merge, pulled_rows, read_rows, render_csv, write_atomically
 from reconciler.errors import ConfigError, Problem
@@ -41,7 +41,7 @@ def run_pull(args: argparse.Namespace) -> int:
     path = loaded.resolve_path(("writeback", "path"), writeback.path)
     display = display_path(path)
     existing = read_rows(path, display)
-    drift = read_drift(loaded, targets=args.target)
+    drift = read_drift(loaded, targets=args.target, progress=lambda rt: reading_progress(rt, args))
     merged = merge(existing, pulled_rows(drift, datetime.now(UTC).date()))
     text = render_csv(merged.rows)
     if not path.exists() or path.read_text(encoding="utf-8") != text:

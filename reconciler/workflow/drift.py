@@ -3,7 +3,8 @@ pull`` share. Nothing is sent to any vendor."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from reconciler.apply.inflight import pending_rows
 from reconciler.config.loader import LoadedConfig
@@ -21,16 +22,24 @@ from reconciler.state.open import open_store
 from reconciler.workflow.runtime import Runtime, config_dir
 from reconciler.workspace import work_dir
 
+#: Shows the vendors being read while the block runs (``cli.common.reading_progress``).
+Progress = Callable[[Runtime], AbstractContextManager[None]]
+
 
 def read_drift(
-    loaded: LoadedConfig, *, targets: Sequence[str] | None = None, sample: int = SAMPLE
+    loaded: LoadedConfig,
+    *,
+    targets: Sequence[str] | None = None,
+    sample: int = SAMPLE,
+    progress: Progress | None = None,
 ) -> Drift:
     workdir = work_dir(config_dir(loaded))
     store = open_store(config_dir(loaded), loaded.config.state)
     state = store.read()
     with Runtime(loaded, workdir=workdir) as runtime:
         runtime.applied = applied_reader(blobs_for(store), lambda: state)
-        plan = build_plan(loaded, targets=targets, vendors=runtime)
+        with progress(runtime) if progress else nullcontext():
+            plan = build_plan(loaded, targets=targets, vendors=runtime)
         # Rows of jobs still in flight are counted once, as pending, not as changes too.
         plan = subtract_pending(plan, pending_rows(state))
         origins = _provenance(loaded, plan, runtime, sample)
