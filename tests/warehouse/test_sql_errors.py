@@ -12,24 +12,12 @@ from reconciler.config.loader import load_config
 from reconciler.engine.planner import build_plan
 from reconciler.errors import ConfigError, SourceError
 from tests.warehouse.pgserver import Server
+from tests.warehouse.test_sql_source import HEAD
 
 Write = Callable[[str, str], Path]
 
-CONFIG = """\
-providers:
-  og: {type: ongage}
-warehouses:
-  crm:
-    dsn: ${env:WAREHOUSE_DSN}
-lists:
-  news:
-    provider: og
-    list_id: "100"
-    managed_fields: [first_name]
-    export: {format: ongage, path: export.csv}
-    members:
-      - sql: crm
-"""
+# The one list of test_sql_source.py, its members from warehouse crm.
+CONFIG = HEAD + "      - sql: crm\n"
 
 
 def problems_of(write: Write, source: str) -> list[str]:
