@@ -63,18 +63,19 @@ def list_drift(
     failed: Sequence[JobFailures] = (),
     provenance: Provenance | None = None,
 ) -> ListDrift:
-    by_kind = list_plan.by_kind
-    change_sample = tuple(c for kind in CHANGE_KINDS for c in by_kind[kind][:sample])
+    changes = list_plan.changes
+    change_sample = tuple(c for kind in CHANGE_KINDS for c in changes.head(kind, sample))
     absorb = []
     held_suppressed = 0
-    for change in by_kind[ChangeKind.HELD]:
+    for change in changes.of_kind(ChangeKind.HELD):
         found = vendor_held(change)
         if found is None:
             held_suppressed += 1
         else:
             absorb.append(found)
-    updates = by_kind[ChangeKind.UPDATE]
-    field_counts = Counter(name for change in updates for name in change.fields)
+    field_counts = Counter(
+        name for change in changes.of_kind(ChangeKind.UPDATE) for name in change.fields
+    )
     return ListDrift(
         name=list_plan.name,
         provider=list_plan.provider,
@@ -82,12 +83,12 @@ def list_drift(
         vendor_list_id=list_plan.vendor_list_id,
         mode=list_plan.mode,
         current=list_plan.current,
-        changes={kind: len(by_kind[kind]) for kind in CHANGE_KINDS},
+        changes={kind: changes.counts[kind] for kind in CHANGE_KINDS},
         change_sample=change_sample,
         absorb=tuple(absorb),
         field_counts=dict(sorted(field_counts.items())),
-        field_total=len(updates),
-        field_sample=tuple(_field_difference(c) for c in updates[:sample]),
+        field_total=changes.counts[ChangeKind.UPDATE],
+        field_sample=tuple(_field_difference(c) for c in changes.head(ChangeKind.UPDATE, sample)),
         pending=_pending(state, list_plan.name),
         gaps=list_plan.gaps,
         held_suppressed=held_suppressed,

@@ -14,24 +14,22 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.address import SQL_NORMALISE, SQL_VALID
+from reconciler.engine import changeset
 from reconciler.engine.concurrent import BackgroundQueries, FileScans
 from reconciler.engine.duck import field_hash_sql, hash2_sql, hash_sql, keep_join_sides
-from reconciler.engine.hot import HotRows, fetch, hot_rows
+from reconciler.engine.hot import fetch, hot_rows
 from reconciler.engine.members import load_members
 from reconciler.engine.merge import (
-    BY_EMAIL,
     OptInIndex,
     bounded,
     merge_declared,
     merge_suppressions,
     merge_vendor,
-    new_change,
 )
-from reconciler.engine.rules import AtVendor, ListRules, decide, decide_at_vendor, drop_reason
+from reconciler.engine.rules import ListRules, decide
 from reconciler.errors import Problem, SourceError
 from reconciler.exports.snapshot import CurrentSnapshot
-from reconciler.model import KIND_ORDER, ChangeKind, ContactStatus
-from reconciler.plan.model import NO_VALUES, ListChange, ListPlan, Unaddressable
+from reconciler.plan.model import ListChange, ListPlan, Unaddressable
 from reconciler.sources.csvfile import sql_str
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
@@ -94,7 +92,8 @@ def diff_list(
     unaddressable, unaddressable_inactive = _set_aside_unaddressable(con)
     if fetch(con, "SELECT count(*) FROM vend WHERE ch IS NOT NULL AND status IS NULL")[0][0]:
         _report_statuses(con, current)
-    rows = hot_rows(con, desired, entry, source_rows, scope)
+    changeset.create_table(con, len(aliases))
+    rows = hot_rows(con, desired, entry, source_rows, scope, rules)
     # Counted on a second cursor while Python decides the hot rows (on one core).
     counts = BackgroundQueries(
         con,
@@ -125,16 +124,7 @@ def diff_list(
                 ),
             )
 
-        groups: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
-        groups[ChangeKind.ADD] = rows.plain_adds
-        if rows.plain_drops:
-            kind = ChangeKind(rules.drop_action.value)
-            reason = drop_reason(kind)
-            groups[kind] = [
-                new_change((kind, email, reason, NO_VALUES, NO_VALUES))
-                for email in rows.plain_drops
-            ]
-        decided = _decide_matched(desired, rows, rules, groups)
+        decided: list[ListChange] = []
         for email in declared.keys() | vendor_state.keys() | suppressed.keys():
             change = decide(
                 email,
@@ -145,12 +135,9 @@ def diff_list(
                 opt_in=opt_ins.for_list(email, entry.name),
             )
             if change is not None:
-                groups[change.kind].append(change)
-                decided = True
-        if decided:
-            # Each group is one or two sorted runs: sorting by address alone is nearly linear.
-            for group in groups.values():
-                group.sort(key=BY_EMAIL)
+                decided.append(change)
+        changeset.insert_rows(con, decided, cfg.managed_fields)
+        changeset.locate_reasons(con, desired)
         results = [r[0] for r in counts.results()]
         distinct = _distinct_members(con, *results[0])
         if scans.export_rows is None:
@@ -160,8 +147,8 @@ def diff_list(
             active_rows = current_rows - _inactive_rows(con) - unaddressable_inactive
     finally:
         counts.join()
-    return ListPlan.from_groups(
-        groups,
+    return ListPlan(
+        changes=changeset.finish(con, cfg.managed_fields),
         name=entry.name,
         provider=provider,
         vendor=vendor,
@@ -241,41 +228,6 @@ def _inactive_rows(con: Any) -> int:
         "GROUP BY ch) v LEFT JOIN (SELECT h, count(*) AS k FROM mrows GROUP BY h) m ON m.h = v.ch",
     )
     return int(rows[0][0])
-
-
-def _decide_matched(
-    desired: DesiredSources,
-    rows: HotRows,
-    rules: ListRules,
-    groups: dict[ChangeKind, list[ListChange]],
-) -> bool:
-    """Decide the matched members (see :func:`reconciler.engine.hot.hot_rows`) straight from
-    their rows; True when any change was added."""
-    managed = rules.managed_fields
-    width = len(managed)
-    status_of = {s.value: s for s in ContactStatus}
-    added = False
-    for row in rows.matched:
-        if rows.exact_reasons:
-            email, origin, *values = row
-        else:
-            email, origin, src, ordinal, *values = row
-            origin = origin or desired.origin(src, ordinal)
-        vendor = AtVendor(
-            status_of[values[width]], dict(zip(managed, values[width + 1 :], strict=True))
-        )
-        change = decide_at_vendor(
-            email,
-            rules,
-            origin,
-            dict(zip(managed, values[:width], strict=True)),
-            vendor,
-            opt_in=None,
-        )
-        if change is not None:
-            groups[change.kind].append(change)
-            added = True
-    return added
 
 
 def _report_statuses(con: Any, current: CurrentSnapshot) -> None:

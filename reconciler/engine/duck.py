@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -18,6 +18,24 @@ from reconciler.errors import PlanError
 #: Peak memory DuckDB may use before spilling to disk; the process stays under ~1 GB RSS with
 #: the default even for 10M-row lists (see tests/benchmarks/bench_plan.py).
 DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "720MB")
+
+
+class Cursor(Protocol):
+    """What the engine reads a query's result with (a DuckDB connection or cursor)."""
+
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+    def fetchmany(self, size: int = ...) -> list[tuple[Any, ...]]: ...
+
+
+class Connection(Cursor, Protocol):
+    """The DuckDB connection the engine runs on: ``execute`` returns it, ready to fetch."""
+
+    def execute(self, query: str, parameters: object = ...) -> Cursor: ...
+
+    def cursor(self) -> Connection: ...
+
+    def close(self) -> None: ...
 
 
 @cache

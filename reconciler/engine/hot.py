@@ -1,19 +1,19 @@
 """The hot rows of one list: after the vendor's rows have streamed past the member keys
 (table ``vend``, see :mod:`reconciler.engine.diff`), the members of the addresses that may
 change are read again with their values, and, with the vendor's hot rows, split into plain
-adds and drops (built in bulk), matched members (decided straight from their row) and the
-rest (merged, then decided one by one)."""
+adds and drops and matched members (decided in SQL, into table ``chg``) and the rest (merged,
+then decided one by one in Python)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.engine.changeset import KIND_NUMBER
 from reconciler.engine.duck import keep_join_sides
 from reconciler.engine.members import prepare_raw_keys, raw_members
-from reconciler.engine.merge import SharedValues, plain_adds
+from reconciler.engine.rules import ListRules, add_sql, at_vendor_sql, clean_sql, drop_sql
 from reconciler.model import ListMode
-from reconciler.plan.model import ListChange
 from reconciler.sources.csvfile import sql_str
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
@@ -29,13 +29,9 @@ def fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
 
 @dataclass
 class HotRows:
-    """The rows DuckDB hands to Python: plain adds and drops (decided in bulk) and the rows of
-    every other hot address (decided one by one)."""
+    """The rows DuckDB hands to Python: those of the hot addresses that SQL did not decide
+    (suppressed, opted in, declared twice or invalid), to be merged and decided one by one."""
 
-    plain_adds: list[ListChange]  # sorted by address
-    exact_reasons: bool  # every member row's reason is computed (no src, ord columns)
-    plain_drops: list[str]  # sorted addresses
-    matched: list[tuple[Any, ...]]  # e, reason, [src, ord,] f0.., status, vendor f0..
     declared: list[tuple[Any, ...]]  # src, ord, email, e, ok, f0..
     vendor: list[tuple[Any, ...]]  # e, status, raw_status, f0..
     suppressions: list[tuple[Any, ...]]  # e, reason, src, ord
@@ -47,9 +43,10 @@ def hot_rows(
     entry: ListSources,
     source_rows: dict[int, int],
     scope: str,
+    rules: ListRules,
 ) -> HotRows:
-    """After table ``vend``: the hot members re-read with their values and split, with the
-    vendor's hot rows, into plain adds and drops and the rest."""
+    """After table ``vend``: the hot members re-read with their values; plain adds and drops
+    and matched members decided into table ``chg``; the rows of the rest returned."""
     aliases = entry.field_aliases
     field_cols = "".join(f", {a}" for a in aliases)
     con.execute(
@@ -75,21 +72,18 @@ def hot_rows(
         "(SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)) "
         "INTERSECT (SELECT dh FROM vend WHERE ch IS NULL AND NOT dsp)"
     )
-    # Fetched in order (a table's rows come back in no set order) and built a chunk at a
-    # time: a first sync plans millions of adds, and holding every fetched row next to its
-    # change would double the plan's memory.
+    # Plain adds, matched members and plain drops are decided in SQL, straight into ``chg``:
+    # a first sync or a mass update plans a row per member, and none of them becomes a Python
+    # object here. A reason SQL cannot compute (inline rows, multi-line CSV) is NULL, with the
+    # row's source and ordinal for changeset.locate_reasons.
     reason, exact = reason_sql(desired, entry)
-    cursor = con.execute(
-        f"SELECT e, {reason} AS reason{'' if exact else ', src, ord'}{field_cols} FROM mrows "
-        "WHERE h IN (SELECT h FROM plain_keys) ORDER BY e"
+    place = "" if exact else ", src, ord"
+    con.execute(
+        f"INSERT INTO chg BY NAME SELECT {add_sql(KIND_NUMBER, reason, aliases)}{place} "
+        "FROM mrows WHERE h IN (SELECT h FROM plain_keys)"
     )
-    adds: list[ListChange] = []
-    shared = SharedValues(entry.config.managed_fields)
-    while chunk := cursor.fetchmany(1 << 16):
-        adds += plain_adds(desired, chunk, entry.config.managed_fields, exact, shared)
     # A matched member: one valid row and one vendor row for the address, not special. Most
-    # updates and held members are such; they skip merging (see rules.decide_at_vendor).
-    matched: list[tuple[Any, ...]] = []
+    # updates and held members are such; they skip merging.
     con.execute("CREATE OR REPLACE TABLE matched AS SELECT NULL::UBIGINT AS h WHERE false")
     # Without a single pair of a member and a vendor row (a first sync), nothing is matched,
     # and the joins below would cost half a second per million plain adds for nothing.
@@ -101,14 +95,16 @@ def hot_rows(
             "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
             "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
         )
-        member_values = "".join(f", m.{a}" for a in aliases)
-        vendor_values = "".join(f", v.{a}" for a in aliases)
-        matched = fetch(
-            con,
-            f"SELECT m.e, {reason_sql(desired, entry, 'm.')[0]} AS reason"
-            f"{'' if exact else ', m.src, m.ord'}{member_values}, v.status{vendor_values} "
-            "FROM mrows m JOIN vend v ON v.dh = m.h WHERE m.h IN (SELECT h FROM matched) "
-            "ORDER BY m.e",
+        decided, changes = at_vendor_sql(rules, KIND_NUMBER, "origin")
+        values = "".join(
+            f", {clean_sql(f'm.{a}')} AS want{i}, {clean_sql(f'v.{a}')} AS have{i}"
+            for i, a in enumerate(aliases)
+        )
+        con.execute(
+            f"INSERT INTO chg BY NAME SELECT {decided}{place} FROM ("
+            f"SELECT m.e, m.src, m.ord, v.status, {reason_sql(desired, entry, 'm.')[0]} AS origin"
+            f"{values} FROM mrows m JOIN vend v ON v.dh = m.h "
+            f"WHERE m.h IN (SELECT h FROM matched)) WHERE {changes}"
         )
     declared = fetch(
         con,
@@ -123,10 +119,10 @@ def hot_rows(
     if entry.config.mode is not ListMode.AUTHORITATIVE:
         drop_keys = "SELECT NULL::UBIGINT AS ch WHERE false"
     con.execute(f"CREATE OR REPLACE TABLE drop_keys AS {drop_keys}")
-    drops = [
-        r[0]
-        for r in fetch(con, "SELECT e FROM vend WHERE ch IN (SELECT ch FROM drop_keys) ORDER BY e")
-    ]
+    con.execute(
+        f"INSERT INTO chg BY NAME SELECT {drop_sql(rules, KIND_NUMBER)} FROM vend "
+        "WHERE ch IN (SELECT ch FROM drop_keys)"
+    )
     vendor = fetch(
         con,
         f"SELECT e, status, raw_status{field_cols} FROM vend "
@@ -138,7 +134,7 @@ def hot_rows(
         f"SELECT e, reason, src, ord FROM sup WHERE {scope} "
         "AND h IN (SELECT h FROM hot_keys UNION SELECT ch FROM vend)",
     )
-    return HotRows(adds, exact, drops, matched, declared, vendor, suppressions)
+    return HotRows(declared, vendor, suppressions)
 
 
 def reason_sql(desired: DesiredSources, entry: ListSources, alias: str = "") -> tuple[str, bool]:

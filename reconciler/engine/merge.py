@@ -1,14 +1,11 @@
 """Turn the few hot rows DuckDB found into the inputs of :func:`reconciler.engine.rules.decide`:
 declarations merged over duplicate rows, one vendor contact per address, the strongest
-suppression per address; and plain adds built in bulk."""
+suppression per address."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from operator import itemgetter
-from types import MappingProxyType
 from typing import Any
 
 from reconciler import limits
@@ -16,8 +13,7 @@ from reconciler.address import invalid_reason
 from reconciler.config.text import quoted, refusal
 from reconciler.engine.rules import REASON_RANK, AtVendor, Declared, OptIn, Suppressed
 from reconciler.errors import Problem
-from reconciler.model import ChangeKind, ContactStatus, SuppressionReason
-from reconciler.plan.model import NO_VALUES, FieldValues, ListChange
+from reconciler.model import ContactStatus, SuppressionReason
 from reconciler.sources.desired import DesiredSources
 
 _STATUS_RANK = {
@@ -40,76 +36,6 @@ class OptInIndex:
             if lists is None or list_name in lists:
                 return opt_in
         return None
-
-
-#: ``ListChange(*row)`` without the named tuple's Python-level ``__new__`` (plans hold millions
-#: of rows); it takes every field, defaults are not applied.
-new_change = partial(tuple.__new__, ListChange)
-BY_EMAIL = itemgetter(1)
-
-
-class SharedValues:
-    """The field values of plain adds, one read-only mapping per distinct set of values,
-    shared by every add that carries it: a first sync plans millions of adds with few
-    distinct values (first names, countries), and a mapping per row would be the plan's
-    largest part. Values that hardly repeat (an ID) only fill the cache, so it starts afresh
-    past ``limit`` entries."""
-
-    def __init__(self, managed: Sequence[str], limit: int = 1 << 16) -> None:
-        self.managed = tuple(managed)
-        self.limit = limit
-        self._seen: dict[Any, FieldValues] = {}
-
-    def get(self, key: Any) -> FieldValues | None:
-        return self._seen.get(key)
-
-    def new(self, key: Any) -> FieldValues:
-        """The mapping for ``key`` (the raw value, or a tuple of them with several fields)."""
-        values = (key,) if len(self.managed) == 1 else key
-        kept = {n: s for n, v in zip(self.managed, values, strict=True) if v and (s := v.strip())}
-        if len(self._seen) >= self.limit:
-            self._seen.clear()
-        mapping = self._seen[key] = MappingProxyType(kept) if kept else NO_VALUES
-        return mapping
-
-
-def plain_adds(
-    desired: DesiredSources,
-    rows: Sequence[tuple[Any, ...]],
-    managed: Sequence[str],
-    exact: bool,
-    shared: SharedValues | None = None,
-) -> list[ListChange]:
-    """Changes for plain adds (see engine.hot), in address order, built in bulk. Rows are
-    ``email, reason, [src, ord,] values...`` (``src, ord`` unless every reason is ``exact``);
-    ``shared`` carries the field values over calls (one per chunk of a large plan)."""
-    add = ChangeKind.ADD
-    if not exact:
-        rows = [
-            (email, reason or desired.origin(src, ordinal), *values)
-            for email, reason, src, ordinal, *values in rows
-        ]
-    if not managed:
-        return [new_change((add, row[0], row[1], NO_VALUES, NO_VALUES)) for row in rows]
-    shared = shared or SharedValues(managed)
-    get, new = shared.get, shared.new
-    if len(managed) == 1:
-        return [
-            new_change((add, email, reason, m if (m := get(v)) is not None else new(v), NO_VALUES))
-            for email, reason, v in rows
-        ]
-    return [
-        new_change(
-            (
-                add,
-                email,
-                reason,
-                m if (m := get(k := tuple(values))) is not None else new(k),
-                NO_VALUES,
-            )
-        )
-        for email, reason, *values in rows
-    ]
 
 
 def bounded(problems: list[Problem]) -> list[Problem]:

@@ -38,18 +38,14 @@ def keep_not_owned(con: Any, plan: ListPlan, recorded: Recorded | None) -> ListP
     """``plan`` with its drops of members reconciler did not add taken out, and counted."""
     kind = ChangeKind(plan.drop_action.value)
     reason = drop_reason(kind)
-    drops = [c.email for c in plan.by_kind[kind] if c.reason == reason]
+    drops = [c.email for c in plan.of_kind(kind) if c.reason == reason]
     if not drops:
         return plan
     owned = recorded.owned(con, drops) if recorded is not None else set()
     kept = [email for email in drops if email not in owned]
     if not kept:
         return plan
-    keep = set(kept)
-    groups = {k: list(rows) for k, rows in plan.by_kind.items()}
-    groups[kind] = [c for c in groups[kind] if c.reason != reason or c.email not in keep]
-    changes = tuple(c for k in groups for c in groups[k])
+    # An address has one row per list: the kept drops are exactly the rows of these addresses.
+    changes = plan.changes.without({kind: set(kept)})
     not_owned = NotOwned(len(kept), tuple(kept[:SAMPLE]), recorded is not None)
-    result = replace(plan, changes=changes, not_owned=not_owned)
-    result.__dict__["by_kind"] = groups
-    return result
+    return replace(plan, changes=changes, not_owned=not_owned)

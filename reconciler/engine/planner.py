@@ -7,6 +7,7 @@ import atexit
 import functools
 import gc
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import duckdb
@@ -226,7 +227,7 @@ def _build_plan(
                 recorded = vendors.recorded(name, cfg) if isinstance(vendors, Recorder) else None
                 list_plan = keep_not_owned(con, list_plan, recorded)
             if provider is not None:
-                list_plan = list_plan.with_gaps(gaps_for(list_plan, provider.type))
+                list_plan = replace(list_plan, gaps=gaps_for(list_plan, provider.type))
             plans.append(list_plan)
     except duckdb.OutOfMemoryException as exc:
         raise out_of_memory(exc) from exc

@@ -151,3 +151,84 @@ def decide(
 def drop_reason(kind: ChangeKind) -> str:
     """The reason of a drop: an active member an authoritative list does not declare."""
     return f"not declared (authoritative list, drop action: {kind})"
+
+
+# The same rules in SQL, for the rows DuckDB decides in bulk (``reconciler.engine.hot``): each
+# function gives the columns of table ``chg`` (see ``reconciler.engine.changeset``) for one
+# rule, and a property test (tests/engine/test_rules_sql.py) holds them equal to the functions
+# above on random rows.
+
+#: The characters ``str.strip()`` removes (``str.isspace``), as an RE2 class.
+_SPACE = (
+    r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}"
+    r"\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
+
+
+def _is_space_sql(code: str) -> str:
+    return (
+        f"({code} BETWEEN 9 AND 13 OR {code} BETWEEN 28 AND 32 OR {code} BETWEEN 8192 AND 8202 "
+        f"OR {code} IN (133, 160, 5760, 8232, 8233, 8239, 8287, 12288))"
+    )
+
+
+def clean_sql(expr: str) -> str:
+    """SQL of :func:`_clean`: the value stripped as ``str.strip()`` strips, NULL when nothing
+    is left. Most values have no white space at either end and skip the regular expression."""
+    ends = f"{_is_space_sql(f'ord({expr}[1])')} OR {_is_space_sql(f'ord({expr}[-1])')}"
+    return (
+        f"nullif(CASE WHEN {ends} THEN regexp_replace({expr}, '^{_SPACE}+|{_SPACE}+$', '', 'g') "
+        f"ELSE {expr} END, '')"
+    )
+
+
+def add_sql(kind_number: Mapping[ChangeKind, int], origin: str, wants: Sequence[str]) -> str:
+    """The columns of a declared member the vendor does not hold, neither suppressed nor
+    opted in (:func:`decide`, ``declared`` and no ``vendor``): its desired fields."""
+    values = "".join(f", {clean_sql(w)} AS f{i}" for i, w in enumerate(wants))
+    nothing = "".join(f", NULL AS p{i}" for i in range(len(wants)))
+    return (
+        f"{kind_number[ChangeKind.ADD]} AS k, e AS email, {origin} AS reason, "
+        f"'' AS rpre{values}, 0 AS pm{nothing}"
+    )
+
+
+def drop_sql(rules: ListRules, kind_number: Mapping[ChangeKind, int]) -> str:
+    """The columns of an active member an authoritative list does not declare, neither
+    suppressed nor opted in (:func:`decide`, ``vendor`` and no ``declared``)."""
+    kind = ChangeKind(rules.drop_action.value)
+    reason = drop_reason(kind).replace("'", "''")
+    return f"{kind_number[kind]} AS k, e AS email, '{reason}' AS reason, 0 AS pm"
+
+
+def at_vendor_sql(
+    rules: ListRules, kind_number: Mapping[ChangeKind, int], origin: str
+) -> tuple[str, str]:
+    """The columns of a declared member the vendor holds, neither suppressed nor opted in
+    (:func:`decide_at_vendor` with no opt-in), over columns ``status`` and the cleaned values
+    ``want0..`` (declared) and ``have0..`` (the vendor's); and the condition for the row to
+    change at all."""
+    inactive = "status <> 'active'"
+    held = "'vendor status: ' || status || '; declared at '"
+    changed = [
+        f"(want{i} IS NOT NULL AND want{i} IS DISTINCT FROM have{i})"
+        for i in range(len(rules.managed_fields))
+    ]
+    # A held row (inactive at the vendor) carries no fields.
+    values = "".join(
+        f", CASE WHEN NOT {inactive} AND {c} THEN want{i} END AS f{i}"
+        for i, c in enumerate(changed)
+    )
+    previous = "".join(
+        f", CASE WHEN NOT {inactive} AND {c} THEN have{i} END AS p{i}"
+        for i, c in enumerate(changed)
+    )
+    mask = " + ".join(f"CASE WHEN {c} THEN {1 << i} ELSE 0 END" for i, c in enumerate(changed))
+    updates = (
+        f"CASE WHEN {inactive} THEN {kind_number[ChangeKind.HELD]} "
+        f"ELSE {kind_number[ChangeKind.UPDATE]} END AS k, e AS email, "
+        f"CASE WHEN {inactive} THEN {held} || {origin} ELSE {origin} END AS reason, "
+        f"CASE WHEN {inactive} THEN {held} ELSE '' END AS rpre, "
+        f"CASE WHEN {inactive} THEN 0 ELSE {mask or '0'} END AS pm"
+    )
+    return updates + values + previous, " OR ".join([inactive, *changed])

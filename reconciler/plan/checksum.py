@@ -43,7 +43,7 @@ def _sorted_actions(list_plan: ListPlan) -> list[ListChange]:
     rows: list[ListChange] = []
     for kind in KIND_ORDER:
         if kind is not ChangeKind.HELD:
-            rows.extend(sorted(list_plan.by_kind[kind], key=_email))
+            rows.extend(sorted(list_plan.of_kind(kind), key=_email))
     return rows
 
 

@@ -8,7 +8,7 @@ has every known secret masked (``reconciler.redact``): a row holds what a vendor
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import IO, Any
 
 from reconciler.model import KIND_ORDER, ChangeKind, DropAction, ListMode
+from reconciler.plan.changes import InMemoryChanges
 from reconciler.plan.model import (
     FORMAT_VERSION,
     CapabilityGap,
@@ -41,7 +42,7 @@ RowsSink = Callable[[ListPlan], str]
 RowsOpener = Callable[[str], IO[str]]
 
 
-def _counts(counts: dict[ChangeKind, int]) -> dict[str, int]:
+def _counts(counts: Mapping[ChangeKind, int]) -> dict[str, int]:
     return {kind.value: counts.get(kind, 0) for kind in KIND_ORDER}
 
 
@@ -310,7 +311,7 @@ def plan_from_dict(
                 vendor_list_id=item["vendor_list_id"],
                 mode=ListMode(item["mode"]),
                 drop_action=DropAction(item["drop_action"]),
-                changes=rows,
+                changes=InMemoryChanges.of(rows),
                 current=CurrentStateRef(
                     current["kind"],
                     current["location"],

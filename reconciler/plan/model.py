@@ -7,42 +7,34 @@ apply is driven only by their ``changes``, never by how they were displayed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from itertools import chain
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from reconciler.model import KIND_ORDER, ChangeKind, DropAction, ListMode
+from reconciler.plan.changes import (
+    NO_VALUES,
+    Changes,
+    FieldValues,
+    InMemoryChanges,
+    ListChange,
+)
+
+__all__ = [
+    "NO_VALUES",
+    "CapabilityGap",
+    "Changes",
+    "CurrentStateRef",
+    "FieldValues",
+    "GuardViolation",
+    "ListChange",
+    "ListPlan",
+    "NotOwned",
+    "Plan",
+    "Unaddressable",
+]
 
 FORMAT_VERSION = 1
-
-FieldValues = Mapping[str, str | None]
-
-
-#: The empty field values that rows without fields share (read-only).
-NO_VALUES: FieldValues = MappingProxyType({})
-_NO_VALUES = NO_VALUES
-
-
-class ListChange(NamedTuple):
-    """One row of a plan: what happens to one address on one list, and why.
-
-    ``fields`` holds the desired values of managed fields (for add, resubscribe and update);
-    ``previous`` the vendor's current values of the fields an update changes.
-    ``reason`` says what caused the change: the source ``file:line`` that declared it, the
-    suppression entry, or the vendor status (e.g. ``vendor status: unsubscribed``).
-
-    A named tuple rather than a dataclass: plans hold millions of these, and a tuple is made
-    several times faster and smaller.
-    """
-
-    kind: ChangeKind
-    email: str
-    reason: str
-    fields: FieldValues = _NO_VALUES
-    previous: FieldValues = _NO_VALUES
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +102,16 @@ class NotOwned:
 
 @dataclass(frozen=True)
 class ListPlan:
+    """One list's plan. ``changes`` is a :class:`reconciler.plan.changes.Changes` (a tuple of
+    rows is accepted and kept in memory)."""
+
     name: str
     provider: str
     vendor: str
     vendor_list_id: str
     mode: ListMode
     drop_action: DropAction
-    changes: tuple[ListChange, ...]
+    changes: Changes
     current: CurrentStateRef | None = None
     desired_members: int = 0
     active_members: int = 0  # active at the vendor before the change
@@ -126,37 +121,23 @@ class ListPlan:
     not_owned: NotOwned | None = None  # undeclared but kept: not reconciler's (drop_scope)
     pending: Mapping[ChangeKind, int] = field(default_factory=dict)  # covered by in-flight jobs
 
-    @cached_property
-    def counts(self) -> dict[ChangeKind, int]:
-        return {kind: len(rows) for kind, rows in self.by_kind.items()}
+    def __post_init__(self) -> None:
+        # Typed as Changes; tests and hand-built plans may pass a tuple of rows.
+        rows: Any = self.changes
+        if not isinstance(rows, Changes):
+            object.__setattr__(self, "changes", InMemoryChanges.of(rows))
 
-    @cached_property
-    def by_kind(self) -> dict[ChangeKind, list[ListChange]]:
-        grouped: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
-        for change in self.changes:
-            grouped[change.kind].append(change)
-        return grouped
+    @property
+    def counts(self) -> Mapping[ChangeKind, int]:
+        return self.changes.counts
 
     @classmethod
     def from_groups(cls, groups: Mapping[ChangeKind, list[ListChange]], **fields: Any) -> ListPlan:
-        """A plan from its changes already grouped by kind (each group in address order):
-        the groups become ``by_kind`` as they are, without another pass over every row."""
-        plan = cls(
-            changes=tuple(chain.from_iterable(groups.get(k, ()) for k in KIND_ORDER)), **fields
-        )
-        plan.__dict__["by_kind"] = {kind: list(groups.get(kind, ())) for kind in KIND_ORDER}
-        return plan
-
-    def with_gaps(self, gaps: tuple[CapabilityGap, ...]) -> ListPlan:
-        """This plan with its capability gaps; the changes, already grouped, stay as they are
-        (grouping a million rows again costs a fifth of a second)."""
-        plan = replace(self, gaps=gaps)
-        if "by_kind" in self.__dict__:
-            plan.__dict__["by_kind"] = self.__dict__["by_kind"]
-        return plan
+        """A plan from its changes already grouped by kind (each group in address order)."""
+        return cls(changes=InMemoryChanges(groups), **fields)
 
     def of_kind(self, kind: ChangeKind) -> Iterator[ListChange]:
-        return iter(self.by_kind[kind])
+        return self.changes.of_kind(kind)
 
     @property
     def has_actions(self) -> bool:

@@ -23,11 +23,7 @@ def subtract_pending(
         if not in_flight:
             lists.append(list_plan)
             continue
-        changes = tuple(
-            c
-            for c in list_plan.changes
-            if c.email not in in_flight.get(c.kind, (0, frozenset()))[1]
-        )
+        changes = list_plan.changes.without({kind: known for kind, (_, known) in in_flight.items()})
         counts = {kind: rows for kind, (rows, _) in in_flight.items() if rows}
         lists.append(replace(list_plan, changes=changes, pending=counts))
     return replace(plan, lists=tuple(lists))

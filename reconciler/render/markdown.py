@@ -93,8 +93,7 @@ def render_markdown(plan: Plan, *, redact: bool = True, sample: int | None = SAM
         data = list_to_dict(list_plan, rows_sink=lambda _lp: "")
         samples: dict[str, list[dict[str, str]]] = {}
         for kind in KIND_ORDER:
-            rows = list_plan.by_kind[kind]
-            shown = rows if sample is None else rows[:sample]
+            shown = list_plan.changes.head(kind, sample)
             samples[kind.value] = [
                 {
                     "email": mask(row["email"]) if redact else row["email"],

@@ -187,10 +187,11 @@ def render_list(
         if count:
             lines.append(f"  … {count:,} {kind.value} already in flight (pending jobs)")
     for kind in KIND_ORDER:
-        shown, more = _rows(list_plan.of_kind(kind), None if show_all else sample)
-        if not shown:
+        count = list_plan.counts[kind]
+        if not count:
             continue
-        count = len(shown) + more
+        shown = list_plan.changes.head(kind, None if show_all else sample)
+        more = count - len(shown)
         lines.append(paint(_COLOURS[kind], f"  {SIGNS[kind]} {kind.value}: {count:,}"))
         for change in shown:
             detail = _field_diff(change)

@@ -13,6 +13,7 @@ from reconciler.drift.model import Drift
 from reconciler.drift.provenance import Provenance, provenance
 from reconciler.engine.duck import connect
 from reconciler.engine.planner import build_plan
+from reconciler.model import KIND_ORDER
 from reconciler.plan.model import Plan
 from reconciler.plan.pending import subtract_pending
 from reconciler.state.blobs import blobs_for
@@ -60,7 +61,7 @@ def _provenance(
             if not lp.changes:
                 continue
             recorded = runtime.recorded(lp.name, loaded.config.lists[lp.name])
-            shown = {c.email for rows in lp.by_kind.values() for c in rows[:sample]}
+            shown = {c.email for kind in KIND_ORDER for c in lp.changes.head(kind, sample)}
             out[lp.name] = provenance(con, lp, recorded, sample=shown)
     finally:
         con.close()

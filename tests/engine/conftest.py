@@ -12,7 +12,7 @@ import pytest
 from reconciler.config.loader import LoadedConfig
 from reconciler.config.locations import SourceMap
 from reconciler.config.schema import Config
-from reconciler.engine import hot
+from reconciler.engine import changeset, hot
 from reconciler.engine.planner import build_plan
 from reconciler.model import ChangeKind
 from reconciler.plan.model import ListPlan, Plan
@@ -20,11 +20,16 @@ from reconciler.plan.model import ListPlan, Plan
 Write = Callable[[str, str], Path]
 
 
-@pytest.fixture(autouse=True, params=["by-raw-key", "every-row"])
+@pytest.fixture(autouse=True, params=["by-raw-key, in memory", "every-row, columnar"])
 def reread(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every engine test runs with both ways of re-reading the hot members: skipping the other
-    rows by their raw address first (few hot rows), or reading every row (most rows hot)."""
-    monkeypatch.setattr(hot, "RAW_KEY_SHARE", 2.0 if request.param == "by-raw-key" else 0.0)
+    rows by their raw address first (few hot rows), or reading every row (most rows hot); and
+    with both stores of a plan's rows: in memory, or in Parquet files (a large plan's). The two
+    choices are independent, so pairing them covers each without running every test four
+    times."""
+    by_raw_key = request.param.startswith("by-raw-key")
+    monkeypatch.setattr(hot, "RAW_KEY_SHARE", 2.0 if by_raw_key else 0.0)
+    monkeypatch.setattr(changeset, "IN_MEMORY_ROWS", 1 << 30 if by_raw_key else -1)
 
 
 @pytest.fixture

@@ -164,7 +164,9 @@ def test_drift_separates_the_four_parts_per_list_and_vendor() -> None:
 
 
 def test_held_by_the_repositorys_own_suppressions_is_not_drift() -> None:
-    plan = Plan((list_plan("news", "ongage", *news_plan().by_kind[ChangeKind.HELD][2:]),), NOW)
+    plan = Plan(
+        (list_plan("news", "ongage", *list(news_plan().of_kind(ChangeKind.HELD))[2:]),), NOW
+    )
     drift = compute_drift(plan, None)
     assert not drift.has_drift
     assert summary_line(drift) == "No drift. The vendors match the repository."

@@ -1,0 +1,280 @@
+"""The rows of one list's plan, grouped by kind (in ``KIND_ORDER``), each group in address order.
+
+A first sync or a mass update plans a row for every member: ten million rows held as Python
+objects took gigabytes. So the rows are a :class:`Changes` collection with two stores behind one
+interface: :class:`InMemoryChanges` (a small plan, or one a test builds by hand) and
+:class:`ColumnarChanges` (one Parquet file per kind, written by the engine and read back a
+chunk at a time). Consumers ask for counts, a kind's rows as a stream, or its first few rows;
+none of them needs every row in memory at once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar, NamedTuple
+
+from reconciler.model import KIND_ORDER, ChangeKind
+
+FieldValues = Mapping[str, str | None]
+
+
+#: The empty field values that rows without fields share (read-only).
+NO_VALUES: FieldValues = MappingProxyType({})
+
+
+class ListChange(NamedTuple):
+    """One row of a plan: what happens to one address on one list, and why.
+
+    ``fields`` holds the desired values of managed fields (for add, resubscribe and update);
+    ``previous`` the vendor's current values of the fields an update changes.
+    ``reason`` says what caused the change: the source ``file:line`` that declared it, the
+    suppression entry, or the vendor status (e.g. ``vendor status: unsubscribed``).
+
+    A named tuple rather than a dataclass: plans hold millions of these, and a tuple is made
+    several times faster and smaller.
+    """
+
+    kind: ChangeKind
+    email: str
+    reason: str
+    fields: FieldValues = NO_VALUES
+    previous: FieldValues = NO_VALUES
+
+
+#: Rows fetched from a columnar store at a time: big enough to amortise the call, small
+#: enough that a stream never holds much.
+CHUNK_ROWS = 1 << 14
+
+
+class Changes(ABC):
+    """A list's planned rows. Equal to another collection (or a tuple) holding the same rows
+    in the same order; indexable for the small plans of tests and examples."""
+
+    @property
+    @abstractmethod
+    def counts(self) -> Mapping[ChangeKind, int]:
+        """Rows per kind, every kind of ``KIND_ORDER`` present."""
+
+    @abstractmethod
+    def of_kind(self, kind: ChangeKind) -> Iterator[ListChange]:
+        """The rows of ``kind`` in address order, as a stream."""
+
+    @abstractmethod
+    def without(self, emails: Mapping[ChangeKind, Collection[str]]) -> Changes:
+        """These rows less those of each kind whose address is in ``emails[kind]``."""
+
+    def head(self, kind: ChangeKind, n: int | None) -> list[ListChange]:
+        """The first ``n`` rows of ``kind`` (all of them for ``None``)."""
+        return list(self.of_kind(kind) if n is None else islice(self.of_kind(kind), n))
+
+    def __iter__(self) -> Iterator[ListChange]:
+        return chain.from_iterable(self.of_kind(kind) for kind in KIND_ORDER if self.counts[kind])
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def __bool__(self) -> bool:
+        return any(self.counts.values())
+
+    def __getitem__(self, index: int) -> ListChange:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return next(islice(iter(self), index, None))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Changes | tuple | list):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k.value}={n}" for k, n in self.counts.items() if n)
+        return f"{type(self).__name__}({counts})"
+
+
+class InMemoryChanges(Changes):
+    """Rows held as Python objects."""
+
+    def __init__(self, groups: Mapping[ChangeKind, Sequence[ListChange]]) -> None:
+        self._groups = {kind: tuple(groups.get(kind, ())) for kind in KIND_ORDER}
+        self._counts = {kind: len(rows) for kind, rows in self._groups.items()}
+
+    @classmethod
+    def of(cls, rows: Iterable[ListChange]) -> InMemoryChanges:
+        """Rows in any order, grouped by kind (each kind keeps the order given)."""
+        groups: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
+        for row in rows:
+            groups[row.kind].append(row)
+        return cls(groups)
+
+    @property
+    def counts(self) -> Mapping[ChangeKind, int]:
+        return self._counts
+
+    def of_kind(self, kind: ChangeKind) -> Iterator[ListChange]:
+        return iter(self._groups[kind])
+
+    def head(self, kind: ChangeKind, n: int | None) -> list[ListChange]:
+        rows = self._groups[kind]
+        return list(rows if n is None else rows[:n])
+
+    def __iter__(self) -> Iterator[ListChange]:
+        return chain.from_iterable(self._groups.values())
+
+    def without(self, emails: Mapping[ChangeKind, Collection[str]]) -> Changes:
+        if not any(emails.values()):
+            return self
+        return InMemoryChanges(
+            {
+                kind: [c for c in rows if c.email not in gone]
+                if (gone := emails.get(kind))
+                else rows
+                for kind, rows in self._groups.items()
+            }
+        )
+
+
+class ColumnarChanges(Changes):
+    """Rows in one Parquet file per kind under ``directory`` (removed with the last reference
+    to it). Each file has the columns ``email, reason``, then for each managed field its desired
+    value (NULL: not set), a bit mask of the fields that have a previous value, and those
+    values."""
+
+    def __init__(
+        self, directory: Path, fields: Sequence[str], counts: Mapping[ChangeKind, int]
+    ) -> None:
+        self.directory = directory
+        self.fields = tuple(fields)
+        self._counts = {kind: int(counts.get(kind, 0)) for kind in KIND_ORDER}
+        self._owner = _Directory.of(directory)
+
+    @property
+    def counts(self) -> Mapping[ChangeKind, int]:
+        return self._counts
+
+    def path(self, kind: ChangeKind) -> Path:
+        return self.directory / f"{kind.value}.parquet"
+
+    def of_kind(self, kind: ChangeKind) -> Iterator[ListChange]:
+        if not self._counts[kind]:
+            return iter(())
+        return self._stream(kind)
+
+    def _stream(self, kind: ChangeKind) -> Iterator[ListChange]:
+        cursor = _reader().cursor()
+        try:
+            cursor.execute(f"SELECT * FROM read_parquet({sql_path(self.path(kind))})")
+            make = row_maker(kind, self.fields)
+            while chunk := cursor.fetchmany(CHUNK_ROWS):
+                yield from map(make, chunk)
+        finally:
+            cursor.close()
+
+    def without(self, emails: Mapping[ChangeKind, Collection[str]]) -> Changes:
+        if not any(emails.values()):
+            return self
+        target = _Directory.new(self.directory.parent)
+        counts = dict(self._counts)
+        cursor = _reader().cursor()
+        try:
+            for kind in KIND_ORDER:
+                if not counts[kind]:
+                    continue
+                gone = list(emails.get(kind, ()))
+                source = f"read_parquet({sql_path(self.path(kind))})"
+                if gone:
+                    cursor.execute(
+                        "CREATE OR REPLACE TEMP TABLE gone AS SELECT unnest(?) AS e", [gone]
+                    )
+                    query = f"SELECT * FROM {source} WHERE email NOT IN (SELECT e FROM gone)"
+                    counts[kind] = cursor.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][
+                        0
+                    ]
+                else:
+                    query = f"SELECT * FROM {source}"
+                if counts[kind]:
+                    cursor.execute(
+                        f"COPY ({query}) TO {sql_path(target / self.path(kind).name)} "
+                        "(FORMAT parquet)"
+                    )
+        finally:
+            cursor.close()
+        return ColumnarChanges(target, self.fields, counts)
+
+
+def row_maker(kind: ChangeKind, fields: tuple[str, ...]) -> Any:
+    """A function from a stored row to its :class:`ListChange`."""
+    new = tuple.__new__
+    if not fields:
+        return lambda row: new(ListChange, (kind, row[0], row[1], NO_VALUES, NO_VALUES))
+    width = len(fields)
+
+    def make(row: tuple[Any, ...]) -> ListChange:
+        values: FieldValues = {
+            name: value
+            for name, value in zip(fields, row[2 : 2 + width], strict=True)
+            if value is not None
+        }
+        mask = row[2 + width]
+        previous: FieldValues = (
+            {name: row[3 + width + i] for i, name in enumerate(fields) if mask >> i & 1}
+            if mask
+            else NO_VALUES
+        )
+        return new(ListChange, (kind, row[0], row[1], values or NO_VALUES, previous))
+
+    return make
+
+
+def sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class _Directory:
+    """A scratch directory removed when the last store reading it is gone (or at exit)."""
+
+    _live: ClassVar[weakref.WeakValueDictionary[str, _Directory]] = weakref.WeakValueDictionary()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        weakref.finalize(self, shutil.rmtree, str(path), True)
+
+    @classmethod
+    def of(cls, path: Path) -> _Directory:
+        known = cls._live.get(str(path))
+        if known is None:
+            known = cls._live[str(path)] = cls(path)
+        return known
+
+    @staticmethod
+    def new(parent: Path) -> Path:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix="changes-", dir=parent))
+
+
+_READER: Any = None
+
+
+def _reader() -> Any:
+    """One DuckDB connection for reading stores (a cursor per stream): one thread and the
+    insertion order kept, so a file's rows come back in the order they were written."""
+    global _READER
+    if _READER is None:
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        con.execute("SET threads=1")
+        con.execute("SET preserve_insertion_order=true")
+        con.execute("SET enable_progress_bar=false")
+        _READER = con
+    return _READER
