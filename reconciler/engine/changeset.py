@@ -120,7 +120,7 @@ def finish(con: Connection, fields: Sequence[str], *, scratch: Path | None = Non
     for kind in KIND_ORDER:
         if counts[kind]:
             con.execute(
-                f"COPY (SELECT {stored} FROM chg WHERE k = {KIND_NUMBER[kind]} ORDER BY email) "
+                f"COPY (SELECT {stored} FROM chg WHERE k = {KIND_NUMBER[kind]}) "
                 f"TO {sql_path(store.path(kind))} (FORMAT parquet)"
             )
     con.execute("DROP TABLE chg")

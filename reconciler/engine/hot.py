@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.engine.changeset import KIND_NUMBER
 from reconciler.engine.duck import keep_join_sides
 from reconciler.engine.members import prepare_raw_keys, raw_members
-from reconciler.engine.rules import ListRules, add_sql, at_vendor_sql, clean_sql, drop_sql
+from reconciler.engine.rules import ListRules, add_sql, at_vendor_sql, compare_sql, drop_sql
 from reconciler.model import ListMode
 from reconciler.sources.csvfile import sql_str
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
@@ -68,8 +68,11 @@ def hot_rows(
     # plain drop: one active row at the vendor, not declared, not special, authoritative list.
     # Neither needs a rule beyond that, which keeps million-row plans fast.
     con.execute(
-        "CREATE OR REPLACE TABLE plain_keys AS "
-        "(SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)) "
+        "CREATE OR REPLACE TABLE single AS "
+        "SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE plain_keys AS (SELECT h FROM single) "
         "INTERSECT (SELECT dh FROM vend WHERE ch IS NULL AND NOT dsp)"
     )
     # Plain adds, matched members and plain drops are decided in SQL, straight into ``chg``:
@@ -83,46 +86,49 @@ def hot_rows(
         "FROM mrows WHERE h IN (SELECT h FROM plain_keys)"
     )
     # A matched member: one valid row and one vendor row for the address, not special. Most
-    # updates and held members are such; they skip merging.
-    con.execute("CREATE OR REPLACE TABLE matched AS SELECT NULL::UBIGINT AS h WHERE false")
+    # updates and held members are such; they skip merging. The pair is kept with both sides'
+    # values, so that deciding it needs no second join.
+    member_values = "".join(f", m.{a} AS mf{i}" for i, a in enumerate(aliases))
+    vendor_values = "".join(f", v.{a} AS vf{i}" for i, a in enumerate(aliases))
+    pair = f"m.h, m.e, m.src, m.ord, v.status{member_values}{vendor_values}"
     # Without a single pair of a member and a vendor row (a first sync), nothing is matched,
     # and the joins below would cost half a second per million plain adds for nothing.
     if fetch(con, "SELECT count(*) FROM vend WHERE dh IS NOT NULL AND ch IS NOT NULL")[0][0]:
         con.execute(
-            "CREATE OR REPLACE TABLE matched AS SELECT m.h FROM mrows m JOIN vend v ON v.dh = m.h "
-            "WHERE m.e = v.e "
-            "AND m.h IN (SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)) "
+            f"CREATE OR REPLACE TABLE matched AS SELECT {pair} FROM mrows m "
+            "JOIN vend v ON v.dh = m.h WHERE m.e = v.e AND m.h IN (SELECT h FROM single) "
             "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
             "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
         )
         decided, changes = at_vendor_sql(rules, KIND_NUMBER, "origin")
-        values = "".join(
-            f", {clean_sql(f'm.{a}')} AS want{i}, {clean_sql(f'v.{a}')} AS have{i}"
-            for i, a in enumerate(aliases)
-        )
+        compared = "".join(f", {compare_sql(f'mf{i}', f'vf{i}', i)}" for i in range(len(aliases)))
+        # Materialised: inlined, each of the compared values would be computed again in every
+        # column and condition that names it (it doubled the time of a mass update).
         con.execute(
-            f"INSERT INTO chg BY NAME SELECT {decided}{place} FROM ("
-            f"SELECT m.e, m.src, m.ord, v.status, {reason_sql(desired, entry, 'm.')[0]} AS origin"
-            f"{values} FROM mrows m JOIN vend v ON v.dh = m.h "
-            f"WHERE m.h IN (SELECT h FROM matched)) WHERE {changes}"
+            "INSERT INTO chg BY NAME WITH pairs AS MATERIALIZED ("
+            f"SELECT e, src, ord, status, {reason} AS origin{compared} FROM matched) "
+            f"SELECT {decided}{place} FROM pairs WHERE {changes}"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TABLE matched AS SELECT {pair} FROM mrows m, vend v WHERE false"
         )
     declared = fetch(
         con,
         f"SELECT src, ord, email, e, ok{field_cols} FROM mrows "
         "WHERE h NOT IN (SELECT h FROM plain_keys) AND h NOT IN (SELECT h FROM matched)",
     )
+    # The address goes along with the key (a key with one row has one), so that the drops
+    # are written without joining the vendor's rows again.
     drop_keys = (
-        "SELECT ch FROM vend WHERE ch IS NOT NULL GROUP BY ch "
-        "HAVING count(*) = 1 AND bool_and(dh IS NULL AND status = 'active') "
-        "EXCEPT SELECT h FROM special"
+        "SELECT ch, any_value(e) AS e FROM vend WHERE ch IS NOT NULL "
+        "AND ch NOT IN (SELECT h FROM special) GROUP BY ch "
+        "HAVING count(*) = 1 AND bool_and(dh IS NULL AND status = 'active')"
     )
     if entry.config.mode is not ListMode.AUTHORITATIVE:
-        drop_keys = "SELECT NULL::UBIGINT AS ch WHERE false"
+        drop_keys = "SELECT NULL::UBIGINT AS ch, NULL::VARCHAR AS e WHERE false"
     con.execute(f"CREATE OR REPLACE TABLE drop_keys AS {drop_keys}")
-    con.execute(
-        f"INSERT INTO chg BY NAME SELECT {drop_sql(rules, KIND_NUMBER)} FROM vend "
-        "WHERE ch IN (SELECT ch FROM drop_keys)"
-    )
+    con.execute(f"INSERT INTO chg BY NAME SELECT {drop_sql(rules, KIND_NUMBER)} FROM drop_keys")
     vendor = fetch(
         con,
         f"SELECT e, status, raw_status{field_cols} FROM vend "

@@ -201,13 +201,24 @@ def drop_sql(rules: ListRules, kind_number: Mapping[ChangeKind, int]) -> str:
     return f"{kind_number[kind]} AS k, e AS email, '{reason}' AS reason, 0 AS pm"
 
 
+def compare_sql(want: str, have: str, i: int) -> str:
+    """Columns ``want{i}`` and ``have{i}`` for :func:`at_vendor_sql`: a declared value and the
+    vendor's, cleaned; both NULL (no change) where the two are equal as written, which is
+    most of them, and needs no cleaning."""
+    same = f"{want} IS NOT DISTINCT FROM {have}"
+    return (
+        f"CASE WHEN {same} THEN NULL ELSE {clean_sql(want)} END AS want{i}, "
+        f"CASE WHEN {same} THEN NULL ELSE {clean_sql(have)} END AS have{i}"
+    )
+
+
 def at_vendor_sql(
     rules: ListRules, kind_number: Mapping[ChangeKind, int], origin: str
 ) -> tuple[str, str]:
     """The columns of a declared member the vendor holds, neither suppressed nor opted in
-    (:func:`decide_at_vendor` with no opt-in), over columns ``status`` and the cleaned values
-    ``want0..`` (declared) and ``have0..`` (the vendor's); and the condition for the row to
-    change at all."""
+    (:func:`decide_at_vendor` with no opt-in), over columns ``status`` and the values
+    ``want0..`` (declared) and ``have0..`` (the vendor's) that :func:`compare_sql` gives; and
+    the condition for the row to change at all."""
     inactive = "status <> 'active'"
     held = "'vendor status: ' || status || '; declared at '"
     changed = [

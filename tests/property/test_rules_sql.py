@@ -22,6 +22,7 @@ from reconciler.engine.rules import (
     add_sql,
     at_vendor_sql,
     clean_sql,
+    compare_sql,
     decide,
     drop_sql,
 )
@@ -114,9 +115,7 @@ def test_matched_members_decide_as_the_rules(members: list[Any]) -> None:
     emails = [f"m{i:03}@example.com" for i in range(len(members))]
     origins = [f"members.csv:{i + 2}" for i in range(len(members))]
     columns, changes = at_vendor_sql(rules, changeset.KIND_NUMBER, "origin")
-    cleaned = ", ".join(
-        f"{clean_sql(f'w{i}')} AS want{i}, {clean_sql(f'h{i}')} AS have{i}" for i in range(2)
-    )
+    cleaned = ", ".join(compare_sql(f"w{i}", f"h{i}", i) for i in range(2))
     got = _through_the_table(
         columns,
         {
