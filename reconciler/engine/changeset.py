@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reconciler.engine.duck import Connection
 from reconciler.model import KIND_ORDER, ChangeKind
+from reconciler.plan import changes as stores
 from reconciler.plan.changes import (
     Changes,
     ColumnarChanges,
@@ -25,10 +26,6 @@ from reconciler.plan.changes import (
     sql_path,
 )
 from reconciler.sources.desired import DesiredSources
-
-#: Plans with at most this many rows are held in memory (about 20 MB of Python objects at
-#: this size); larger ones go to Parquet files.
-IN_MEMORY_ROWS = 50_000
 
 #: Each kind's number in the table (its place in ``KIND_ORDER``).
 KIND_NUMBER = {kind: i for i, kind in enumerate(KIND_ORDER)}
@@ -106,7 +103,7 @@ def finish(con: Connection, fields: Sequence[str], *, scratch: Path | None = Non
     counted = dict(con.execute("SELECT k, count(*) FROM chg GROUP BY k").fetchall())
     counts = {kind: int(counted.get(KIND_NUMBER[kind], 0)) for kind in KIND_ORDER}
     stored = columns(len(fields))
-    if sum(counts.values()) <= IN_MEMORY_ROWS:
+    if sum(counts.values()) <= stores.IN_MEMORY_ROWS:
         groups: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
         for kind in KIND_ORDER:
             if counts[kind]:

@@ -19,6 +19,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
@@ -54,6 +55,12 @@ class ListChange(NamedTuple):
 #: Rows fetched from a columnar store at a time: big enough to amortise the call, small
 #: enough that a stream never holds much.
 CHUNK_ROWS = 1 << 14
+
+_EMAIL = itemgetter(1)
+
+#: Plans with at most this many rows are held in memory (about 20 MB of Python objects at
+#: this size); larger ones go to Parquet files. Read when a store is made (tests change it).
+IN_MEMORY_ROWS = 50_000
 
 
 class Changes(ABC):
@@ -109,12 +116,16 @@ class InMemoryChanges(Changes):
     """Rows held as Python objects."""
 
     def __init__(self, groups: Mapping[ChangeKind, Sequence[ListChange]]) -> None:
-        self._groups = {kind: tuple(groups.get(kind, ())) for kind in KIND_ORDER}
+        # Sorted here so that every store streams a kind in address order (the engine's
+        # groups already are: sorting a sorted run is one linear pass).
+        self._groups = {
+            kind: tuple(sorted(groups.get(kind, ()), key=_EMAIL)) for kind in KIND_ORDER
+        }
         self._counts = {kind: len(rows) for kind, rows in self._groups.items()}
 
     @classmethod
     def of(cls, rows: Iterable[ListChange]) -> InMemoryChanges:
-        """Rows in any order, grouped by kind (each kind keeps the order given)."""
+        """Rows in any order, grouped by kind, each kind in address order."""
         groups: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
         for row in rows:
             groups[row.kind].append(row)
@@ -244,6 +255,72 @@ class ColumnarChanges(Changes):
         finally:
             cursor.close()
         return ColumnarChanges(target, self.fields, counts)
+
+
+def columnar_from_json_lines(path: Path) -> ColumnarChanges:
+    """A store of the rows in a JSON Lines file (a saved plan's, ``plan.jsonform``), read by
+    DuckDB without a Python object per row: the managed fields are the keys its rows use.
+    Raises ValueError when the file does not hold such rows."""
+    import duckdb
+
+    directory = Path(tempfile.mkdtemp(prefix="reconciler-plan-"))
+    owner = _Directory.of(directory)
+    every = directory / "rows.parquet"
+    columns = (
+        "{kind: 'VARCHAR', email: 'VARCHAR', reason: 'VARCHAR', fields: 'JSON', previous: 'JSON'}"
+    )
+    cursor = _reader().cursor()
+    try:
+        cursor.execute(
+            f"COPY (SELECT * FROM read_json({sql_path(path)}, format='newline_delimited', "
+            f"columns={columns})) TO {sql_path(every)} (FORMAT parquet)"
+        )
+        rows = f"read_parquet({sql_path(every)})"
+        fields = sorted(
+            str(name)
+            for (name,) in cursor.execute(
+                f"SELECT DISTINCT unnest(json_keys(fields)) FROM {rows} UNION "
+                f"SELECT DISTINCT unnest(json_keys(previous)) FROM {rows}"
+            ).fetchall()
+        )
+        counts = {
+            ChangeKind(kind): int(n)
+            for kind, n in cursor.execute(
+                f"SELECT kind, count(*) FROM {rows} GROUP BY kind"
+            ).fetchall()
+        }
+        paths = [_json_path(name) for name in fields]
+        values = "".join(f", json_extract_string(fields, {q}) AS f{i}" for i, q in enumerate(paths))
+        previous = "".join(
+            f", json_extract_string(previous, {q}) AS p{i}" for i, q in enumerate(paths)
+        )
+        mask = " + ".join(
+            f"CASE WHEN json_exists(previous, {q}) THEN {1 << i} ELSE 0 END"
+            for i, q in enumerate(paths)
+        )
+        store = ColumnarChanges(directory, fields, counts)
+        for kind in counts:
+            cursor.execute(
+                f"COPY (SELECT email, reason{values}, {mask or '0'}::UINTEGER AS pm{previous} "
+                f"FROM {rows} WHERE kind = {_sql_text(kind.value)}) "
+                f"TO {sql_path(store.path(kind))} (FORMAT parquet)"
+            )
+    except duckdb.Error as exc:
+        raise ValueError(f"rows unreadable: {str(exc).splitlines()[0]}") from exc
+    finally:
+        cursor.close()
+        every.unlink(missing_ok=True)
+    del owner  # the store holds the directory now
+    return store
+
+
+def _json_path(name: str) -> str:
+    """A JSON path naming the key ``name``, as SQL text."""
+    return _sql_text('$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def row_maker(kind: ChangeKind, fields: tuple[str, ...]) -> Any:

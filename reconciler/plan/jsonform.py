@@ -8,15 +8,19 @@ has every known secret masked (``reconciler.redact``): a row holds what a vendor
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from itertools import islice
 from json.encoder import encode_basestring
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any
 
 from reconciler.model import KIND_ORDER, ChangeKind, DropAction, ListMode
-from reconciler.plan.changes import InMemoryChanges
+from reconciler.plan import changes as stores
+from reconciler.plan.changes import Changes, InMemoryChanges
 from reconciler.plan.model import (
     FORMAT_VERSION,
     CapabilityGap,
@@ -275,9 +279,22 @@ def plan_to_dict(
     }
 
 
-def read_rows_from(fh: IO[str]) -> tuple[ListChange, ...]:
-    decode = json.JSONDecoder().raw_decode
-    return tuple(change_from_dict(decode(line)[0]) for line in fh if line.strip())
+def read_rows_from(fh: IO[str]) -> Changes:
+    """Rows written by :func:`write_rows_to`: in memory when they are few, else copied to a
+    file and read into a columnar store by DuckDB (a saved plan of ten million rows must not
+    become ten million objects)."""
+    head = list(islice(fh, stores.IN_MEMORY_ROWS + 1))
+    if len(head) <= stores.IN_MEMORY_ROWS:
+        decode = json.JSONDecoder().raw_decode
+        return InMemoryChanges.of(
+            change_from_dict(decode(line)[0]) for line in head if line.strip()
+        )
+    with tempfile.TemporaryDirectory(prefix="reconciler-rows-") as scratch:
+        copy = Path(scratch) / "rows.jsonl"
+        with copy.open("w", encoding="utf-8") as out:
+            out.writelines(head)
+            shutil.copyfileobj(fh, out, 1 << 20)
+        return stores.columnar_from_json_lines(copy)
 
 
 def plan_from_dict(
@@ -301,7 +318,7 @@ def plan_from_dict(
             with opener(item["rows_file"]) as fh:
                 rows = read_rows_from(fh)
         else:
-            rows = tuple(change_from_dict(r) for r in item["rows"])
+            rows = InMemoryChanges.of(change_from_dict(r) for r in item["rows"])
         current = item.get("current")
         lists.append(
             ListPlan(
@@ -311,7 +328,7 @@ def plan_from_dict(
                 vendor_list_id=item["vendor_list_id"],
                 mode=ListMode(item["mode"]),
                 drop_action=DropAction(item["drop_action"]),
-                changes=InMemoryChanges.of(rows),
+                changes=rows,
                 current=CurrentStateRef(
                     current["kind"],
                     current["location"],

@@ -147,7 +147,9 @@ def generate(n: int, shape: str, out: Path) -> None:
     """Write members.csv, export.csv, suppressions.csv and reconciler.yaml."""
     import duckdb
 
-    local = "substr(md5(i::VARCHAR), 1, 6 + i % 7) || '.' || (i % 997)"
+    # At least eight hex digits: with six, ten million addresses held a few dozen repeats
+    # (with conflicting fields, which a plan rightly refuses).
+    local = "substr(md5(i::VARCHAR), 1, 8 + i % 5) || '.' || (i % 997)"
     domain = "['example.com', 'example.org', 'example.net', 'mail.example.com'][i % 4 + 1]"
     address = f"({local} || '@' || {domain})"
     shift = max(1, n // 200) if shape == "steady" else 0

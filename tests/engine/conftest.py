@@ -12,9 +12,10 @@ import pytest
 from reconciler.config.loader import LoadedConfig
 from reconciler.config.locations import SourceMap
 from reconciler.config.schema import Config
-from reconciler.engine import changeset, hot
+from reconciler.engine import hot
 from reconciler.engine.planner import build_plan
 from reconciler.model import ChangeKind
+from reconciler.plan import changes as stores
 from reconciler.plan.model import ListPlan, Plan
 
 Write = Callable[[str, str], Path]
@@ -29,7 +30,7 @@ def reread(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> N
     times."""
     by_raw_key = request.param.startswith("by-raw-key")
     monkeypatch.setattr(hot, "RAW_KEY_SHARE", 2.0 if by_raw_key else 0.0)
-    monkeypatch.setattr(changeset, "IN_MEMORY_ROWS", 1 << 30 if by_raw_key else -1)
+    monkeypatch.setattr(stores, "IN_MEMORY_ROWS", 1 << 30 if by_raw_key else -1)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from reconciler.engine.rules import (
     drop_sql,
 )
 from reconciler.model import KIND_ORDER, ContactStatus, DropAction, ListMode
+from reconciler.plan import changes as stores
 from reconciler.plan.changes import Changes, InMemoryChanges, ListChange
 from tests.hypothesis_budget import examples
 
@@ -82,11 +83,11 @@ def _through_the_table(
                 f"FROM (SELECT {inner} FROM (SELECT {source})) WHERE {where}",
                 [rows[n] for n in names],
             )
-            before, changeset.IN_MEMORY_ROWS = changeset.IN_MEMORY_ROWS, limit
+            before, stores.IN_MEMORY_ROWS = stores.IN_MEMORY_ROWS, limit
             try:
                 out[store] = changeset.finish(con, FIELDS)
             finally:
-                changeset.IN_MEMORY_ROWS = before
+                stores.IN_MEMORY_ROWS = before
         finally:
             con.close()
     return out

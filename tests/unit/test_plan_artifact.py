@@ -12,12 +12,14 @@ import pytest
 
 from reconciler.errors import PlanError
 from reconciler.model import ChangeKind, DropAction, ListMode
+from reconciler.plan import changes as stores
 from reconciler.plan.artifact import (
     SavedPlan,
     StateRef,
     read_saved_plan,
     write_saved_plan,
 )
+from reconciler.plan.changes import ColumnarChanges
 from reconciler.plan.checksum import exports_checksum, list_checksum, plan_checksum, row_line
 from reconciler.plan.jsonform import change_to_dict, change_to_json, values_json
 from reconciler.plan.model import CapabilityGap, CurrentStateRef, ListChange, ListPlan, Plan
@@ -137,6 +139,32 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     assert manifest["plan"]["lists"][1]["rows_file"] == "rows/0002.jsonl"
     assert json.loads(first_row) == change_to_dict(ADD)
     assert list(tmp_path.iterdir()) == [tmp_path / "plan.zip"]  # no partial file left
+
+
+def test_a_large_saved_plan_reads_into_a_columnar_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past stores.IN_MEMORY_ROWS, the rows are read by DuckDB into Parquet files: the same
+    rows (field names that need quoting, a previous value that is null, non-ASCII values),
+    and the checksum verified over them."""
+    odd = ListChange(
+        ChangeKind.UPDATE,
+        "zoë@example.com",
+        "m.csv:9",
+        {'say "hi"\\': "Zoë", "first_name": "Z"},
+        {'say "hi"\\': None, "first_name": "Y"},
+    )
+    resub = ListChange(
+        ChangeKind.RESUBSCRIBE, "ray@example.com", "opt-in: f (o.csv:2)", {}, {"first_name": None}
+    )
+    original = saved(plan(list_plan(changes=(ADD, REMOVE, UPDATE, odd, resub, HELD))))
+    write_saved_plan(tmp_path / "plan.zip", original)
+    monkeypatch.setattr(stores, "IN_MEMORY_ROWS", -1)
+    loaded = read_saved_plan(tmp_path / "plan.zip")
+    changes = loaded.plan.lists[0].changes
+    assert isinstance(changes, ColumnarChanges)
+    assert [tuple(c) for c in changes] == [tuple(c) for c in original.plan.lists[0].changes]
+    assert loaded == original
 
 
 def test_plan_without_state_records_no_lineage(tmp_path: Path) -> None:

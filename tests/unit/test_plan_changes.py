@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.engine import changeset
 from reconciler.model import ChangeKind
+from reconciler.plan import changes as stores
 from reconciler.plan.changes import ColumnarChanges, InMemoryChanges, ListChange
 from reconciler.plan.model import NO_VALUES
 
@@ -35,11 +36,11 @@ def _stored(rows: tuple[ListChange, ...], tmp_path: Path) -> ColumnarChanges:
     con = duckdb.connect()
     changeset.create_table(con, len(FIELDS))
     changeset.insert_rows(con, rows, FIELDS)
-    before, changeset.IN_MEMORY_ROWS = changeset.IN_MEMORY_ROWS, -1
+    before, stores.IN_MEMORY_ROWS = stores.IN_MEMORY_ROWS, -1
     try:
         store = changeset.finish(con, FIELDS, scratch=tmp_path)
     finally:
-        changeset.IN_MEMORY_ROWS = before
+        stores.IN_MEMORY_ROWS = before
         con.close()
     assert isinstance(store, ColumnarChanges)
     return store
