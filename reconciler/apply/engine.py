@@ -217,7 +217,7 @@ class Applier:
             provider = self.providers[list_plan.provider]
             list_config = self.list_configs[list_plan.name]
             for action in ACTION_ORDER:
-                if not any(True for _ in list_plan.of_kind(ChangeKind(action.value))):
+                if not list_plan.counts[ChangeKind(action.value)]:
                     continue
                 batches = []
                 for batch in self._batches(provider, list_config, list_plan, action):
