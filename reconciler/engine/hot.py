@@ -1,8 +1,9 @@
-"""The hot rows of one list: after the vendor's rows have streamed past the member keys
-(table ``vend``, see :mod:`reconciler.engine.diff`), the members of the addresses that may
-change are read again with their values, and, with the vendor's hot rows, split into plain
-adds and drops and matched members (decided in SQL, into table ``chg``) and the rest (merged,
-then decided one by one in Python)."""
+"""The hot rows of one list, three stages of :class:`reconciler.engine.diff.ListDiff`: after
+the vendor's rows have streamed past the member keys (table ``vend``), the members of the
+addresses that may change are read again with their values (:func:`read_hot_members`); plain
+adds and drops and matched members are decided in SQL, into table ``chg``
+(:func:`decide_in_sql`); the rest is handed to Python to merge and decide one by one
+(:func:`undecided_rows`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.engine.changeset import KIND_NUMBER
-from reconciler.engine.duck import keep_join_sides
+from reconciler.engine.duck import Connection, keep_join_sides
 from reconciler.engine.members import prepare_raw_keys, raw_members
 from reconciler.engine.rules import ListRules, add_sql, at_vendor_sql, compare_sql, drop_sql
 from reconciler.model import ListMode
@@ -22,7 +23,7 @@ from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 RAW_KEY_SHARE = 0.25
 
 
-def fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
+def fetch(con: Connection, sql: str) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
     return rows
 
@@ -37,18 +38,10 @@ class HotRows:
     suppressions: list[tuple[Any, ...]]  # e, reason, src, ord
 
 
-def hot_rows(
-    con: Any,
-    desired: DesiredSources,
-    entry: ListSources,
-    source_rows: dict[int, int],
-    scope: str,
-    rules: ListRules,
-) -> HotRows:
-    """After table ``vend``: the hot members re-read with their values; plain adds and drops
-    and matched members decided into table ``chg``; the rows of the rest returned."""
-    aliases = entry.field_aliases
-    field_cols = "".join(f", {a}" for a in aliases)
+def read_hot_members(con: Connection, entry: ListSources, source_rows: dict[int, int]) -> None:
+    """Tables ``hot_keys`` (the member keys ``vend`` names) and ``mrows`` (every member row of
+    those keys, with its values), then ``single``: the keys of exactly one valid row."""
+    field_cols = "".join(f", {a}" for a in entry.field_aliases)
     con.execute(
         "CREATE OR REPLACE TABLE hot_keys AS SELECT DISTINCT dh AS h FROM vend WHERE dh IS NOT NULL"
     )
@@ -64,62 +57,76 @@ def hot_rows(
             f"CREATE OR REPLACE TABLE mrows AS SELECT src, ord, email, e, ok, h{field_cols} "
             f"FROM {raw_members(entry, 'hot_keys', source_rows, raw_keys=by_raw_key)}"
         )
-    # A plain add: one valid row, unknown to the vendor, neither suppressed nor opted in. A
-    # plain drop: one active row at the vendor, not declared, not special, authoritative list.
-    # Neither needs a rule beyond that, which keeps million-row plans fast.
     con.execute(
         "CREATE OR REPLACE TABLE single AS "
         "SELECT h FROM mrows GROUP BY h HAVING count(*) = 1 AND bool_and(ok)"
     )
+
+
+def decide_in_sql(
+    con: Connection, desired: DesiredSources, entry: ListSources, rules: ListRules
+) -> None:
+    """Plain adds, matched members and plain drops, decided in SQL straight into ``chg``: a
+    first sync or a mass update plans a row per member, and none of them becomes a Python
+    object here. A reason SQL cannot compute (inline rows, multi-line CSV) is NULL, with the
+    row's source and ordinal for changeset.locate_reasons."""
+    reason, exact = reason_sql(desired, entry)
+    place = "" if exact else ", src, ord"
+    _plain_adds(con, entry, reason, place)
+    _matched(con, entry, rules, reason, place)
+    _plain_drops(con, entry, rules)
+
+
+def _plain_adds(con: Connection, entry: ListSources, reason: str, place: str) -> None:
+    """A plain add: one valid row, unknown to the vendor, neither suppressed nor opted in."""
     con.execute(
         "CREATE OR REPLACE TABLE plain_keys AS (SELECT h FROM single) "
         "INTERSECT (SELECT dh FROM vend WHERE ch IS NULL AND NOT dsp)"
     )
-    # Plain adds, matched members and plain drops are decided in SQL, straight into ``chg``:
-    # a first sync or a mass update plans a row per member, and none of them becomes a Python
-    # object here. A reason SQL cannot compute (inline rows, multi-line CSV) is NULL, with the
-    # row's source and ordinal for changeset.locate_reasons.
-    reason, exact = reason_sql(desired, entry)
-    place = "" if exact else ", src, ord"
     con.execute(
-        f"INSERT INTO chg BY NAME SELECT {add_sql(KIND_NUMBER, reason, aliases)}{place} "
-        "FROM mrows WHERE h IN (SELECT h FROM plain_keys)"
+        f"INSERT INTO chg BY NAME SELECT {add_sql(KIND_NUMBER, reason, entry.field_aliases)}"
+        f"{place} FROM mrows WHERE h IN (SELECT h FROM plain_keys)"
     )
-    # A matched member: one valid row and one vendor row for the address, not special. Most
-    # updates and held members are such; they skip merging. The pair is kept with both sides'
-    # values, so that deciding it needs no second join.
+
+
+def _matched(
+    con: Connection, entry: ListSources, rules: ListRules, reason: str, place: str
+) -> None:
+    """A matched member: one valid row and one vendor row for the address, not special. Most
+    updates and held members are such. The pair is kept with both sides' values, so that
+    deciding it needs no second join."""
+    aliases = entry.field_aliases
     member_values = "".join(f", m.{a} AS mf{i}" for i, a in enumerate(aliases))
     vendor_values = "".join(f", v.{a} AS vf{i}" for i, a in enumerate(aliases))
     pair = f"m.h, m.e, m.src, m.ord, v.status{member_values}{vendor_values}"
     # Without a single pair of a member and a vendor row (a first sync), nothing is matched,
     # and the joins below would cost half a second per million plain adds for nothing.
-    if fetch(con, "SELECT count(*) FROM vend WHERE dh IS NOT NULL AND ch IS NOT NULL")[0][0]:
-        con.execute(
-            f"CREATE OR REPLACE TABLE matched AS SELECT {pair} FROM mrows m "
-            "JOIN vend v ON v.dh = m.h WHERE m.e = v.e AND m.h IN (SELECT h FROM single) "
-            "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
-            "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
-        )
-        decided, changes = at_vendor_sql(rules, KIND_NUMBER, "origin")
-        compared = "".join(f", {compare_sql(f'mf{i}', f'vf{i}', i)}" for i in range(len(aliases)))
-        # Materialised: inlined, each of the compared values would be computed again in every
-        # column and condition that names it (it doubled the time of a mass update).
-        con.execute(
-            "INSERT INTO chg BY NAME WITH pairs AS MATERIALIZED ("
-            f"SELECT e, src, ord, status, {reason} AS origin{compared} FROM matched) "
-            f"SELECT {decided}{place} FROM pairs WHERE {changes}"
-        )
-    else:
+    if not fetch(con, "SELECT count(*) FROM vend WHERE dh IS NOT NULL AND ch IS NOT NULL")[0][0]:
         con.execute(
             f"CREATE OR REPLACE TABLE matched AS SELECT {pair} FROM mrows m, vend v WHERE false"
         )
-    declared = fetch(
-        con,
-        f"SELECT src, ord, email, e, ok{field_cols} FROM mrows "
-        "WHERE h NOT IN (SELECT h FROM plain_keys) AND h NOT IN (SELECT h FROM matched)",
+        return
+    con.execute(
+        f"CREATE OR REPLACE TABLE matched AS SELECT {pair} FROM mrows m "
+        "JOIN vend v ON v.dh = m.h WHERE m.e = v.e AND m.h IN (SELECT h FROM single) "
+        "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
+        "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
     )
-    # The address goes along with the key (a key with one row has one), so that the drops
-    # are written without joining the vendor's rows again.
+    decided, changes = at_vendor_sql(rules, KIND_NUMBER, "origin")
+    compared = "".join(f", {compare_sql(f'mf{i}', f'vf{i}', i)}" for i in range(len(aliases)))
+    # Materialised: inlined, each of the compared values would be computed again in every
+    # column and condition that names it (it doubled the time of a mass update).
+    con.execute(
+        "INSERT INTO chg BY NAME WITH pairs AS MATERIALIZED ("
+        f"SELECT e, src, ord, status, {reason} AS origin{compared} FROM matched) "
+        f"SELECT {decided}{place} FROM pairs WHERE {changes}"
+    )
+
+
+def _plain_drops(con: Connection, entry: ListSources, rules: ListRules) -> None:
+    """A plain drop: one active row at the vendor, not declared, not special, on an
+    authoritative list. The address goes along with the key (a key with one row has one), so
+    that the drops are written without joining the vendor's rows again."""
     drop_keys = (
         "SELECT ch, any_value(e) AS e FROM vend WHERE ch IS NOT NULL "
         "AND ch NOT IN (SELECT h FROM special) GROUP BY ch "
@@ -129,6 +136,17 @@ def hot_rows(
         drop_keys = "SELECT NULL::UBIGINT AS ch, NULL::VARCHAR AS e WHERE false"
     con.execute(f"CREATE OR REPLACE TABLE drop_keys AS {drop_keys}")
     con.execute(f"INSERT INTO chg BY NAME SELECT {drop_sql(rules, KIND_NUMBER)} FROM drop_keys")
+
+
+def undecided_rows(con: Connection, entry: ListSources, scope: str) -> HotRows:
+    """The hot rows SQL did not decide (suppressed, opted in, declared twice or invalid), for
+    Python to merge and decide one by one."""
+    field_cols = "".join(f", {a}" for a in entry.field_aliases)
+    declared = fetch(
+        con,
+        f"SELECT src, ord, email, e, ok{field_cols} FROM mrows "
+        "WHERE h NOT IN (SELECT h FROM plain_keys) AND h NOT IN (SELECT h FROM matched)",
+    )
     vendor = fetch(
         con,
         f"SELECT e, status, raw_status{field_cols} FROM vend "
