@@ -152,9 +152,14 @@ class ListDiff:
             f" OR (d.fh{i} IS NOT NULL AND d.fh{i} IS DISTINCT FROM c.cfh{i})"
             for i in range(len(aliases))
         )
+        # The vendor's values matter only beside a member (an undeclared row is dropped or
+        # left, with no fields), and its raw status only when it is not one reconciler
+        # knows: a mass removal streams ten million such rows, which must fit the budget.
+        values = "".join(f", CASE WHEN d.h IS NOT NULL THEN c.{a} END AS {a}" for a in aliases)
         pairs = (
-            "SELECT d.h AS dh, d.sp AS dsp, c.h AS ch, c.e, c.status, c.raw_status"
-            f"{''.join(f', c.{a}' for a in aliases)}, coalesce(d.h2 <> c.h2, false) AS shared FROM"
+            "SELECT d.h AS dh, d.sp AS dsp, c.h AS ch, c.e, c.status, "
+            f"CASE WHEN c.status IS NULL THEN c.raw_status END AS raw_status{values}, "
+            "coalesce(d.h2 <> c.h2, false) AS shared FROM"
         )
         with keep_join_sides(self.con):
             self.con.execute(

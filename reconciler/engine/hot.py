@@ -54,7 +54,10 @@ def read_hot_members(con: Connection, entry: ListSources, source_rows: dict[int,
         prepare_raw_keys(con, "hot_keys")
     with keep_join_sides(con):
         con.execute(
-            f"CREATE OR REPLACE TABLE mrows AS SELECT src, ord, email, e, ok, h{field_cols} "
+            # The raw address only names an invalid row (merge.merge_declared): a first sync
+            # holds ten million valid ones here.
+            "CREATE OR REPLACE TABLE mrows AS SELECT src, ord, "
+            f"CASE WHEN ok THEN NULL ELSE email END AS email, e, ok, h{field_cols} "
             f"FROM {raw_members(entry, 'hot_keys', source_rows, raw_keys=by_raw_key)}"
         )
     con.execute(
