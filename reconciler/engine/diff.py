@@ -61,7 +61,7 @@ class ListDiff:
     - ``special``: the keys always decided one by one (suppressed for this list, opted in);
     - ``des``: the members as keys (:mod:`reconciler.engine.members`);
     - ``vend``: the vendor's rows that may change, paired with the member keys;
-    - ``hot_keys``, ``mrows``, ``single``, ``plain_keys``, ``matched``, ``drop_keys``: the hot
+    - ``hot_keys``, ``mrows``, ``single``, ``plain_keys``, ``matched``, ``repeated``: the hot
       members re-read and sorted into what SQL decides (:mod:`reconciler.engine.hot`);
     - ``chg``: the changes (:mod:`reconciler.engine.changeset`), ending in the plan's store.
 
