@@ -9,8 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from pathlib import Path
 
@@ -26,26 +25,30 @@ WITH_FIELDS = frozenset({Action.ADD, Action.UPDATE, Action.RESUBSCRIBE})
 _EMAIL = itemgetter(1)
 
 
-def _chunks(rows: Iterable[ListChange], size: int) -> Iterator[list[ListChange]]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def render_batch(rows: Sequence[ListChange], action: Action, fmt: BatchFormat) -> bytes:
+    names = list(fmt.field_columns) if action in WITH_FIELDS else []
+    emails = list(map(_EMAIL, rows))
+    return render_columns(emails, [[c.fields.get(n) for c in rows] for n in names], action, fmt)
+
+
+def render_columns(
+    emails: Sequence[str], values: Sequence[Sequence[str | None]], action: Action, fmt: BatchFormat
+) -> bytes:
+    """A batch file from its columns: the addresses and, for an action with fields, each of
+    ``fmt.field_columns``' values in order (None or empty: no value)."""
     fields = list(fmt.field_columns.items()) if action in WITH_FIELDS else []
     header = [fmt.email_column, *(column for _, column in fields)]
     # Column by column: a batch holds up to hundreds of thousands of rows.
-    emails: Iterable[str] = map(_EMAIL, rows)
+    addresses: Iterable[str] = emails
     if fmt.lowercase:
-        emails = map(str.lower, emails)
-    columns = [list(emails)]
-    for name, _ in fields:
-        columns.append([c.fields.get(name) or "" for c in rows])
+        addresses = map(str.lower, addresses)
+    columns = [list(addresses)]
+    for column in values[: len(fields)]:
+        columns.append([value or "" for value in column])
     table = list(zip(*columns, strict=True))
     text = _join_plain(table, fmt.delimiter, len(header), header if fmt.header else None)
     if text is None:  # some value needs quoting: let the csv module do it
@@ -84,10 +87,11 @@ def write_batches(
 ) -> list[Batch]:
     """Batch files for one list and action, at most ``fmt.max_rows`` rows each."""
     private_dir(directory)  # addresses and field values: readable by their owner only
-    rows = list_plan.of_kind(ChangeKind(action.value))
+    names = list(fmt.field_columns) if action in WITH_FIELDS else []
+    chunks = list_plan.changes.columns(ChangeKind(action.value), names, max(1, fmt.max_rows))
     batches = []
-    for index, chunk in enumerate(_chunks(rows, max(1, fmt.max_rows)), start=1):
-        data = render_batch(chunk, action, fmt)
+    for index, (emails, values) in enumerate(chunks, start=1):
+        data = render_columns(emails, values, action, fmt)
         path = directory / f"{_safe(list_plan.name)}-{action.value}-{index:04d}.csv"
         write_private(path, data)
         batches.append(
@@ -97,7 +101,7 @@ def write_batches(
                 action=action,
                 index=index,
                 path=path,
-                rows=len(chunk),
+                rows=len(emails),
                 sha256=hashlib.sha256(data).hexdigest(),
             )
         )

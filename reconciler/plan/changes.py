@@ -80,6 +80,16 @@ class Changes(ABC):
     def without(self, emails: Mapping[ChangeKind, Collection[str]]) -> Changes:
         """These rows less those of each kind whose address is in ``emails[kind]``."""
 
+    def columns(
+        self, kind: ChangeKind, names: Sequence[str], size: int
+    ) -> Iterator[tuple[list[str], list[list[str | None]]]]:
+        """The rows of ``kind`` in address order, ``size`` at a time, as columns: their
+        addresses and, for each of ``names``, its desired value (None: not set). Batch files
+        are written from these, with no row object in between."""
+        rows = self.of_kind(kind)
+        while chunk := list(islice(rows, size)):
+            yield [c.email for c in chunk], [[c.fields.get(n) for c in chunk] for n in names]
+
     def head(self, kind: ChangeKind, n: int | None) -> list[ListChange]:
         """The first ``n`` rows of ``kind`` (all of them for ``None``)."""
         return list(self.of_kind(kind) if n is None else islice(self.of_kind(kind), n))
@@ -209,7 +219,8 @@ class ColumnarChanges(Changes):
         finally:
             cursor.close()
 
-    def _stream(self, kind: ChangeKind) -> Iterator[ListChange]:
+    def _ordered(self, kind: ChangeKind) -> Path:
+        """The rows of ``kind`` sorted by address, written on first use."""
         ordered = self._sorted_path(kind)
         with self._lock:
             if not ordered.exists():
@@ -219,12 +230,33 @@ class ColumnarChanges(Changes):
                     f"TO {sql_path(partial)} (FORMAT parquet)"
                 )
                 partial.replace(ordered)
+        return ordered
+
+    def _stream(self, kind: ChangeKind) -> Iterator[ListChange]:
         cursor = _reader().cursor()
         try:
-            cursor.execute(f"SELECT * FROM read_parquet({sql_path(ordered)})")
+            cursor.execute(f"SELECT * FROM read_parquet({sql_path(self._ordered(kind))})")
             make = row_maker(kind, self.fields)
             while chunk := cursor.fetchmany(CHUNK_ROWS):
                 yield from map(make, chunk)
+        finally:
+            cursor.close()
+
+    def columns(
+        self, kind: ChangeKind, names: Sequence[str], size: int
+    ) -> Iterator[tuple[list[str], list[list[str | None]]]]:
+        if not self._counts[kind]:
+            return
+        values = [f"f{self.fields.index(n)}" if n in self.fields else "NULL" for n in names]
+        cursor = _reader().cursor()
+        try:
+            cursor.execute(
+                f"SELECT {', '.join(['email', *values])} "
+                f"FROM read_parquet({sql_path(self._ordered(kind))})"
+            )
+            while chunk := cursor.fetchmany(size):
+                emails, *columns = (list(column) for column in zip(*chunk, strict=True))
+                yield emails, columns
         finally:
             cursor.close()
 
