@@ -232,6 +232,25 @@ class ColumnarChanges(Changes):
                 partial.replace(ordered)
         return ordered
 
+    def ordered_source(self, kind: ChangeKind) -> str:
+        """SQL naming the rows of ``kind`` in address order, each with its place among them
+        (``file_row_number``, from 0), for writers that render rows in SQL (batch files)."""
+        return f"read_parquet({sql_path(self._ordered(kind))}, file_row_number=true)"
+
+    def field_column(self, name: str) -> str:
+        """The column of ``name``'s desired value in :meth:`ordered_source` (NULL if none)."""
+        return f"f{self.fields.index(name)}" if name in self.fields else "NULL::VARCHAR"
+
+    def query(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``sql`` (over :meth:`ordered_source`), fetched one at a time."""
+        cursor = _reader().cursor()
+        try:
+            cursor.execute(sql)
+            while (row := cursor.fetchone()) is not None:
+                yield row
+        finally:
+            cursor.close()
+
     def _stream(self, kind: ChangeKind) -> Iterator[ListChange]:
         cursor = _reader().cursor()
         try:
@@ -247,7 +266,7 @@ class ColumnarChanges(Changes):
     ) -> Iterator[tuple[list[str], list[list[str | None]]]]:
         if not self._counts[kind]:
             return
-        values = [f"f{self.fields.index(n)}" if n in self.fields else "NULL" for n in names]
+        values = [self.field_column(n) for n in names]
         cursor = _reader().cursor()
         try:
             cursor.execute(
