@@ -100,7 +100,9 @@ class ListDiff:
         # Counted on a second cursor while Python decides the hot rows (on one core).
         counts = BackgroundQueries(self.con, self._count_queries())
         try:
-            invalid = self.decide_in_python(undecided_rows(self.con, self.entry, self.scope))
+            invalid = self.decide_in_python(
+                undecided_rows(self.con, self.entry, self.scope, self.rules)
+            )
             results = [r[0] for r in counts.results()]
             distinct = _distinct_members(self.con, *results[0])
             if self.export_rows is None:
@@ -289,7 +291,8 @@ def _inactive_rows(con: Connection) -> int:
         con,
         "SELECT coalesce(sum(v.n // coalesce(m.k, 1)), 0) FROM "
         "(SELECT ch, count(*) AS n FROM vend WHERE ch IS NOT NULL AND status <> 'active' "
-        "GROUP BY ch) v LEFT JOIN (SELECT h, count(*) AS k FROM mrows GROUP BY h) m ON m.h = v.ch",
+        "GROUP BY ch) v LEFT JOIN (SELECT h, count(*) AS k FROM mrows WHERE h IN "
+        "(SELECT ch FROM vend WHERE status <> 'active') GROUP BY h) m ON m.h = v.ch",
     )
     return int(rows[0][0])
 

@@ -14,7 +14,7 @@ from reconciler.engine.changeset import KIND_NUMBER
 from reconciler.engine.duck import Connection, keep_join_sides
 from reconciler.engine.members import prepare_raw_keys, raw_members
 from reconciler.engine.rules import ListRules, add_sql, at_vendor_sql, compare_sql, drop_sql
-from reconciler.model import ListMode
+from reconciler.model import ChangeKind, ListMode
 from reconciler.sources.csvfile import sql_str
 from reconciler.sources.desired import CsvRowSource, DesiredSources, ListSources
 
@@ -151,23 +151,36 @@ def _plain_drops(con: Connection, entry: ListSources, rules: ListRules) -> None:
         )
 
 
-def undecided_rows(con: Connection, entry: ListSources, scope: str) -> HotRows:
+def undecided_rows(con: Connection, entry: ListSources, scope: str, rules: ListRules) -> HotRows:
     """The hot rows SQL did not decide (suppressed, opted in, declared twice or invalid), for
     Python to merge and decide one by one."""
     field_cols = "".join(f", {a}" for a in entry.field_aliases)
     authoritative = entry.config.mode is ListMode.AUTHORITATIVE
     plain_drop = PLAIN_DROP if authoritative else "false"
-    declared = fetch(
+    (members, single, plain, matched, paired, dropped), *_ = fetch(
         con,
-        f"SELECT src, ord, email, e, ok{field_cols} FROM mrows WHERE h NOT IN "
-        # One anti-join, not two: each is a hash table of ten million keys in a mass update.
-        "(SELECT h FROM plain_keys UNION ALL SELECT h FROM matched)",
+        "SELECT (SELECT count(*) FROM mrows), (SELECT count(*) FROM single), "
+        "(SELECT count(*) FROM plain_keys), (SELECT count(*) FROM matched), "
+        "(SELECT count(*) FROM vend WHERE ch IS NOT NULL), "
+        f"(SELECT count(*) FROM chg WHERE k = {KIND_NUMBER[ChangeKind(rules.drop_action.value)]})",
     )
-    vendor = fetch(
-        con,
-        f"SELECT e, status, raw_status{field_cols} FROM vend "
-        f"WHERE ch IS NOT NULL AND NOT ({plain_drop}) AND ch NOT IN (SELECT h FROM matched)",
-    )
+    # In a first sync or a mass update, SQL decides every row: finding none left would cost an
+    # anti-join of every key. Plain and matched keys are single keys, apart; a single key has
+    # one row; a matched key one vendor row; a plain drop one vendor row and no member.
+    declared: list[tuple[Any, ...]] = []
+    if not (members == single == plain + matched):
+        declared = fetch(
+            con,
+            f"SELECT src, ord, email, e, ok{field_cols} FROM mrows WHERE h NOT IN "
+            "(SELECT h FROM plain_keys UNION ALL SELECT h FROM matched)",
+        )
+    vendor: list[tuple[Any, ...]] = []
+    if paired != matched + (dropped if authoritative else 0):
+        vendor = fetch(
+            con,
+            f"SELECT e, status, raw_status{field_cols} FROM vend WHERE ch IS NOT NULL "
+            f"AND NOT ({plain_drop}) AND ch NOT IN (SELECT h FROM matched)",
+        )
     suppressions = fetch(
         con,
         f"SELECT e, reason, src, ord FROM sup WHERE {scope} "

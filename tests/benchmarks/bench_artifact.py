@@ -81,7 +81,7 @@ def main() -> None:
     print(f"  plan checksum   {took_checksum}")
     print(f"  write artifact  {took_write}  {size / 2**20:.1f} MiB ({size / n:.1f} B/row)")
     print(f"  read + verify   {took_read}")
-    print(f"  peak RSS        {rss:.0f} MiB (two plans of {n:,} rows in memory)")
+    print(f"  peak RSS        {rss:.0f} MiB (the benchmark's own plan of {n:,} rows in memory)")
 
 
 class Clock:
