@@ -101,9 +101,11 @@ def _matched(
     updates and held members are such. The pair is kept with both sides' values, so that
     deciding it needs no second join."""
     aliases = entry.field_aliases
-    member_values = "".join(f", m.{a} AS mf{i}" for i, a in enumerate(aliases))
-    vendor_values = "".join(f", v.{a} AS vf{i}" for i, a in enumerate(aliases))
-    pair = f"m.h, m.e, m.src, m.ord, v.status{member_values}{vendor_values}"
+    # The values are compared as the pairs are found (compare_sql), so that the decision
+    # reads them once: computed again in every column and condition that names them, they
+    # doubled the time of a mass update.
+    compared = "".join(f", {compare_sql(f'm.{a}', f'v.{a}', i)}" for i, a in enumerate(aliases))
+    pair = f"m.h, m.e, m.src, m.ord, v.status{compared}"
     # Without a single pair of a member and a vendor row (a first sync), nothing is matched,
     # and the joins below would cost half a second per million plain adds for nothing.
     if not fetch(con, "SELECT count(*) FROM vend WHERE dh IS NOT NULL AND ch IS NOT NULL")[0][0]:
@@ -118,13 +120,9 @@ def _matched(
         "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
     )
     decided, changes = at_vendor_sql(rules, KIND_NUMBER, "origin")
-    compared = "".join(f", {compare_sql(f'mf{i}', f'vf{i}', i)}" for i in range(len(aliases)))
-    # Materialised: inlined, each of the compared values would be computed again in every
-    # column and condition that names it (it doubled the time of a mass update).
     con.execute(
-        "INSERT INTO chg BY NAME WITH pairs AS MATERIALIZED ("
-        f"SELECT e, src, ord, status, {reason} AS origin{compared} FROM matched) "
-        f"SELECT {decided}{place} FROM pairs WHERE {changes}"
+        f"INSERT INTO chg BY NAME SELECT {decided}{place} FROM "
+        f"(SELECT *, {reason} AS origin FROM matched) WHERE {changes}"
     )
 
 
