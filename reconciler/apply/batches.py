@@ -14,7 +14,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from reconciler.model import Action, ChangeKind
-from reconciler.plan.changes import ColumnarChanges
+from reconciler.plan.columnar import ColumnarChanges
 from reconciler.plan.model import ListChange, ListPlan
 from reconciler.private import private_dir, write_private
 from reconciler.providers.base import Batch, BatchFormat

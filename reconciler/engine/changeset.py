@@ -17,14 +17,8 @@ from pathlib import Path
 from reconciler.engine.duck import Connection
 from reconciler.model import KIND_ORDER, ChangeKind
 from reconciler.plan import changes as stores
-from reconciler.plan.changes import (
-    Changes,
-    ColumnarChanges,
-    InMemoryChanges,
-    ListChange,
-    row_maker,
-    sql_path,
-)
+from reconciler.plan.changes import Changes, InMemoryChanges, ListChange
+from reconciler.plan.columnar import ColumnarChanges, row_maker, sql_path
 from reconciler.sources.desired import DesiredSources
 
 #: Each kind's number in the table (its place in ``KIND_ORDER``).

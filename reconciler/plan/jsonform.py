@@ -21,6 +21,7 @@ from typing import IO, Any
 from reconciler.model import KIND_ORDER, ChangeKind, DropAction, ListMode
 from reconciler.plan import changes as stores
 from reconciler.plan.changes import Changes, InMemoryChanges
+from reconciler.plan.columnar import columnar_from_json_lines
 from reconciler.plan.model import (
     FORMAT_VERSION,
     CapabilityGap,
@@ -294,7 +295,7 @@ def read_rows_from(fh: IO[str]) -> Changes:
         with copy.open("w", encoding="utf-8") as out:
             out.writelines(head)
             shutil.copyfileobj(fh, out, 1 << 20)
-        return stores.columnar_from_json_lines(copy)
+        return columnar_from_json_lines(copy)
 
 
 def plan_from_dict(

@@ -16,7 +16,8 @@ from reconciler.apply.batches import write_batches
 from reconciler.engine import changeset
 from reconciler.model import Action, ChangeKind, DropAction, ListMode
 from reconciler.plan import changes as stores
-from reconciler.plan.changes import ColumnarChanges, InMemoryChanges, ListChange
+from reconciler.plan.changes import InMemoryChanges, ListChange
+from reconciler.plan.columnar import ColumnarChanges
 from reconciler.plan.model import ListPlan
 from reconciler.providers.base import BatchFormat
 from tests.hypothesis_budget import examples

@@ -19,8 +19,8 @@ from reconciler.plan.artifact import (
     read_saved_plan,
     write_saved_plan,
 )
-from reconciler.plan.changes import ColumnarChanges
 from reconciler.plan.checksum import exports_checksum, list_checksum, plan_checksum, row_line
+from reconciler.plan.columnar import ColumnarChanges
 from reconciler.plan.jsonform import change_to_dict, change_to_json, values_json
 from reconciler.plan.model import CapabilityGap, CurrentStateRef, ListChange, ListPlan, Plan
 

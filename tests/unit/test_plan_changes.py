@@ -12,7 +12,8 @@ import pytest
 from reconciler.engine import changeset
 from reconciler.model import ChangeKind
 from reconciler.plan import changes as stores
-from reconciler.plan.changes import ColumnarChanges, InMemoryChanges, ListChange
+from reconciler.plan.changes import InMemoryChanges, ListChange
+from reconciler.plan.columnar import ColumnarChanges
 from reconciler.plan.model import NO_VALUES
 
 FIELDS = ("first_name", "city")
