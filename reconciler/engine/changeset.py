@@ -91,25 +91,82 @@ def locate_reasons(con: Connection, desired: DesiredSources) -> None:
     )
 
 
-def finish(con: Connection, fields: Sequence[str], *, scratch: Path | None = None) -> Changes:
-    """The changes in ``chg``, in plan order: in memory, or in Parquet files under a new
-    directory (in ``scratch``, else the system's temporary directory)."""
+class BulkRows:
+    """The rows SQL decides in bulk, past the size at which a plan is stored in Parquet,
+    written straight there (one ``COPY … PARTITION_BY (kind)`` per rule) instead of through
+    ``chg``: at ten million rows each of the two copies spilled to disk."""
+
+    def __init__(self, width: int, *, scratch: Path | None = None) -> None:
+        self.width = width
+        self.scratch = scratch
+        self.directory: Path | None = None
+        self.counts: dict[ChangeKind, int] = dict.fromkeys(KIND_ORDER, 0)
+
+    def insert(
+        self, con: Connection, select: str, *, estimate: int, kind: ChangeKind | None = None
+    ) -> None:
+        """The rows of ``select`` (named as ``chg``'s columns; every reason computed) into
+        ``chg``, or, when ``estimate`` (at least as many) is past the size, to a part file;
+        ``kind``: the one kind they all have, if known (a plain COPY costs less than one
+        partitioned by kind)."""
+        if estimate <= stores.IN_MEMORY_ROWS:
+            con.execute(f"INSERT INTO chg BY NAME {select}")
+            return
+        if self.directory is None:
+            self.directory = Path(tempfile.mkdtemp(prefix="reconciler-plan-", dir=self.scratch))
+        part = self.directory / f"part{sum(1 for _ in self.directory.glob('part*'))}"
+        kinds = " ".join(f"WHEN {n} THEN '{kind.value}'" for kind, n in KIND_NUMBER.items())
+        values = "".join(f", f{i}::VARCHAR AS f{i}" for i in range(self.width))
+        previous = "".join(f", p{i}::VARCHAR AS p{i}" for i in range(self.width))
+        stored = f"email::VARCHAR AS email, reason::VARCHAR AS reason{values}, pm::UINTEGER AS pm"
+        if kind is not None:
+            (part / f"kind={kind.value}").mkdir(parents=True)
+            target = part / f"kind={kind.value}" / "data_0.parquet"
+            con.execute(
+                f"COPY (SELECT {stored}{previous} FROM ({select})) TO {sql_path(target)} "
+                "(FORMAT parquet)"
+            )
+        else:
+            con.execute(
+                f"COPY (SELECT CASE k {kinds} END AS kind, {stored}{previous} FROM ({select})) "
+                f"TO {sql_path(part)} (FORMAT parquet, PARTITION_BY (kind))"
+            )
+        if any(part.glob("*/*.parquet")):  # a COPY of no rows writes no file
+            for value, n in con.execute(
+                f"SELECT kind, count(*) FROM read_parquet({sql_path(part / '*' / '*.parquet')}, "
+                "hive_partitioning=true) GROUP BY kind"
+            ).fetchall():
+                self.counts[ChangeKind(value)] += int(n)
+
+
+def finish(
+    con: Connection,
+    fields: Sequence[str],
+    *,
+    bulk: BulkRows | None = None,
+    scratch: Path | None = None,
+) -> Changes:
+    """The changes in ``chg`` and ``bulk``, in plan order: in memory, or in Parquet files
+    under a new directory (in ``scratch``, else the system's temporary directory)."""
     counted = dict(con.execute("SELECT k, count(*) FROM chg GROUP BY k").fetchall())
-    counts = {kind: int(counted.get(KIND_NUMBER[kind], 0)) for kind in KIND_ORDER}
+    in_table = {kind: int(counted.get(KIND_NUMBER[kind], 0)) for kind in KIND_ORDER}
     stored = columns(len(fields))
-    if sum(counts.values()) <= stores.IN_MEMORY_ROWS:
+    directory = bulk.directory if bulk is not None else None
+    if directory is None and sum(in_table.values()) <= stores.IN_MEMORY_ROWS:
         groups: dict[ChangeKind, list[ListChange]] = {kind: [] for kind in KIND_ORDER}
         for kind in KIND_ORDER:
-            if counts[kind]:
+            if in_table[kind]:
                 rows = con.execute(
                     f"SELECT {stored} FROM chg WHERE k = {KIND_NUMBER[kind]} ORDER BY email"
                 ).fetchall()
                 groups[kind] = list(map(row_maker(kind, tuple(fields)), rows))
         return InMemoryChanges(groups)
-    directory = Path(tempfile.mkdtemp(prefix="reconciler-plan-", dir=scratch))
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="reconciler-plan-", dir=scratch))
+    counts = {k: n + (bulk.counts[k] if bulk is not None else 0) for k, n in in_table.items()}
     store = ColumnarChanges(directory, fields, counts)
     for kind in KIND_ORDER:
-        if counts[kind]:
+        if in_table[kind]:
             con.execute(
                 f"COPY (SELECT {stored} FROM chg WHERE k = {KIND_NUMBER[kind]}) "
                 f"TO {sql_path(store.path(kind))} (FORMAT parquet)"

@@ -95,13 +95,14 @@ class ListDiff:
         unaddressable, unaddressable_inactive = self.set_aside_unaddressable()
         self.check_statuses()
         changeset.create_table(self.con, len(self.entry.field_aliases))
+        bulk = changeset.BulkRows(len(self.entry.field_aliases))
         read_hot_members(self.con, self.entry, self.source_rows)
-        decide_in_sql(self.con, self.desired, self.entry, self.rules)
+        decide_in_sql(self.con, self.desired, self.entry, self.rules, bulk)
         # Counted on a second cursor while Python decides the hot rows (on one core).
         counts = BackgroundQueries(self.con, self._count_queries())
         try:
             invalid = self.decide_in_python(
-                undecided_rows(self.con, self.entry, self.scope, self.rules)
+                undecided_rows(self.con, self.entry, self.scope, self.rules, bulk)
             )
             results = [r[0] for r in counts.results()]
             distinct = _distinct_members(self.con, *results[0])
@@ -113,7 +114,7 @@ class ListDiff:
         finally:
             counts.join()
         return ListPlan(
-            changes=changeset.finish(self.con, cfg.managed_fields),
+            changes=changeset.finish(self.con, cfg.managed_fields, bulk=bulk),
             name=self.entry.name,
             provider=provider,
             vendor=vendor,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.engine.changeset import KIND_NUMBER
+from reconciler.engine.changeset import KIND_NUMBER, BulkRows
 from reconciler.engine.duck import Connection, keep_join_sides
 from reconciler.engine.members import prepare_raw_keys, raw_members
 from reconciler.engine.rules import ListRules, add_sql, at_vendor_sql, compare_sql, drop_sql
@@ -67,20 +67,38 @@ def read_hot_members(con: Connection, entry: ListSources, source_rows: dict[int,
 
 
 def decide_in_sql(
-    con: Connection, desired: DesiredSources, entry: ListSources, rules: ListRules
+    con: Connection,
+    desired: DesiredSources,
+    entry: ListSources,
+    rules: ListRules,
+    bulk: BulkRows,
 ) -> None:
-    """Plain adds, matched members and plain drops, decided in SQL straight into ``chg``: a
-    first sync or a mass update plans a row per member, and none of them becomes a Python
-    object here. A reason SQL cannot compute (inline rows, multi-line CSV) is NULL, with the
-    row's source and ordinal for changeset.locate_reasons."""
+    """Plain adds, matched members and plain drops, decided in SQL straight into ``chg`` (or,
+    in bulk, to Parquet): a first sync or a mass update plans a row per member, and none of
+    them becomes a Python object here. A reason SQL cannot compute (inline rows, multi-line
+    CSV) is NULL, with the row's source and ordinal for changeset.locate_reasons, and such
+    rows go through ``chg``."""
     reason, exact = reason_sql(desired, entry)
-    place = "" if exact else ", src, ord"
-    _plain_adds(con, entry, reason, place)
-    _matched(con, entry, rules, reason, place)
-    _plain_drops(con, entry, rules)
+    out = _Out(con, bulk, exact)
+    _plain_adds(con, entry, reason, out)
+    _matched(con, entry, rules, reason, out)
+    _plain_drops(con, entry, rules, out)
 
 
-def _plain_adds(con: Connection, entry: ListSources, reason: str, place: str) -> None:
+class _Out:
+    """Where a rule's rows go: ``chg``, or a part file when there are many and every reason
+    is computed."""
+
+    def __init__(self, con: Connection, bulk: BulkRows, exact: bool) -> None:
+        self.con, self.bulk, self.exact = con, bulk, exact
+        self.place = "" if exact else ", src, ord"
+
+    def insert(self, select: str, estimate_sql: str, kind: ChangeKind | None = None) -> None:
+        estimate = fetch(self.con, estimate_sql)[0][0] if self.exact else 0
+        self.bulk.insert(self.con, select, estimate=int(estimate), kind=kind)
+
+
+def _plain_adds(con: Connection, entry: ListSources, reason: str, out: _Out) -> None:
     """A plain add: one valid row, unknown to the vendor, neither suppressed nor opted in."""
     # A semi-join, not INTERSECT (which hashes both sides): a key of one member row has one
     # row in vend when the vendor holds none under it, so no key comes out twice.
@@ -88,15 +106,15 @@ def _plain_adds(con: Connection, entry: ListSources, reason: str, place: str) ->
         "CREATE OR REPLACE TABLE plain_keys AS SELECT dh AS h FROM vend "
         "WHERE ch IS NULL AND NOT dsp AND dh IN (SELECT h FROM single)"
     )
-    con.execute(
-        f"INSERT INTO chg BY NAME SELECT {add_sql(KIND_NUMBER, reason, entry.field_aliases)}"
-        f"{place} FROM mrows WHERE h IN (SELECT h FROM plain_keys)"
+    out.insert(
+        f"SELECT {add_sql(KIND_NUMBER, reason, entry.field_aliases)}{out.place} "
+        "FROM mrows WHERE h IN (SELECT h FROM plain_keys)",
+        "SELECT count(*) FROM plain_keys",
+        ChangeKind.ADD,
     )
 
 
-def _matched(
-    con: Connection, entry: ListSources, rules: ListRules, reason: str, place: str
-) -> None:
+def _matched(con: Connection, entry: ListSources, rules: ListRules, reason: str, out: _Out) -> None:
     """A matched member: one valid row and one vendor row for the address, not special. Most
     updates and held members are such. The pair is kept with both sides' values, so that
     deciding it needs no second join."""
@@ -120,9 +138,10 @@ def _matched(
         "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
     )
     decided, changes = at_vendor_sql(rules, KIND_NUMBER, "origin")
-    con.execute(
-        f"INSERT INTO chg BY NAME SELECT {decided}{place} FROM "
-        f"(SELECT *, {reason} AS origin FROM matched) WHERE {changes}"
+    out.insert(
+        f"SELECT {decided}{out.place} FROM (SELECT *, {reason} AS origin FROM matched) "
+        f"WHERE {changes}",
+        "SELECT count(*) FROM matched",
     )
 
 
@@ -133,7 +152,7 @@ PLAIN_DROP = (
 )
 
 
-def _plain_drops(con: Connection, entry: ListSources, rules: ListRules) -> None:
+def _plain_drops(con: Connection, entry: ListSources, rules: ListRules, out: _Out) -> None:
     """A plain drop: one active row at the vendor, not declared, not special, on an
     authoritative list. The keys the vendor holds more than once (``repeated``, hardly ever
     any) are found by counting keys alone: grouping ten million rows with their addresses
@@ -143,13 +162,17 @@ def _plain_drops(con: Connection, entry: ListSources, rules: ListRules) -> None:
         "GROUP BY ch HAVING count(*) > 1"
     )
     if entry.config.mode is ListMode.AUTHORITATIVE:
-        con.execute(
-            f"INSERT INTO chg BY NAME SELECT {drop_sql(rules, KIND_NUMBER)} FROM vend "
-            f"WHERE {PLAIN_DROP}"
+        # vend holds every plain drop, and is counted without a scan.
+        out.insert(
+            f"SELECT {drop_sql(rules, KIND_NUMBER)} FROM vend WHERE {PLAIN_DROP}",
+            "SELECT count(*) FROM vend",
+            ChangeKind(rules.drop_action.value),
         )
 
 
-def undecided_rows(con: Connection, entry: ListSources, scope: str, rules: ListRules) -> HotRows:
+def undecided_rows(
+    con: Connection, entry: ListSources, scope: str, rules: ListRules, bulk: BulkRows
+) -> HotRows:
     """The hot rows SQL did not decide (suppressed, opted in, declared twice or invalid), for
     Python to merge and decide one by one."""
     field_cols = "".join(f", {a}" for a in entry.field_aliases)
@@ -165,6 +188,7 @@ def undecided_rows(con: Connection, entry: ListSources, scope: str, rules: ListR
     # In a first sync or a mass update, SQL decides every row: finding none left would cost an
     # anti-join of every key. Plain and matched keys are single keys, apart; a single key has
     # one row; a matched key one vendor row; a plain drop one vendor row and no member.
+    dropped += bulk.counts[ChangeKind(rules.drop_action.value)]
     declared: list[tuple[Any, ...]] = []
     if not (members == single == plain + matched):
         declared = fetch(

@@ -198,7 +198,10 @@ def drop_sql(rules: ListRules, kind_number: Mapping[ChangeKind, int]) -> str:
     suppressed nor opted in (:func:`decide`, ``vendor`` and no ``declared``)."""
     kind = ChangeKind(rules.drop_action.value)
     reason = drop_reason(kind).replace("'", "''")
-    return f"{kind_number[kind]} AS k, e AS email, '{reason}' AS reason, 0 AS pm"
+    width = len(rules.managed_fields)
+    values = "".join(f", NULL AS f{i}" for i in range(width))
+    previous = "".join(f", NULL AS p{i}" for i in range(width))
+    return f"{kind_number[kind]} AS k, e AS email, '{reason}' AS reason{values}, 0 AS pm{previous}"
 
 
 def compare_sql(want: str, have: str, i: int) -> str:

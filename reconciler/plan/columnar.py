@@ -42,8 +42,14 @@ class ColumnarChanges(Changes):
         return self._counts
 
     def path(self, kind: ChangeKind) -> Path:
-        """Where the engine writes the rows of ``kind``, in any order."""
+        """Where the engine writes the rows of ``kind``, in any order. Rows written in bulk
+        may also lie in partitions ``PART/kind=KIND/*.parquet`` of the directory (``COPY …
+        PARTITION_BY (kind)``, see ``reconciler.engine.changeset``)."""
         return self.directory / f"{kind.value}.parquet"
+
+    def _files(self, kind: ChangeKind) -> list[Path]:
+        parts = sorted(self.directory.glob(f"*/kind={kind.value}/*.parquet"))
+        return parts + ([self.path(kind)] if self.path(kind).exists() else [])
 
     def _sorted_path(self, kind: ChangeKind) -> Path:
         return self.directory / f"{kind.value}.sorted.parquet"
@@ -59,7 +65,8 @@ class ColumnarChanges(Changes):
         return self._rows(kind, f"SELECT * FROM {self._source(kind)} ORDER BY email LIMIT {n:d}")
 
     def _source(self, kind: ChangeKind) -> str:
-        return f"read_parquet({sql_path(self.path(kind))})"
+        files = ", ".join(sql_path(p) for p in self._files(kind))
+        return f"read_parquet([{files}], hive_partitioning=false)"
 
     def _rows(self, kind: ChangeKind, query: str) -> list[ListChange]:
         cursor = _reader().cursor()
