@@ -80,6 +80,13 @@ def decide_in_sql(
     rows go through ``chg``."""
     reason, exact = reason_sql(desired, entry)
     out = _Out(con, bulk, exact)
+    # The keys the vendor holds more than once (hardly ever any), found by counting keys
+    # alone: grouping ten million rows with their addresses took four seconds, mostly
+    # spilling them. A matched member and a plain drop are neither.
+    con.execute(
+        "CREATE OR REPLACE TABLE repeated AS SELECT ch FROM vend WHERE ch IS NOT NULL "
+        "GROUP BY ch HAVING count(*) > 1"
+    )
     _plain_adds(con, entry, reason, out)
     _matched(con, entry, rules, reason, out)
     _plain_drops(con, entry, rules, out)
@@ -131,11 +138,12 @@ def _matched(con: Connection, entry: ListSources, rules: ListRules, reason: str,
             f"CREATE OR REPLACE TABLE matched AS SELECT {pair} FROM mrows m, vend v WHERE false"
         )
         return
+    # A single key's rows in vend are its vendor rows (each paired with its one member row),
+    # so "one vendor row" is "not repeated": no grouping of vend by member key.
     con.execute(
         f"CREATE OR REPLACE TABLE matched AS SELECT {pair} FROM mrows m "
-        "JOIN vend v ON v.dh = m.h WHERE m.e = v.e AND m.h IN (SELECT h FROM single) "
-        "AND m.h IN (SELECT dh FROM vend WHERE dh IS NOT NULL GROUP BY dh "
-        "HAVING count(*) = 1 AND bool_and(ch IS NOT NULL AND NOT dsp))"
+        "JOIN vend v ON v.dh = m.h WHERE v.ch IS NOT NULL AND NOT v.dsp AND m.e = v.e "
+        "AND m.h IN (SELECT h FROM single) AND m.h NOT IN (SELECT ch FROM repeated)"
     )
     decided, changes = at_vendor_sql(rules, KIND_NUMBER, "origin")
     out.insert(
@@ -154,13 +162,7 @@ PLAIN_DROP = (
 
 def _plain_drops(con: Connection, entry: ListSources, rules: ListRules, out: _Out) -> None:
     """A plain drop: one active row at the vendor, not declared, not special, on an
-    authoritative list. The keys the vendor holds more than once (``repeated``, hardly ever
-    any) are found by counting keys alone: grouping ten million rows with their addresses
-    took four seconds, mostly spilling them."""
-    con.execute(
-        "CREATE OR REPLACE TABLE repeated AS SELECT ch FROM vend WHERE ch IS NOT NULL "
-        "GROUP BY ch HAVING count(*) > 1"
-    )
+    authoritative list."""
     if entry.config.mode is ListMode.AUTHORITATIVE:
         # vend holds every plain drop, and is counted without a scan.
         out.insert(
