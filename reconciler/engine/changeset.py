@@ -40,7 +40,7 @@ def create_table(con: Connection, width: int) -> None:
     previous = "".join(f", p{i} VARCHAR" for i in range(width))
     con.execute(
         "CREATE OR REPLACE TABLE chg (k UTINYINT, email VARCHAR, reason VARCHAR, "
-        f"rpre VARCHAR, src BIGINT, ord BIGINT{values}, pm UINTEGER{previous})"
+        f"rpre VARCHAR, src BIGINT, ord BIGINT{values}, pm VARCHAR{previous})"
     )
 
 
@@ -54,12 +54,10 @@ def insert_rows(con: Connection, rows: Sequence[ListChange], fields: Sequence[st
         [r.reason for r in rows],
     ]
     params += [[r.fields.get(name) for r in rows] for name in fields]
-    params.append(
-        [sum(1 << i for i, name in enumerate(fields) if name in r.previous) for r in rows]
-    )
+    params.append(["".join("1" if name in r.previous else "0" for name in fields) for r in rows])
     params += [[r.previous.get(name) for r in rows] for name in fields]
     types = ["UTINYINT", "VARCHAR", "VARCHAR"] + ["VARCHAR"] * len(fields)
-    types += ["UINTEGER"] + ["VARCHAR"] * len(fields)
+    types += ["VARCHAR"] + ["VARCHAR"] * len(fields)
     names = ["k", *columns(len(fields)).split(", ")]
     selected = ", ".join(
         f"unnest(${i + 1}::{t}[]) AS {name}"
@@ -118,7 +116,7 @@ class BulkRows:
         kinds = " ".join(f"WHEN {n} THEN '{kind.value}'" for kind, n in KIND_NUMBER.items())
         values = "".join(f", f{i}::VARCHAR AS f{i}" for i in range(self.width))
         previous = "".join(f", p{i}::VARCHAR AS p{i}" for i in range(self.width))
-        stored = f"email::VARCHAR AS email, reason::VARCHAR AS reason{values}, pm::UINTEGER AS pm"
+        stored = f"email::VARCHAR AS email, reason::VARCHAR AS reason{values}, pm::VARCHAR AS pm"
         if kind is not None:
             (part / f"kind={kind.value}").mkdir(parents=True)
             target = part / f"kind={kind.value}" / "data_0.parquet"

@@ -189,7 +189,7 @@ def add_sql(kind_number: Mapping[ChangeKind, int], origin: str, wants: Sequence[
     nothing = "".join(f", NULL AS p{i}" for i in range(len(wants)))
     return (
         f"{kind_number[ChangeKind.ADD]} AS k, e AS email, {origin} AS reason, "
-        f"'' AS rpre{values}, 0 AS pm{nothing}"
+        f"'' AS rpre{values}, '' AS pm{nothing}"
     )
 
 
@@ -201,7 +201,7 @@ def drop_sql(rules: ListRules, kind_number: Mapping[ChangeKind, int]) -> str:
     width = len(rules.managed_fields)
     values = "".join(f", NULL AS f{i}" for i in range(width))
     previous = "".join(f", NULL AS p{i}" for i in range(width))
-    return f"{kind_number[kind]} AS k, e AS email, '{reason}' AS reason{values}, 0 AS pm{previous}"
+    return f"{kind_number[kind]} AS k, e AS email, '{reason}' AS reason{values}, '' AS pm{previous}"
 
 
 def compare_sql(want: str, have: str, i: int) -> str:
@@ -237,12 +237,12 @@ def at_vendor_sql(
         f", CASE WHEN NOT {inactive} AND {c} THEN have{i} END AS p{i}"
         for i, c in enumerate(changed)
     )
-    mask = " + ".join(f"CASE WHEN {c} THEN {1 << i} ELSE 0 END" for i, c in enumerate(changed))
+    mask = " || ".join(f"CASE WHEN {c} THEN '1' ELSE '0' END" for c in changed) or "''"
     updates = (
         f"CASE WHEN {inactive} THEN {kind_number[ChangeKind.HELD]} "
         f"ELSE {kind_number[ChangeKind.UPDATE]} END AS k, e AS email, "
         f"CASE WHEN {inactive} THEN {held} || {origin} ELSE {origin} END AS reason, "
         f"CASE WHEN {inactive} THEN {held} ELSE '' END AS rpre, "
-        f"CASE WHEN {inactive} THEN 0 ELSE {mask or '0'} END AS pm"
+        f"CASE WHEN {inactive} THEN '' ELSE {mask} END AS pm"
     )
     return updates + values + previous, " OR ".join([inactive, *changed])

@@ -20,8 +20,9 @@ from reconciler.plan.changes import CHUNK_ROWS, NO_VALUES, Changes, FieldValues,
 class ColumnarChanges(Changes):
     """Rows in one Parquet file per kind under ``directory`` (removed with the last reference
     to it). Each file has the columns ``email, reason``, then for each managed field its desired
-    value (NULL: not set), a bit mask of the fields that have a previous value, and those
-    values.
+    value (NULL: not set), which fields have a previous value (``pm``: a ``0`` or ``1`` per
+    field, in order, or empty for none; a list may manage more fields than an integer has
+    bits), and those values.
 
     The files are written in any order: sorting millions of rows by address costs about half
     a second per million, and a plan that is only shown needs a few of them (``head`` takes
@@ -201,14 +202,12 @@ def columnar_from_json_lines(path: Path) -> ColumnarChanges:
         previous = "".join(
             f", json_extract_string(previous, {q}) AS p{i}" for i, q in enumerate(paths)
         )
-        mask = " + ".join(
-            f"CASE WHEN json_exists(previous, {q}) THEN {1 << i} ELSE 0 END"
-            for i, q in enumerate(paths)
-        )
+        present = [f"CASE WHEN json_exists(previous, {q}) THEN '1' ELSE '0' END" for q in paths]
+        mask = " || ".join(present) or "''"
         store = ColumnarChanges(directory, fields, counts)
         for kind in counts:
             cursor.execute(
-                f"COPY (SELECT email, reason{values}, {mask or '0'}::UINTEGER AS pm{previous} "
+                f"COPY (SELECT email, reason{values}, {mask}::VARCHAR AS pm{previous} "
                 f"FROM {rows} WHERE kind = {_sql_text(kind.value)}) "
                 f"TO {sql_path(store.path(kind))} (FORMAT parquet)"
             )
@@ -245,8 +244,8 @@ def row_maker(kind: ChangeKind, fields: tuple[str, ...]) -> Any:
         }
         mask = row[2 + width]
         previous: FieldValues = (
-            {name: row[3 + width + i] for i, name in enumerate(fields) if mask >> i & 1}
-            if mask
+            {name: row[3 + width + i] for i, name in enumerate(fields) if mask[i : i + 1] == "1"}
+            if mask and "1" in mask
             else NO_VALUES
         )
         return new(ListChange, (kind, row[0], row[1], values or NO_VALUES, previous))

@@ -223,3 +223,24 @@ def test_capability_gaps_name_vendor_list_action_and_count(write: Write, workdir
             "cannot be applied",
         )
     ]
+
+
+def test_forty_managed_fields_keep_every_previous_value(write: Write, workdir: Path) -> None:
+    """A list may manage more fields than an integer has bits: which fields an update
+    changes is kept for each of them, in both stores."""
+    names = [f"f{i:02d}" for i in range(40)]
+    header = ",".join(["email", *names])
+    write("members.csv", f"{header}\nann@example.com,{','.join(['x'] * 39 + ['new'])}\n")
+    write(
+        "export.csv",
+        f"email,status,{','.join(names)}\nann@example.com,active,{','.join(['x'] * 39 + [''])}\n",
+    )
+    config = one_list(
+        members=[{"csv": "members.csv"}],
+        export={"format": "ongage", "path": "export.csv"},
+        managed=names,
+    )
+    plan = plan_for(workdir, config).lists[0]
+    assert [(c.kind.value, c.email, dict(c.fields), dict(c.previous)) for c in plan.changes] == [
+        ("update", "ann@example.com", {"f39": "new"}, {"f39": None})
+    ]
