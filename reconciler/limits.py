@@ -28,6 +28,11 @@ class Limits:
     field_chars: int = 4096
 
 
+#: Peak memory each DuckDB connection (the engine's, and the one reading a plan's Parquet
+#: files) may use before spilling to disk: the process stays under ~1 GiB RSS with the default
+#: even for 10M-row lists (tests/benchmarks/bench_plan.py). Set by whoever runs reconciler.
+DUCKDB_MEMORY = os.environ.get("RECONCILER_DUCKDB_MEMORY", "720MB")
+
 #: Environment variable -> Limits attribute.
 VARIABLES = {
     "RECONCILER_MAX_YAML_BYTES": "yaml_bytes",

@@ -14,10 +14,9 @@ from typing import Any, Protocol
 import duckdb
 
 from reconciler.errors import PlanError
+from reconciler.limits import DUCKDB_MEMORY
 
-#: Peak memory DuckDB may use before spilling to disk; the process stays under ~1 GB RSS with
-#: the default even for 10M-row lists (see tests/benchmarks/bench_plan.py).
-DEFAULT_MEMORY_LIMIT = os.environ.get("RECONCILER_DUCKDB_MEMORY", "720MB")
+DEFAULT_MEMORY_LIMIT = DUCKDB_MEMORY
 
 
 class Cursor(Protocol):

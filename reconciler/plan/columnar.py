@@ -4,7 +4,6 @@ time (see :mod:`reconciler.plan.changes` for the interface and when a plan is st
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
 import tempfile
 import threading
@@ -13,6 +12,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from reconciler.limits import DUCKDB_MEMORY
 from reconciler.model import KIND_ORDER, ChangeKind
 from reconciler.plan.changes import CHUNK_ROWS, NO_VALUES, Changes, FieldValues, ListChange
 
@@ -289,7 +289,7 @@ def _reader() -> Any:
         import duckdb
 
         con = duckdb.connect(":memory:")
-        con.execute(f"SET memory_limit='{os.environ.get('RECONCILER_DUCKDB_MEMORY', '720MB')}'")
+        con.execute(f"SET memory_limit='{DUCKDB_MEMORY}'")
         spill = tempfile.mkdtemp(prefix="reconciler-reader-")
         atexit.register(shutil.rmtree, spill, True)
         con.execute(f"SET temp_directory={sql_path(Path(spill))}")
