@@ -94,9 +94,8 @@ class BulkRows:
     written straight there (one ``COPY … PARTITION_BY (kind)`` per rule) instead of through
     ``chg``: at ten million rows each of the two copies spilled to disk."""
 
-    def __init__(self, width: int, *, scratch: Path | None = None) -> None:
+    def __init__(self, width: int) -> None:
         self.width = width
-        self.scratch = scratch
         self.directory: Path | None = None
         self.counts: dict[ChangeKind, int] = dict.fromkeys(KIND_ORDER, 0)
 
@@ -111,7 +110,7 @@ class BulkRows:
             con.execute(f"INSERT INTO chg BY NAME {select}")
             return
         if self.directory is None:
-            self.directory = Path(tempfile.mkdtemp(prefix="reconciler-plan-", dir=self.scratch))
+            self.directory = Path(tempfile.mkdtemp(prefix="reconciler-plan-"))
         part = self.directory / f"part{sum(1 for _ in self.directory.glob('part*'))}"
         kinds = " ".join(f"WHEN {n} THEN '{kind.value}'" for kind, n in KIND_NUMBER.items())
         values = "".join(f", f{i}::VARCHAR AS f{i}" for i in range(self.width))

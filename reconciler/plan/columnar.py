@@ -152,14 +152,11 @@ class ColumnarChanges(Changes):
                         "CREATE OR REPLACE TEMP TABLE gone AS SELECT unnest(?) AS e", [gone]
                     )
                     query += " WHERE email NOT IN (SELECT e FROM gone)"
-                    counts[kind] = cursor.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][
-                        0
-                    ]
-                if counts[kind]:
-                    cursor.execute(
-                        f"COPY ({query}) TO {sql_path(target / self.path(kind).name)} "
-                        "(FORMAT parquet)"
-                    )
+                # COPY answers with the rows it wrote: the count needs no second scan.
+                written = cursor.execute(
+                    f"COPY ({query}) TO {sql_path(target / self.path(kind).name)} (FORMAT parquet)"
+                ).fetchall()
+                counts[kind] = int(written[0][0])
         finally:
             cursor.close()
         return ColumnarChanges(target, self.fields, counts)
